@@ -1,0 +1,124 @@
+# nori -- build, run, test, benchmark.
+#
+#   make          build build/nori
+#   make run      serve the shop on http://127.0.0.1:$(PORT)/shop (lighttpd, foreground)
+#   make check    every test: unit, sanitizer, integration, fuzz smoke
+#   make bench    benchmarks (bench/README.md)
+#   make fuzz     long fuzzing runs (FUZZ_TIME seconds per target)
+#
+# run, check and bench first install what a fresh Debian machine lacks.
+
+PORT      ?= 8080
+FUZZ_TIME ?= 300
+BUILD     ?= build
+
+# Debian packages: build (libfcgi-dev uthash-dev pkg-config), tests (check
+# curl spawn-fcgi libfcgi-bin for cgi-fcgi, clang and its runtime for the
+# fuzzers and sanitizers), serving (lighttpd), load (wrk siege).
+PACKAGES = gcc make pkg-config libfcgi-dev uthash-dev check lighttpd curl \
+           spawn-fcgi libfcgi-bin clang libclang-rt-14-dev wrk siege procps
+
+CC       ?= cc
+CSTD      = -std=c11 -D_GNU_SOURCE
+WARN      = -Wall -Wextra -Werror
+OPT      ?= -O2 -g
+SAN      ?=
+CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SAN) -DNORI_DATADIR='"$(CURDIR)/shop/data"'
+LDLIBS    = -lfcgi
+
+MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c \
+            nav/nav.c nav/route.c \
+            shop/catalog.c shop/layout.c shop/pages.c shop/shop.c
+OBJS      = $(MODULES:%.c=$(BUILD)/obj/%.o)
+HEADERS   = $(wildcard fcgi/*.h nav/*.h session/*.h shop/*.h)
+UNIT_SRCS = $(wildcard tests/unit/test_*.c)
+UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/%)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+
+FUZZ_CC    = clang
+FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
+FUZZ_BINS  = $(BUILD)/fuzz_query $(BUILD)/fuzz_form
+
+.PHONY: all deps run check unit unit-asan integration fuzz-smoke fuzz bench clean
+
+all: $(BUILD)/nori
+
+# The dependency step: quick when everything is there, apt-get otherwise.
+deps:
+	@missing=$$(for p in $(PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing" $$missing; \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(BUILD)/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/libnori.a: $(OBJS)
+	ar rcs $@ $^
+
+$(BUILD)/nori: shop/main.c $(BUILD)/libnori.a
+	$(CC) $(CFLAGS_ALL) $< $(BUILD)/libnori.a $(LDLIBS) -o $@
+
+$(BUILD)/test_%: tests/unit/test_%.c $(BUILD)/libnori.a
+	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -I. $< $(BUILD)/libnori.a $(LDLIBS) $(CHECK_LIBS) -o $@
+
+$(BUILD)/floor: bench/floor.c
+	$(CC) $(CSTD) $(WARN) -O2 $< -lfcgi -o $@
+
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c nav/nav.c nav/nav.h
+	@mkdir -p $(BUILD)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Inav $< nav/nav.c -o $@
+
+run: deps $(BUILD)/nori
+	@mkdir -p var
+	@echo "nori: http://127.0.0.1:$(PORT)/shop  (Ctrl-C stops lighttpd and its workers)"
+	NORI_HOME=$(CURDIR) NORI_RUNDIR=$(CURDIR)/var PORT=$(PORT) \
+	  exec lighttpd -D -f $(CURDIR)/lighttpd.conf
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+# The same unit tests built with AddressSanitizer and UBSan, in their own tree.
+unit-asan:
+	$(MAKE) --no-print-directory BUILD=build/asan OPT='-O1 -g -fno-omit-frame-pointer' \
+	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=all' unit
+
+integration: $(BUILD)/nori
+	bash tests/integration/run.sh
+
+# A short run of each fuzzer over its committed corpus: proves the targets
+# build and run. Long runs are `make fuzz`.
+fuzz-smoke: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do \
+	  n=$$(basename $$f | sed 's/fuzz_//'); \
+	  mkdir -p $(BUILD)/corpus/$$n; \
+	  $$f -max_total_time=10 -max_len=4096 $(BUILD)/corpus/$$n tests/fuzz/corpus/$$n \
+	    2>&1 | tail -1 || exit 1; \
+	done
+
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do \
+	  n=$$(basename $$f | sed 's/fuzz_//'); \
+	  mkdir -p $(BUILD)/corpus/$$n; \
+	  $$f -max_total_time=$(FUZZ_TIME) -max_len=4096 -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/ $(BUILD)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
+
+check: deps
+	$(MAKE) --no-print-directory all unit
+	$(MAKE) --no-print-directory unit-asan
+	$(MAKE) --no-print-directory integration fuzz-smoke
+
+bench: deps $(BUILD)/nori $(BUILD)/floor
+	bash bench/run.sh
+	bash bench/rss.sh
+
+clean:
+	rm -rf build

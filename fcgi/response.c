@@ -1,0 +1,124 @@
+/* response.c -- the in-memory response. Growth copies into a larger arena
+ * allocation; the old space dies with the request like everything else. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "http.h"
+
+void response_init(struct response *r, struct arena *a)
+{
+    memset(r, 0, sizeof *r);
+    r->arena = a;
+    r->status = 200;
+}
+
+static char *grow(struct response *r, char **buf, size_t len, size_t *cap,
+                  size_t n)
+{
+    if (r->failed)
+        return NULL;
+    if (*cap - len < n) {
+        size_t ncap = *cap ? *cap * 2 : 8192;
+        while (ncap - len < n)
+            ncap *= 2;
+        char *nb = arena_alloc(r->arena, ncap);
+        if (nb == NULL) {
+            r->failed = 1;
+            return NULL;
+        }
+        if (len)
+            memcpy(nb, *buf, len);
+        *buf = nb;
+        *cap = ncap;
+    }
+    return *buf + len;
+}
+
+char *response_reserve(struct response *r, size_t n)
+{
+    return grow(r, &r->body, r->body_len, &r->body_cap, n);
+}
+
+void response_commit(struct response *r, size_t n)
+{
+    r->body_len += n;
+}
+
+void response_write(struct response *r, const char *s, size_t n)
+{
+    char *p = response_reserve(r, n);
+
+    if (p) {
+        memcpy(p, s, n);
+        r->body_len += n;
+    }
+}
+
+void response_puts(struct response *r, const char *s)
+{
+    response_write(r, s, strlen(s));
+}
+
+void response_printf(struct response *r, const char *fmt, ...)
+{
+    va_list ap;
+    char small[256];
+
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof small) {
+        response_write(r, small, (size_t)n);
+        return;
+    }
+    char *p = response_reserve(r, (size_t)n + 1);
+    if (p == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    r->body_len += (size_t)n;
+}
+
+void response_header(struct response *r, const char *name, const char *value)
+{
+    size_t nl = strlen(name), vl = strlen(value);
+    char *p = grow(r, &r->head, r->head_len, &r->head_cap, nl + vl + 4);
+
+    if (p == NULL)
+        return;
+    memcpy(p, name, nl);
+    memcpy(p + nl, ": ", 2);
+    memcpy(p + nl + 2, value, vl);
+    memcpy(p + nl + 2 + vl, "\r\n", 2);
+    r->head_len += nl + vl + 4;
+}
+
+void response_clear(struct response *r)
+{
+    r->head_len = 0;
+    r->body_len = 0;
+}
+
+const char *http_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    }
+    return "Unknown";
+}

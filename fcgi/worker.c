@@ -1,0 +1,283 @@
+/* worker.c -- the accept loop on libfcgi, one-shot CGI mode, signals,
+ * strict body reading, and the single write of each response. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "worker.h"
+
+#define ARENA_BLOCK (64 * 1024)
+
+static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t fastcgi_mode;
+
+/* SIGTERM/SIGINT: finish the request in hand, then leave. libfcgi's
+ * shutdown flag plus FCGI_FAIL_ACCEPT_ON_INTR make an idle worker's
+ * accept() return. Closing the listening socket covers the window where
+ * the signal lands after the loop checked `stopping` but before accept()
+ * blocked: accept then fails at once instead of waiting for a request. */
+static void on_stop(int sig)
+{
+    (void)sig;
+    stopping = 1;
+    FCGX_ShutdownPending();
+    if (fastcgi_mode)
+        close(0);
+}
+
+static int signals_install(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_stop;
+    sa.sa_flags = 0;        /* no SA_RESTART: blocking calls must see EINTR */
+    if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+        return -1;
+    /* A web server that hangs up mid-response must not kill the worker. */
+    sa.sa_handler = SIG_IGN;
+    return sigaction(SIGPIPE, &sa, NULL);
+}
+
+static enum http_method method_parse(const char *m)
+{
+    if (m == NULL || strcmp(m, "GET") == 0)
+        return HTTP_GET;
+    if (strcmp(m, "HEAD") == 0)
+        return HTTP_HEAD;
+    if (strcmp(m, "POST") == 0)
+        return HTTP_POST;
+    return HTTP_OTHER;
+}
+
+/* CONTENT_LENGTH as a plain decimal; absent means no body. */
+static enum body_err content_length_parse(const char *s, size_t *len)
+{
+    size_t n = 0;
+
+    *len = 0;
+    if (s == NULL || *s == '\0')
+        return BODY_OK;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return BODY_ELENGTH;
+        if (n > HTTP_BODY_MAX)
+            return BODY_ETOOLARGE;
+        n = n * 10 + (size_t)(*s - '0');
+    }
+    if (n > HTTP_BODY_MAX)
+        return BODY_ETOOLARGE;
+    *len = n;
+    return BODY_OK;
+}
+
+/* Where the two modes differ: how parameters, the body and the output are
+ * reached. */
+struct io {
+    const char *(*param)(struct io *io, const char *name);
+    /* Read exactly n bytes into buf; -1 on a short read or error. */
+    int (*read)(struct io *io, char *buf, size_t n);
+    int (*write)(struct io *io, const char *buf, size_t n);
+    FCGX_Request *fcgi;
+};
+
+static const char *fcgi_param(struct io *io, const char *name)
+{
+    return FCGX_GetParam(name, io->fcgi->envp);
+}
+
+static int fcgi_read(struct io *io, char *buf, size_t n)
+{
+    int got = FCGX_GetStr(buf, (int)n, io->fcgi->in);
+
+    if (got < 0 || (size_t)got != n || FCGX_GetError(io->fcgi->in) != 0)
+        return -1;
+    return 0;
+}
+
+static int fcgi_write(struct io *io, const char *buf, size_t n)
+{
+    if (n == 0)
+        return 0;
+    return FCGX_PutStr(buf, (int)n, io->fcgi->out) == (int)n ? 0 : -1;
+}
+
+static const char *cgi_param(struct io *io, const char *name)
+{
+    (void)io;
+    return getenv(name);
+}
+
+static int cgi_read(struct io *io, char *buf, size_t n)
+{
+    (void)io;
+    return fread(buf, 1, n, stdin) == n ? 0 : -1;
+}
+
+static int cgi_write(struct io *io, const char *buf, size_t n)
+{
+    (void)io;
+    return fwrite(buf, 1, n, stdout) == n ? 0 : -1;
+}
+
+static const char *param_or_empty(struct io *io, const char *name)
+{
+    const char *v = io->param(io, name);
+    return v ? v : "";
+}
+
+static void body_read(struct io *io, struct request *req)
+{
+    size_t len;
+    char *buf;
+
+    req->body = "";
+    req->body_len = 0;
+    req->body_err = content_length_parse(io->param(io, "CONTENT_LENGTH"), &len);
+    if (req->body_err != BODY_OK || len == 0)
+        return;
+    if ((buf = arena_alloc(req->arena, len + 1)) == NULL) {
+        req->body_err = BODY_ENOMEM;
+        return;
+    }
+    if (io->read(io, buf, len) < 0) {
+        req->body_err = BODY_ETRUNCATED;
+        return;
+    }
+    buf[len] = '\0';
+    req->body = buf;
+    req->body_len = len;
+}
+
+static void request_build(struct io *io, struct arena *a, struct request *req,
+                          void *log_stream)
+{
+    memset(req, 0, sizeof *req);
+    req->arena = a;
+    req->log_stream = log_stream;
+    req->method = method_parse(io->param(io, "REQUEST_METHOD"));
+    req->query = param_or_empty(io, "QUERY_STRING");
+    req->query_len = strlen(req->query);
+    req->script_name = param_or_empty(io, "SCRIPT_NAME");
+    req->path_info = param_or_empty(io, "PATH_INFO");
+    req->content_type = io->param(io, "CONTENT_TYPE");
+    req->if_none_match = io->param(io, "HTTP_IF_NONE_MATCH");
+    req->cookie = io->param(io, "HTTP_COOKIE");
+    if (req->method == HTTP_POST)
+        body_read(io, req);
+    else
+        req->body = "";
+}
+
+/* Status line, headers, Content-Length and body: assembled, then written
+ * in one call. HEAD keeps the length of the body it does not send. */
+static int response_send(struct io *io, const struct request *req,
+                         struct response *resp)
+{
+    char top[128];
+    char len[64];
+
+    if (resp->failed) {
+        response_init(resp, req->arena);
+        resp->status = 503;
+        response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+        response_puts(resp, "Out of memory.\n");
+    }
+    int tn = snprintf(top, sizeof top, "Status: %d %s\r\n", resp->status,
+                      http_reason(resp->status));
+    int ln = resp->status == 304 ? 0
+             : snprintf(len, sizeof len, "Content-Length: %zu\r\n",
+                        resp->body_len);
+    int send_body = req->method != HTTP_HEAD && resp->status != 304;
+    size_t total = (size_t)tn + resp->head_len + (size_t)ln + 2 +
+                   (send_body ? resp->body_len : 0);
+    char *out = arena_alloc(req->arena, total);
+    if (out == NULL)
+        return -1;
+    size_t off = 0;
+    memcpy(out + off, top, (size_t)tn), off += (size_t)tn;
+    if (resp->head_len)
+        memcpy(out + off, resp->head, resp->head_len), off += resp->head_len;
+    memcpy(out + off, len, (size_t)ln), off += (size_t)ln;
+    memcpy(out + off, "\r\n", 2), off += 2;
+    if (send_body && resp->body_len)
+        memcpy(out + off, resp->body, resp->body_len), off += resp->body_len;
+    return io->write(io, out, off);
+}
+
+static void serve_one(struct io *io, struct arena *a, worker_handler handler,
+                      void *ctx, void *log_stream)
+{
+    struct request req;
+    struct response resp;
+
+    request_build(io, a, &req, log_stream);
+    response_init(&resp, a);
+    handler(&req, &resp, ctx);
+    if (response_send(io, &req, &resp) < 0)
+        request_log(&req, "nori: could not write the response");
+}
+
+static int run_cgi(worker_handler handler, void *ctx)
+{
+    struct io io = {cgi_param, cgi_read, cgi_write, NULL};
+    struct arena a;
+
+    if (arena_init(&a, ARENA_BLOCK) < 0)
+        return 1;
+    serve_one(&io, &a, handler, ctx, NULL);
+    arena_free(&a);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int run_fastcgi(worker_handler handler, void *ctx)
+{
+    struct io io = {fcgi_param, fcgi_read, fcgi_write, NULL};
+    FCGX_Request fr;
+    struct arena a;
+
+    if (arena_init(&a, ARENA_BLOCK) < 0 || FCGX_Init() != 0 ||
+        FCGX_InitRequest(&fr, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
+        return 1;
+    io.fcgi = &fr;
+    while (!stopping && FCGX_Accept_r(&fr) >= 0) {
+        serve_one(&io, &a, handler, ctx, fr.err);
+        FCGX_Finish_r(&fr);
+        arena_reset(&a);
+    }
+    FCGX_Free(&fr, 1);
+    arena_free(&a);
+    return 0;
+}
+
+int worker_run(worker_handler handler, void *ctx)
+{
+    if (signals_install() < 0)
+        return 1;
+    if (FCGX_IsCGI())
+        return run_cgi(handler, ctx);
+    fastcgi_mode = 1;
+    return run_fastcgi(handler, ctx);
+}
+
+void request_log(const struct request *req, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (req && req->log_stream) {
+        FCGX_VFPrintF(req->log_stream, fmt, ap);
+        FCGX_PutS("\n", req->log_stream);
+    } else {
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+    }
+    va_end(ap);
+}

@@ -1,0 +1,16 @@
+/* worker.h -- the FastCGI front. A worker serves one request at a time,
+ * forever when fd 0 is a FastCGI listening socket, or answers a single
+ * CGI request from its environment and stdin when it is not. */
+#ifndef NORI_WORKER_H
+#define NORI_WORKER_H
+
+#include "http.h"
+
+typedef void (*worker_handler)(const struct request *req,
+                               struct response *resp, void *ctx);
+
+/* Runs until SIGTERM/SIGINT (finishing the request in hand) or, in CGI
+ * mode, after one request. Returns a process exit status. */
+int worker_run(worker_handler handler, void *ctx);
+
+#endif

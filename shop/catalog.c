@@ -1,0 +1,337 @@
+/* catalog.c -- TSV loading. The file is read whole and split in place;
+ * records point into it, so loading is two passes and few allocations.
+ *
+ *   C <TAB> id <TAB> name <TAB> description
+ *   I <TAB> id <TAB> category-id <TAB> name <TAB> price <TAB> description
+ *
+ * '#' starts a comment line; blank lines are skipped. A malformed line
+ * stops the load: a shop that starts with half its menu is worse than one
+ * that refuses to start with a message naming the line. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog.h"
+
+#define FIELDS_MAX 6
+#define NAME_MAX_BYTES 80
+
+static uint64_t fnv1a(const char *p, size_t n)
+{
+    uint64_t h = 14695981039346656037ull;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static int fail(char *err, size_t errlen, size_t line, const char *fmt, ...)
+{
+    va_list ap;
+    int n = snprintf(err, errlen, "line %zu: ", line);
+
+    va_start(ap, fmt);
+    if (n >= 0 && (size_t)n < errlen)
+        vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static char *file_read(const char *path, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long size;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 &&
+        fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1)) &&
+        fread(buf, 1, (size_t)size, f) == (size_t)size) {
+        buf[size] = '\0';
+        *len = (size_t)size;
+    } else {
+        snprintf(err, errlen, "%s: cannot read", path);
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    return buf;
+}
+
+/* The same rule as an id in a URL: 1..2^31-1, digits only, no leading 0. */
+static int id_parse(const char *s, uint32_t *out)
+{
+    uint64_t n = 0;
+
+    if (*s == '\0' || *s == '0' || strlen(s) > 10)
+        return -1;
+    for (; *s; s++) {
+        if (!isdigit((unsigned char)*s))
+            return -1;
+        n = n * 10 + (uint64_t)(*s - '0');
+    }
+    if (n > INT32_MAX)
+        return -1;
+    *out = (uint32_t)n;
+    return 0;
+}
+
+/* "4.50" -> 450: digits, a dot, exactly two digits. */
+static int price_parse(const char *s, uint32_t *cents)
+{
+    const char *dot = strchr(s, '.');
+    uint64_t n = 0;
+
+    if (dot == NULL || dot == s || strlen(dot) != 3 || dot - s > 6)
+        return -1;
+    for (const char *p = s; *p; p++) {
+        if (p == dot)
+            continue;
+        if (!isdigit((unsigned char)*p))
+            return -1;
+        n = n * 10 + (uint64_t)(*p - '0');
+    }
+    *cents = (uint32_t)n;
+    return 0;
+}
+
+static size_t split(char *line, char **fields)
+{
+    size_t n = 0;
+
+    for (char *p = line;; p++) {
+        if (n < FIELDS_MAX + 1)
+            fields[n] = p;
+        n++;
+        p = strchr(p, '\t');
+        if (p == NULL)
+            break;
+        *p = '\0';
+    }
+    return n;
+}
+
+static int text_ok(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > max)
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20)
+            return 0;
+    return 1;
+}
+
+static char *fold(char *s)
+{
+    for (char *p = s; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return s;
+}
+
+static int category_add(struct catalog *c, char **f, size_t nf, size_t line,
+                        char *err, size_t errlen)
+{
+    struct category *cat, *dup;
+    uint32_t id;
+
+    if (nf != 4)
+        return fail(err, errlen, line, "a category has 4 fields, not %zu", nf);
+    if (id_parse(f[1], &id) < 0)
+        return fail(err, errlen, line, "bad category id '%s'", f[1]);
+    HASH_FIND(hh, c->category_index, &id, sizeof id, dup);
+    if (dup)
+        return fail(err, errlen, line, "category %u defined twice", id);
+    if (!text_ok(f[2], NAME_MAX_BYTES) || !text_ok(f[3], 1000))
+        return fail(err, errlen, line, "bad category name or description");
+    if ((cat = calloc(1, sizeof *cat)) == NULL)
+        return fail(err, errlen, line, "out of memory");
+    cat->id = id;
+    cat->name = f[2];
+    cat->description = f[3];
+    HASH_ADD(hh, c->category_index, id, sizeof cat->id, cat);
+    c->categories[c->ncategories++] = cat;
+    return 0;
+}
+
+static int item_add(struct catalog *c, char **f, size_t nf, size_t line,
+                    char *err, size_t errlen)
+{
+    struct item *it, *dup;
+    struct category *cat;
+    uint32_t id, catid, cents;
+
+    if (nf != 6)
+        return fail(err, errlen, line, "an item has 6 fields, not %zu", nf);
+    if (id_parse(f[1], &id) < 0)
+        return fail(err, errlen, line, "bad item id '%s'", f[1]);
+    HASH_FIND(hh, c->item_index, &id, sizeof id, dup);
+    if (dup)
+        return fail(err, errlen, line, "item %u defined twice", id);
+    if (id_parse(f[2], &catid) < 0)
+        return fail(err, errlen, line, "bad category id '%s'", f[2]);
+    HASH_FIND(hh, c->category_index, &catid, sizeof catid, cat);
+    if (cat == NULL)
+        return fail(err, errlen, line, "category %u is not defined above", catid);
+    if (!text_ok(f[3], NAME_MAX_BYTES) || !text_ok(f[5], 1000))
+        return fail(err, errlen, line, "bad item name or description");
+    if (price_parse(f[4], &cents) < 0)
+        return fail(err, errlen, line, "bad price '%s' (want 4.50)", f[4]);
+    char *folded = strdup(f[3]);
+    if (folded == NULL || (it = calloc(1, sizeof *it)) == NULL) {
+        free(folded);
+        return fail(err, errlen, line, "out of memory");
+    }
+    it->name_folded = fold(folded);
+    it->id = id;
+    it->category = cat;
+    it->name = f[3];
+    it->description = f[5];
+    it->price_cents = cents;
+    HASH_ADD(hh, c->item_index, id, sizeof it->id, it);
+    c->items[c->nitems++] = it;
+    cat->nitems++;
+    return 0;
+}
+
+static int line_parse(struct catalog *c, char *line, size_t lineno, char *err,
+                      size_t errlen)
+{
+    char *f[FIELDS_MAX + 1];
+    size_t len = strlen(line);
+
+    if (len && line[len - 1] == '\r')
+        line[--len] = '\0';
+    if (len == 0 || line[0] == '#')
+        return 0;
+    size_t nf = split(line, f);
+    if (strcmp(f[0], "C") == 0)
+        return category_add(c, f, nf, lineno, err, errlen);
+    if (strcmp(f[0], "I") == 0)
+        return item_add(c, f, nf, lineno, err, errlen);
+    return fail(err, errlen, lineno, "a line starts with C or I, not '%s'", f[0]);
+}
+
+/* Second pass: each category's item list, in file order. */
+static int categories_index(struct catalog *c)
+{
+    for (size_t i = 0; i < c->ncategories; i++) {
+        struct category *cat = c->categories[i];
+        cat->items = calloc(cat->nitems ? cat->nitems : 1, sizeof *cat->items);
+        if (cat->items == NULL)
+            return -1;
+        cat->nitems = 0;
+    }
+    for (size_t i = 0; i < c->nitems; i++) {
+        struct category *cat = c->items[i]->category;
+        cat->items[cat->nitems++] = c->items[i];
+    }
+    return 0;
+}
+
+int catalog_load(struct catalog *c, const char *path, char *err, size_t errlen)
+{
+    size_t len, lines = 1, lineno = 0;
+    char *text, *line, *next;
+
+    memset(c, 0, sizeof *c);
+    if ((text = file_read(path, &len, err, errlen)) == NULL)
+        return -1;
+    if (memchr(text, '\0', len)) {
+        snprintf(err, errlen, "%s: contains a NUL byte", path);
+        free(text);
+        return -1;
+    }
+    c->text = text;
+    c->digest = fnv1a(text, len);
+    for (const char *p = text; (p = strchr(p, '\n')); p++)
+        lines++;
+    c->categories = calloc(lines, sizeof *c->categories);
+    c->items = calloc(lines, sizeof *c->items);
+    if (c->categories == NULL || c->items == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (line = text; line; line = next) {
+        if ((next = strchr(line, '\n')))
+            *next++ = '\0';
+        if (line_parse(c, line, ++lineno, err, errlen) < 0)
+            goto fail;
+    }
+    if (c->ncategories == 0) {
+        snprintf(err, errlen, "%s: no categories", path);
+        goto fail;
+    }
+    if (categories_index(c) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    return 0;
+fail:
+    catalog_free(c);
+    return -1;
+}
+
+void catalog_free(struct catalog *c)
+{
+    struct category *cat, *ctmp;
+    struct item *it, *itmp;
+
+    HASH_ITER(hh, c->item_index, it, itmp) {
+        HASH_DEL(c->item_index, it);
+        free((char *)it->name_folded);
+        free(it);
+    }
+    HASH_ITER(hh, c->category_index, cat, ctmp) {
+        HASH_DEL(c->category_index, cat);
+        free(cat->items);
+        free(cat);
+    }
+    free(c->categories);
+    free(c->items);
+    free(c->text);
+    memset(c, 0, sizeof *c);
+}
+
+const struct item *catalog_item(const struct catalog *c, uint32_t id)
+{
+    struct item *it;
+
+    HASH_FIND(hh, c->item_index, &id, sizeof id, it);
+    return it;
+}
+
+const struct category *catalog_category(const struct catalog *c, uint32_t id)
+{
+    struct category *cat;
+
+    HASH_FIND(hh, c->category_index, &id, sizeof id, cat);
+    return cat;
+}
+
+size_t catalog_search(const struct catalog *c, const char *needle,
+                      size_t needle_len, size_t skip, const struct item **out,
+                      size_t max)
+{
+    size_t total = 0, stored = 0;
+
+    for (size_t i = 0; i < c->nitems; i++) {
+        const struct item *it = c->items[i];
+        if (memmem(it->name_folded, strlen(it->name_folded), needle,
+                   needle_len) == NULL)
+            continue;
+        if (total >= skip && stored < max)
+            out[stored++] = it;
+        total++;
+    }
+    return total;
+}

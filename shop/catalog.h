@@ -1,0 +1,58 @@
+/* catalog.h -- the menu: categories and items, loaded once from a TSV file
+ * and read-only afterwards. */
+#ifndef NORI_CATALOG_H
+#define NORI_CATALOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uthash.h>
+
+struct item;
+
+struct category {
+    uint32_t id;
+    const char *name;
+    const char *description;
+    struct item **items;        /* in file order */
+    size_t nitems;
+    UT_hash_handle hh;
+};
+
+struct item {
+    uint32_t id;
+    struct category *category;
+    const char *name;
+    const char *name_folded;    /* ASCII lower case, for search */
+    const char *description;
+    uint32_t price_cents;
+    UT_hash_handle hh;
+};
+
+struct catalog {
+    char *text;                 /* the file; every string points into it */
+    struct category **categories;   /* in file order */
+    size_t ncategories;
+    struct item **items;
+    size_t nitems;
+    struct category *category_index;
+    struct item *item_index;
+    uint64_t digest;            /* FNV-1a of the file's bytes */
+};
+
+/* Loads and validates the whole file; on error, err says which line and
+ * why, and nothing is kept. */
+int catalog_load(struct catalog *c, const char *path, char *err, size_t errlen);
+void catalog_free(struct catalog *c);
+
+const struct item *catalog_item(const struct catalog *c, uint32_t id);
+const struct category *catalog_category(const struct catalog *c, uint32_t id);
+
+/* Items whose name contains needle (already ASCII-lower-cased), in file
+ * order: skips `skip` matches, stores up to `max` in out, and returns the
+ * total number of matches. */
+size_t catalog_search(const struct catalog *c, const char *needle,
+                      size_t needle_len, size_t skip, const struct item **out,
+                      size_t max);
+
+#endif

@@ -1,0 +1,153 @@
+/* layout.c -- the frame every page shares (header, search form, one
+ * <main>, footer) and small HTML helpers. Every URL is built by nav_url
+ * from SCRIPT_NAME, and every string from the catalog or the request is
+ * escaped on its way out. */
+#include <stdio.h>
+#include <string.h>
+
+#include "view.h"
+
+void view_text(struct view *v, const char *s)
+{
+    size_t len = strlen(s);
+    char *p = response_reserve(v->resp, len * NAV_HTML_WORST);
+
+    if (p)
+        response_commit(v->resp, nav_html_escape(p, s, len));
+}
+
+void view_url(struct view *v, const struct nav_link *link)
+{
+    char url[NAV_QUERY_MAX + 1024];
+
+    if (nav_url(url, sizeof url, v->req->script_name, link) == 0)
+        snprintf(url, sizeof url, "%s", v->req->script_name);
+    view_text(v, url);
+}
+
+void view_price(struct view *v, uint32_t cents)
+{
+    response_printf(v->resp, "$%u.%02u", cents / 100, cents % 100);
+}
+
+/* Forms post (or GET the search) to the app itself. */
+void view_form_action(struct view *v)
+{
+    view_text(v, v->req->script_name[0] ? v->req->script_name : "/");
+}
+
+static void view_link(struct view *v, const struct nav_link *link,
+                      const char *label)
+{
+    response_puts(v->resp, "<a href=\"");
+    view_url(v, link);
+    response_puts(v->resp, "\">");
+    view_text(v, label);
+    response_puts(v->resp, "</a>");
+}
+
+static void header_render(struct view *v)
+{
+    const struct catalog *c = &v->shop->catalog;
+    struct nav_link home = {.pg = "Home"}, cart = {.pg = "Cart"};
+    struct nav_link login = {.pg = "Login"}, counter = {.pg = "Counter"};
+
+    response_puts(v->resp, "<header><nav class=\"site\">");
+    view_link(v, &home, "nori sushi");
+    for (size_t i = 0; i < c->ncategories; i++) {
+        struct nav_link l = {.pg = "Category", .id = c->categories[i]->id};
+        response_puts(v->resp, " ");
+        view_link(v, &l, c->categories[i]->name);
+    }
+    response_puts(v->resp, " <a href=\"");
+    view_url(v, &cart);
+    response_puts(v->resp, "\">Cart (<span id=\"cart-count\">0</span>)</a> ");
+    view_link(v, &counter, "Counter");
+    response_puts(v->resp, " ");
+    view_link(v, &login, "Login");
+    response_puts(v->resp, "</nav>\n<form class=\"search\" method=\"get\" action=\"");
+    view_form_action(v);
+    response_puts(v->resp,
+                  "\"><input type=\"hidden\" name=\"pg\" value=\"Search\">"
+                  "<input type=\"search\" name=\"q\" required maxlength=\"200\""
+                  " placeholder=\"Search the menu\" aria-label=\"Search\"");
+    if (v->nav && v->nav->q_len) {
+        response_puts(v->resp, " value=\"");
+        view_text(v, v->nav->q);
+        response_puts(v->resp, "\"");
+    }
+    response_puts(v->resp, "><button>Search</button></form></header>\n");
+}
+
+void view_open(struct view *v, const char *title)
+{
+    response_puts(v->resp,
+                  "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                  "<title>");
+    view_text(v, title);
+    response_puts(v->resp, " \xC2\xB7 nori sushi</title><link rel=\"stylesheet\" href=\"");
+    view_text(v, v->shop->cfg.style_url);
+    response_puts(v->resp, "\"></head>\n<body>\n");
+    header_render(v);
+    response_puts(v->resp, "<main>\n");
+}
+
+void view_close(struct view *v)
+{
+    response_puts(v->resp,
+                  "</main>\n<footer>nori \xE2\x80\x94 stateless navigation, "
+                  "sessions only when they matter.</footer>\n</body></html>\n");
+}
+
+void view_item_list(struct view *v, const struct item *const *items, size_t n)
+{
+    response_puts(v->resp, "<ul class=\"items\">\n");
+    for (size_t i = 0; i < n; i++) {
+        struct nav_link l = {.pg = "Item", .id = items[i]->id};
+        response_puts(v->resp, "<li>");
+        view_link(v, &l, items[i]->name);
+        response_puts(v->resp, " <span class=\"price\">");
+        view_price(v, items[i]->price_cents);
+        response_puts(v->resp, "</span></li>\n");
+    }
+    response_puts(v->resp, "</ul>\n");
+}
+
+void view_pager(struct view *v, const struct nav_link *base, uint32_t npages)
+{
+    struct nav_link l = *base;
+    uint32_t page = v->nav->page;
+
+    if (npages <= 1)
+        return;
+    response_puts(v->resp, "<nav class=\"pager\">");
+    if (page > 1) {
+        l.page = page - 1;
+        view_link(v, &l, "\xE2\x80\xB9 Previous");
+        response_puts(v->resp, " ");
+    }
+    response_printf(v->resp, "<span>Page %u of %u</span>", page, npages);
+    if (page < npages) {
+        l.page = page + 1;
+        response_puts(v->resp, " ");
+        view_link(v, &l, "Next \xE2\x80\xBA");
+    }
+    response_puts(v->resp, "</nav>\n");
+}
+
+void view_error(struct view *v, int status, const char *why)
+{
+    char title[64];
+
+    snprintf(title, sizeof title, "%d %s", status, http_reason(status));
+    view_open(v, title);
+    response_puts(v->resp, "<h1>");
+    view_text(v, title);
+    response_puts(v->resp, "</h1>\n<p>");
+    view_text(v, why);
+    response_puts(v->resp, "</p>\n<p><a href=\"");
+    view_form_action(v);
+    response_puts(v->resp, "\">Back to the shop</a></p>\n");
+    view_close(v);
+}

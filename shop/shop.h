@@ -1,0 +1,27 @@
+/* shop.h -- the demo sushi shop: what main() sets up and what the worker
+ * calls for each request. */
+#ifndef NORI_SHOP_H
+#define NORI_SHOP_H
+
+#include "../fcgi/http.h"
+#include "../nav/route.h"
+#include "catalog.h"
+
+struct shop_config {
+    const char *catalog_path;   /* NORI_CATALOG, --catalog */
+    const char *style_url;      /* NORI_STYLE_URL, --style-url */
+};
+
+struct shop {
+    struct shop_config cfg;
+    struct catalog catalog;
+    struct route_table *routes;
+    char etag[24];              /* of every sessionless page: see shop_init */
+};
+
+int shop_init(struct shop *s, const struct shop_config *cfg, char *err,
+              size_t errlen);
+void shop_free(struct shop *s);
+void shop_handle(const struct request *req, struct response *resp, void *shop);
+
+#endif
