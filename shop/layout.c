@@ -16,24 +16,57 @@ void view_text(struct view *v, const char *s)
         response_commit(v->resp, nav_html_escape(p, s, len));
 }
 
+const struct session *view_session(const struct view *v)
+{
+    return v->visit && v->visit->live && !v->visit->ended ? &v->visit->s : NULL;
+}
+
+/* Every link of a session-bearing page carries _s (url carrier), last. */
 void view_url(struct view *v, const struct nav_link *link)
 {
     char url[NAV_QUERY_MAX + 1024];
+    struct nav_link l = *link;
 
-    if (nav_url(url, sizeof url, v->req->script_name, link) == 0)
+    if (l.s == NULL && v->visit)
+        l.s = visit_link_key(v->visit);
+    if (nav_url(url, sizeof url, v->req->script_name, &l) == 0)
         snprintf(url, sizeof url, "%s", v->req->script_name);
     view_text(v, url);
 }
 
-void view_price(struct view *v, uint32_t cents)
+void view_price(struct view *v, uint64_t cents)
 {
-    response_printf(v->resp, "$%u.%02u", cents / 100, cents % 100);
+    /* The demo menu is priced in euros. */
+    response_printf(v->resp, "\xE2\x82\xAC%llu.%02u", (unsigned long long)(cents / 100),
+                    (unsigned)(cents % 100));
 }
 
 /* Forms post (or GET the search) to the app itself. */
 void view_form_action(struct view *v)
 {
     view_text(v, v->req->script_name[0] ? v->req->script_name : "/");
+}
+
+static void hidden(struct view *v, const char *name, const char *value)
+{
+    response_printf(v->resp, "<input type=\"hidden\" name=\"%s\" value=\"", name);
+    view_text(v, value);
+    response_puts(v->resp, "\">");
+}
+
+void view_form_open(struct view *v, const char *cls, const char *act)
+{
+    const struct session *s = view_session(v);
+    const char *key = v->visit ? visit_link_key(v->visit) : NULL;
+
+    response_printf(v->resp, "<form class=\"%s\" method=\"post\" action=\"", cls);
+    view_form_action(v);
+    response_puts(v->resp, "\">");
+    hidden(v, "act", act);
+    if (key)
+        hidden(v, "_s", key);
+    if (s)
+        hidden(v, "_k", s->form_key);
 }
 
 static void view_link(struct view *v, const struct nav_link *link,
@@ -59,16 +92,28 @@ static void header_render(struct view *v)
         response_puts(v->resp, " ");
         view_link(v, &l, c->categories[i]->name);
     }
+    const struct session *sess = view_session(v);
+    const char *key = v->visit ? visit_link_key(v->visit) : NULL;
     response_puts(v->resp, " <a href=\"");
     view_url(v, &cart);
-    response_puts(v->resp, "\">Cart (<span id=\"cart-count\">0</span>)</a> ");
+    response_printf(v->resp, "\">Cart (<span id=\"cart-count\">%u</span>)</a> ",
+                    sess ? cart_count(sess) : 0);
     view_link(v, &counter, "Counter");
     response_puts(v->resp, " ");
-    view_link(v, &login, "Login");
+    /* Logging out changes state, so it is a POST form, never a link. */
+    if (sess && sess->user[0]) {
+        view_form_open(v, "logout", "logout");
+        response_puts(v->resp, "<button>Log out ");
+        view_text(v, sess->user);
+        response_puts(v->resp, "</button></form>");
+    } else {
+        view_link(v, &login, "Login");
+    }
     response_puts(v->resp, "</nav>\n<form class=\"search\" method=\"get\" action=\"");
     view_form_action(v);
+    response_puts(v->resp, "\">");
+    hidden(v, "pg", "Search");
     response_puts(v->resp,
-                  "\"><input type=\"hidden\" name=\"pg\" value=\"Search\">"
                   "<input type=\"search\" name=\"q\" required maxlength=\"200\""
                   " placeholder=\"Search the menu\" aria-label=\"Search\"");
     if (v->nav && v->nav->q_len) {
@@ -76,7 +121,11 @@ static void header_render(struct view *v)
         view_text(v, v->nav->q);
         response_puts(v->resp, "\"");
     }
-    response_puts(v->resp, "><button>Search</button></form></header>\n");
+    response_puts(v->resp, ">");
+    /* After q, so that the URL the browser builds has _s last too. */
+    if (key)
+        hidden(v, "_s", key);
+    response_puts(v->resp, "<button>Search</button></form></header>\n");
 }
 
 void view_open(struct view *v, const char *title)
@@ -147,7 +196,7 @@ void view_error(struct view *v, int status, const char *why)
     response_puts(v->resp, "</h1>\n<p>");
     view_text(v, why);
     response_puts(v->resp, "</p>\n<p><a href=\"");
-    view_form_action(v);
+    view_url(v, &(struct nav_link){.pg = "Home"});
     response_puts(v->resp, "\">Back to the shop</a></p>\n");
     view_close(v);
 }
