@@ -31,6 +31,7 @@ struct request {
     const char *content_type;   /* NULL when absent */
     const char *if_none_match;  /* NULL when absent */
     const char *cookie;         /* NULL when absent */
+    const char *remote_addr;    /* the client, as the web server saw it */
     const char *body;           /* NUL-terminated copy, "" when none */
     size_t body_len;
     enum body_err body_err;
@@ -60,6 +61,11 @@ void response_commit(struct response *r, size_t n);
 /* Drop what was written so far (headers and body), e.g. to answer an error. */
 void response_clear(struct response *r);
 const char *http_reason(int status);
+
+/* Copies the value of cookie `name` into out (cap bytes with the NUL) and
+ * returns its length; 0 when absent, empty, or longer than cap allows. */
+size_t request_cookie(const struct request *req, const char *name, char *out,
+                      size_t cap);
 
 /* Logs to the FastCGI stderr stream, which ends in the web server's
  * error log (stderr in one-shot mode). */

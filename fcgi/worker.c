@@ -10,6 +10,7 @@
 
 #include <fcgiapp.h>
 
+#include "stats.h"
 #include "worker.h"
 
 #define ARENA_BLOCK (64 * 1024)
@@ -170,6 +171,7 @@ static void request_build(struct io *io, struct arena *a, struct request *req,
     req->content_type = io->param(io, "CONTENT_TYPE");
     req->if_none_match = io->param(io, "HTTP_IF_NONE_MATCH");
     req->cookie = io->param(io, "HTTP_COOKIE");
+    req->remote_addr = param_or_empty(io, "REMOTE_ADDR");
     if (req->method == HTTP_POST)
         body_read(io, req);
     else
@@ -223,6 +225,11 @@ static void serve_one(struct io *io, struct arena *a, worker_handler handler,
     handler(&req, &resp, ctx);
     if (response_send(io, &req, &resp) < 0)
         request_log(&req, "nori: could not write the response");
+    stats_add(STAT_REQUESTS, 1);
+    if (resp.failed || resp.status >= 500)
+        stats_add(STAT_5XX, 1);
+    else if (resp.status >= 400)
+        stats_add(STAT_4XX, 1);
 }
 
 static int run_cgi(worker_handler handler, void *ctx)

@@ -1,0 +1,100 @@
+/* stats.c -- the shared counters file: a magic word, then one u64 per
+ * counter, each on its own cache line so that workers on different cores
+ * do not fight over one line. */
+#include <fcntl.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "stats.h"
+
+#define STATS_MAGIC 0x6e6f72697374a701ull   /* "noristat", format 1 */
+#define LINE 64
+
+struct slot {
+    uint64_t value;
+    char pad[LINE - sizeof(uint64_t)];
+};
+
+struct stats_file {
+    uint64_t magic;
+    char pad[LINE - sizeof(uint64_t)];
+    struct slot slots[STAT_COUNT];
+};
+
+static struct stats_file *shared;
+
+static const char *const names[STAT_COUNT] = {
+    [STAT_REQUESTS] = "requests",
+    [STAT_PAGES] = "pages",
+    [STAT_SESSIONS_CREATED] = "sessions_created",
+    [STAT_COMMITS] = "commits",
+    [STAT_COMMITS_AVOIDED] = "commits_avoided",
+    [STAT_CONFLICTS] = "conflicts",
+    [STAT_RECLAIMED] = "reclaimed",
+    [STAT_4XX] = "status_4xx",
+    [STAT_5XX] = "status_5xx",
+};
+
+int stats_open(const char *path, int writable)
+{
+    int fd = open(path, writable ? O_RDWR | O_CREAT | O_CLOEXEC : O_RDONLY | O_CLOEXEC, 0600);
+    struct stat st;
+    void *p;
+
+    if (fd < 0)
+        return -1;
+    /* Every worker may get here at once; growing to the same size is
+     * idempotent, and a fresh file's zero bytes are zero counters. */
+    if (fstat(fd, &st) < 0 ||
+        (st.st_size < (off_t)sizeof *shared &&
+         (!writable || ftruncate(fd, sizeof *shared) < 0))) {
+        close(fd);
+        return -1;
+    }
+    p = mmap(NULL, sizeof *shared, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+             MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        return -1;
+    struct stats_file *f = p;
+    if (writable) {
+        uint64_t zero = 0;
+        __atomic_compare_exchange_n(&f->magic, &zero, STATS_MAGIC, 0,
+                                    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    }
+    if (__atomic_load_n(&f->magic, __ATOMIC_SEQ_CST) != STATS_MAGIC) {
+        munmap(p, sizeof *shared);
+        return -1;
+    }
+    stats_close();
+    shared = f;
+    return 0;
+}
+
+void stats_close(void)
+{
+    if (shared)
+        munmap(shared, sizeof *shared);
+    shared = NULL;
+}
+
+void stats_add(enum stat_id id, uint64_t n)
+{
+    if (shared && id < STAT_COUNT)
+        __atomic_fetch_add(&shared->slots[id].value, n, __ATOMIC_RELAXED);
+}
+
+uint64_t stats_get(enum stat_id id)
+{
+    if (shared == NULL || id >= STAT_COUNT)
+        return 0;
+    return __atomic_load_n(&shared->slots[id].value, __ATOMIC_RELAXED);
+}
+
+const char *stats_name(enum stat_id id)
+{
+    return id < STAT_COUNT ? names[id] : "unknown";
+}

@@ -1,0 +1,401 @@
+/* lmdb.c -- the session store on LMDB: one environment shared by every
+ * worker of a machine; readers never block, one writer at a time.
+ *
+ *   sessions: key -> version u64 | expires u64 | record
+ *   expiry:   expires (big-endian u64) | key -> ""   (oldest first)
+ *   meta:     "last_sweep_ms" -> u64
+ *
+ * The expiry index lets reclamation walk only expired records, oldest
+ * first, without decoding any of them. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lmdb.h>
+
+#include "store.h"
+
+#define VALUE_HEAD 16
+#define EXPIRY_KEY_MAX (8 + 64)
+#define SESSION_KEY_MAX 64
+
+struct store {
+    MDB_env *env;
+    MDB_dbi sessions, expiry, meta;
+    MDB_txn *reader;                /* reset between gets, renewed for the next */
+    struct store_options opt;
+};
+
+static enum store_err map_err(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS: return STORE_OK;
+    case MDB_NOTFOUND: return STORE_ENOTFOUND;
+    case MDB_MAP_FULL: return STORE_EFULL;
+    default: return STORE_EIO;
+    }
+}
+
+static void u64_le(unsigned char *b, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t le_u64(const unsigned char *b)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)b[i] << (8 * i);
+    return v;
+}
+
+/* Big-endian, so that LMDB's byte order is time order. */
+static size_t expiry_key(unsigned char *out, uint64_t expires, const char *key,
+                         size_t klen)
+{
+    for (int i = 0; i < 8; i++)
+        out[i] = (unsigned char)(expires >> (56 - 8 * i));
+    memcpy(out + 8, key, klen);
+    return 8 + klen;
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[4096];
+    size_t n = strlen(path);
+
+    if (n == 0 || n >= sizeof tmp)
+        return -1;
+    memcpy(tmp, path, n + 1);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(tmp, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Another process may have grown the map; adopt its size and retry. */
+static int txn_begin(struct store *st, unsigned flags, MDB_txn **txn)
+{
+    int rc = mdb_txn_begin(st->env, NULL, flags, txn);
+
+    if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(st->env, 0) == 0)
+        rc = mdb_txn_begin(st->env, NULL, flags, txn);
+    return rc;
+}
+
+static int dbis_open(struct store *st)
+{
+    MDB_txn *txn;
+    int rc = txn_begin(st, 0, &txn);
+
+    if (rc)
+        return rc;
+    if ((rc = mdb_dbi_open(txn, "sessions", MDB_CREATE, &st->sessions)) ||
+        (rc = mdb_dbi_open(txn, "expiry", MDB_CREATE, &st->expiry)) ||
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta))) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return mdb_txn_commit(txn);
+}
+
+struct store *store_open(const char *spec, const struct store_options *opt,
+                         char *err, size_t errlen)
+{
+    struct store *st;
+    const char *path;
+    int rc, dead;
+
+    if (strncmp(spec, "lmdb:", 5) != 0 || spec[5] == '\0') {
+        snprintf(err, errlen, "unknown store '%s' (want lmdb:PATH)", spec);
+        return NULL;
+    }
+    path = spec + 5;
+    if (mkdir_p(path) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if ((st = calloc(1, sizeof *st)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    st->opt = *opt;
+    if ((rc = mdb_env_create(&st->env)) ||
+        (rc = mdb_env_set_maxdbs(st->env, 4)) ||
+        (rc = mdb_env_set_mapsize(st->env, opt->map_size)) ||
+        (rc = mdb_env_open(st->env, path, opt->nosync ? MDB_NOSYNC : 0, 0600)) ||
+        (rc = dbis_open(st)) ||
+        (rc = txn_begin(st, MDB_RDONLY, &st->reader))) {
+        snprintf(err, errlen, "%s: %s", path, mdb_strerror(rc));
+        store_close(st);
+        return NULL;
+    }
+    mdb_txn_reset(st->reader);
+    mdb_reader_check(st->env, &dead);
+    return st;
+}
+
+void store_close(struct store *st)
+{
+    if (st == NULL)
+        return;
+    if (st->reader)
+        mdb_txn_abort(st->reader);
+    if (st->env)
+        mdb_env_close(st->env);
+    free(st);
+}
+
+enum store_err store_get(struct store *st, const char *key, void *buf,
+                         size_t cap, size_t *len, uint64_t *version)
+{
+    MDB_val k = {strlen(key), (void *)key}, v;
+    int rc = mdb_txn_renew(st->reader);
+
+    if (rc)
+        return map_err(rc);
+    if ((rc = mdb_get(st->reader, st->sessions, &k, &v)) == MDB_SUCCESS) {
+        if (v.mv_size < VALUE_HEAD || v.mv_size - VALUE_HEAD > cap) {
+            rc = EINVAL;
+        } else {
+            *version = le_u64(v.mv_data);
+            *len = v.mv_size - VALUE_HEAD;
+            memcpy(buf, (unsigned char *)v.mv_data + VALUE_HEAD, *len);
+        }
+    }
+    mdb_txn_reset(st->reader);
+    return map_err(rc);
+}
+
+/* Deletes a record and its index entry. */
+static int record_drop(struct store *st, MDB_txn *txn, MDB_val *k,
+                       uint64_t expires)
+{
+    unsigned char ek[EXPIRY_KEY_MAX];
+    MDB_val e = {expiry_key(ek, expires, k->mv_data, k->mv_size), ek};
+    int rc = mdb_del(txn, st->expiry, &e, NULL);
+
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    return mdb_del(txn, st->sessions, k, NULL);
+}
+
+/* The version and expiry of the record at k; version 0 when absent. */
+static int record_head(struct store *st, MDB_txn *txn, MDB_val *k,
+                       uint64_t *version, uint64_t *expires)
+{
+    MDB_val v;
+    int rc = mdb_get(txn, st->sessions, k, &v);
+
+    *version = *expires = 0;
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    if (v.mv_size < VALUE_HEAD)
+        return EINVAL;
+    *version = le_u64(v.mv_data);
+    *expires = le_u64((unsigned char *)v.mv_data + 8);
+    return 0;
+}
+
+/* Deletes up to max records whose expiry is before now, oldest first. */
+static int reclaim(struct store *st, MDB_txn *txn, uint64_t now, unsigned max,
+                   unsigned *count)
+{
+    MDB_cursor *cur;
+    MDB_val e, unused;
+    int rc;
+
+    *count = 0;
+    if (max == 0)
+        return 0;
+    if ((rc = mdb_cursor_open(txn, st->expiry, &cur)))
+        return rc;
+    while (*count < max &&
+           (rc = mdb_cursor_get(cur, &e, &unused, MDB_FIRST)) == MDB_SUCCESS) {
+        const unsigned char *ek = e.mv_data;
+        uint64_t when = 0;
+        for (int i = 0; i < 8 && e.mv_size >= 8; i++)
+            when = when << 8 | ek[i];
+        if (e.mv_size < 8 || when >= now || e.mv_size > EXPIRY_KEY_MAX)
+            break;
+        /* The key must be copied out first: deleting the index entry
+         * may move the page that e points into. */
+        unsigned char key[SESSION_KEY_MAX];
+        MDB_val k = {e.mv_size - 8, key};
+        memcpy(key, ek + 8, k.mv_size);
+        if ((rc = mdb_cursor_del(cur, 0)))
+            break;
+        rc = mdb_del(txn, st->sessions, &k, NULL);
+        if (rc && rc != MDB_NOTFOUND)
+            break;
+        (*count)++;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND || rc == MDB_SUCCESS ? 0 : rc;
+}
+
+static int put_checked(struct store *st, MDB_txn *txn,
+                       const struct store_write *w, uint64_t *new_version)
+{
+    MDB_val k = {strlen(w->key), (void *)w->key};
+    uint64_t version, old_expires;
+    int rc;
+
+    if (k.mv_size > SESSION_KEY_MAX)
+        return EINVAL;
+    if ((rc = record_head(st, txn, &k, &version, &old_expires)))
+        return rc;
+    if (version != w->expect)
+        return MDB_KEYEXIST;    /* stands for "conflict" inside this file */
+    if (w->drop_key) {
+        MDB_val d = {strlen(w->drop_key), (void *)w->drop_key};
+        uint64_t dv, de;
+        if ((rc = record_head(st, txn, &d, &dv, &de)))
+            return rc;
+        if (dv != w->drop_expect)
+            return MDB_KEYEXIST;
+        if (dv && (rc = record_drop(st, txn, &d, de)))
+            return rc;
+    }
+    if (version && (rc = record_drop(st, txn, &k, old_expires)))
+        return rc;
+
+    MDB_val v = {VALUE_HEAD + w->len, NULL};
+    if ((rc = mdb_put(txn, st->sessions, &k, &v, MDB_RESERVE)))
+        return rc;
+    u64_le(v.mv_data, version + 1);
+    u64_le((unsigned char *)v.mv_data + 8, w->expires);
+    memcpy((unsigned char *)v.mv_data + VALUE_HEAD, w->rec, w->len);
+
+    unsigned char ek[EXPIRY_KEY_MAX];
+    MDB_val e = {expiry_key(ek, w->expires, w->key, k.mv_size), ek}, empty = {0, ""};
+    if ((rc = mdb_put(txn, st->expiry, &e, &empty, 0)))
+        return rc;
+    *new_version = version + 1;
+    return 0;
+}
+
+enum store_err store_put(struct store *st, const struct store_write *w,
+                         uint64_t now, uint64_t *new_version,
+                         unsigned *reclaimed)
+{
+    MDB_txn *txn;
+    uint64_t nv = 0;
+    unsigned n = 0;
+    int rc;
+
+    if ((rc = txn_begin(st, 0, &txn)))
+        return map_err(rc);
+    if ((rc = put_checked(st, txn, w, &nv)) ||
+        (rc = reclaim(st, txn, now, st->opt.gc_foreground, &n))) {
+        mdb_txn_abort(txn);
+        return rc == MDB_KEYEXIST ? STORE_ECONFLICT : map_err(rc);
+    }
+    if ((rc = mdb_txn_commit(txn)))
+        return map_err(rc);
+    if (new_version)
+        *new_version = nv;
+    if (reclaimed)
+        *reclaimed = n;
+    return STORE_OK;
+}
+
+enum store_err store_del(struct store *st, const char *key)
+{
+    MDB_val k = {strlen(key), (void *)key};
+    uint64_t version, expires;
+    MDB_txn *txn;
+    int rc;
+
+    if ((rc = txn_begin(st, 0, &txn)))
+        return map_err(rc);
+    if ((rc = record_head(st, txn, &k, &version, &expires)) == 0)
+        rc = version ? record_drop(st, txn, &k, expires) : MDB_NOTFOUND;
+    if (rc) {
+        mdb_txn_abort(txn);
+        return map_err(rc);
+    }
+    return map_err(mdb_txn_commit(txn));
+}
+
+enum store_err store_sweep(struct store *st, uint64_t now, uint64_t now_ms,
+                           uint64_t interval_ms, unsigned max,
+                           unsigned *reclaimed)
+{
+    static const char last_key[] = "last_sweep_ms";
+    MDB_val k = {sizeof last_key - 1, (void *)last_key}, v;
+    unsigned char stamp[8];
+    MDB_txn *txn;
+    unsigned n = 0;
+    int rc;
+
+    *reclaimed = 0;
+    if ((rc = txn_begin(st, 0, &txn)))
+        return map_err(rc);
+    /* Whoever finds the sweep due does it and stamps it; every other
+     * worker waking in the same interval sees the stamp and leaves. */
+    rc = mdb_get(txn, st->meta, &k, &v);
+    if (rc == 0 && v.mv_size == 8 && now_ms - le_u64(v.mv_data) < interval_ms) {
+        mdb_txn_abort(txn);
+        return STORE_OK;
+    }
+    u64_le(stamp, now_ms);
+    v = (MDB_val){sizeof stamp, stamp};
+    if ((rc = reclaim(st, txn, now, max, &n)) ||
+        (rc = mdb_put(txn, st->meta, &k, &v, 0))) {
+        mdb_txn_abort(txn);
+        return map_err(rc);
+    }
+    if ((rc = mdb_txn_commit(txn)))
+        return map_err(rc);
+    *reclaimed = n;
+    return STORE_OK;
+}
+
+void store_readers_check(struct store *st)
+{
+    int dead;
+
+    mdb_reader_check(st->env, &dead);
+}
+
+enum store_err store_stat(struct store *st, size_t *records, size_t *bytes)
+{
+    MDB_stat ms;
+    MDB_envinfo info;
+    MDB_txn *txn;
+    int rc;
+
+    if ((rc = txn_begin(st, MDB_RDONLY, &txn)))
+        return map_err(rc);
+    rc = mdb_stat(txn, st->sessions, &ms);
+    mdb_txn_abort(txn);
+    if (rc || (rc = mdb_env_info(st->env, &info)))
+        return map_err(rc);
+    *records = ms.ms_entries;
+    *bytes = (info.me_last_pgno + 1) * (size_t)ms.ms_psize;
+    return STORE_OK;
+}
+
+const char *store_strerror(enum store_err err)
+{
+    switch (err) {
+    case STORE_OK: return "ok";
+    case STORE_ENOTFOUND: return "no such record";
+    case STORE_ECONFLICT: return "the record changed since it was read";
+    case STORE_EFULL: return "the store is full";
+    case STORE_EIO: return "the store failed";
+    }
+    return "store error";
+}

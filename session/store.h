@@ -1,0 +1,70 @@
+/* store.h -- where session records live between requests.
+ *
+ * A record is stored with a version; a write names the version it read
+ * and fails with STORE_ECONFLICT when another worker wrote in between
+ * (compare-and-put), so the caller runs its action again on fresh state.
+ * Each record also carries its expiry, so the store can reclaim expired
+ * records without decoding them. */
+#ifndef NORI_STORE_H
+#define NORI_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum store_err {
+    STORE_OK = 0,
+    STORE_ENOTFOUND,
+    STORE_ECONFLICT,      /* the version read is no longer current */
+    STORE_EFULL,          /* the map is full */
+    STORE_EIO,
+};
+
+struct store_options {
+    int nosync;               /* NORI_SYNC=none: no fsync per commit */
+    size_t map_size;          /* NORI_LMDB_MAPSIZE, bytes */
+    unsigned gc_foreground;   /* expired records reclaimed per commit */
+};
+
+/* One write: put `key` at version `expect` (0: must not exist yet). When
+ * drop_key is set, that record (at drop_expect) is deleted in the same
+ * transaction: login moves a session to a fresh key atomically. */
+struct store_write {
+    const char *key;
+    const void *rec;
+    size_t len;
+    uint64_t expect;
+    uint64_t expires;
+    const char *drop_key;
+    uint64_t drop_expect;
+};
+
+struct store;
+
+/* spec: "lmdb:PATH". The store must be opened in the process that uses
+ * it, after any fork. */
+struct store *store_open(const char *spec, const struct store_options *opt,
+                         char *err, size_t errlen);
+void store_close(struct store *st);
+
+/* Copies the record into buf (cap bytes); *len is its length, *version
+ * its version. A record larger than cap is reported as STORE_EIO. */
+enum store_err store_get(struct store *st, const char *key, void *buf,
+                         size_t cap, size_t *len, uint64_t *version);
+/* now: reclaims up to gc_foreground records expired before it, in the
+ * same transaction. *new_version and *reclaimed may be NULL. */
+enum store_err store_put(struct store *st, const struct store_write *w,
+                         uint64_t now, uint64_t *new_version,
+                         unsigned *reclaimed);
+enum store_err store_del(struct store *st, const char *key);
+/* The background sweep: at most once per interval_ms across every
+ * process sharing the store; deletes up to max expired records. */
+enum store_err store_sweep(struct store *st, uint64_t now,
+                           uint64_t now_ms, uint64_t interval_ms,
+                           unsigned max, unsigned *reclaimed);
+/* Clears reader slots left by processes that died mid-transaction. */
+void store_readers_check(struct store *st);
+/* Records in the store, and bytes of its data file in use. */
+enum store_err store_stat(struct store *st, size_t *records, size_t *bytes);
+const char *store_strerror(enum store_err err);
+
+#endif

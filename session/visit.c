@@ -1,0 +1,319 @@
+/* visit.c -- the session lifecycle of DESIGN.md, one request at a time:
+ *
+ *   no key               -> no store access (lazy) or a new session (eager)
+ *   unknown/expired key  -> sessionless, nothing created, the key forgotten
+ *   first write          -> a new session, committed once before the answer
+ *   read without writes  -> no commit (unless the idle expiry needs a push)
+ *   commit conflict      -> the application's function runs again on the
+ *                           state that won, as object databases retry a
+ *                           transaction whose write set conflicted */
+#include <stdio.h>
+#include <string.h>
+
+#include "../fcgi/stats.h"
+#include "visit.h"
+
+/* Each retry rereads the record, so a conflict means another commit
+ * landed in between; this many in a row means something is wrong. */
+#define VISIT_TRIES 64
+#define RECORD_BUF 4096
+
+static int key_shaped(const char *k, size_t n)
+{
+    if (n != NAV_KEY_LEN)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = k[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+/* The key the request carries with the configured carrier, and its
+ * binding cookie; anything not shaped like a minted key counts as none. */
+static void keys_read(struct visit *v, const char *s_param)
+{
+    const struct sessions *ss = v->ss;
+    size_t n;
+
+    v->given[0] = v->bind[0] = '\0';
+    if (ss->carrier == CARRIER_COOKIE) {
+        n = request_cookie(v->req, COOKIE_SESSION, v->given, sizeof v->given);
+        if (!key_shaped(v->given, n))
+            v->given[0] = '\0';
+        return;
+    }
+    if (s_param && key_shaped(s_param, strlen(s_param)))
+        memcpy(v->given, s_param, NAV_KEY_LEN + 1);
+    n = request_cookie(v->req, COOKIE_BIND, v->bind, sizeof v->bind);
+    if (!key_shaped(v->bind, n))
+        v->bind[0] = '\0';
+}
+
+int visit_has_key(const struct sessions *ss, const struct request *req,
+                  const char *s_param)
+{
+    char tmp[NAV_KEY_LEN + 1];
+
+    if (ss->carrier == CARRIER_COOKIE)
+        return request_cookie(req, COOKIE_SESSION, tmp, sizeof tmp) > 0;
+    return s_param != NULL;
+}
+
+/* A record that cannot be decoded, belongs to another key, has expired,
+ * or arrives without its browser's binding cookie is not this visitor's
+ * session: the page renders sessionless and nothing is created. */
+static enum visit_err load(struct visit *v, uint64_t now)
+{
+    struct sessions *ss = v->ss;
+    unsigned char buf[RECORD_BUF];
+    size_t len;
+    enum store_err se;
+    enum record_err re;
+
+    if (v->given[0] == '\0')
+        return VISIT_OK;
+    if (sessions_store(ss, v->req) == NULL)
+        return VISIT_ESTORE;
+    se = store_get(ss->store, v->given, buf, sizeof buf, &len, &v->version);
+    if (se == STORE_ENOTFOUND)
+        return VISIT_OK;
+    if (se != STORE_OK) {
+        request_log(v->req, "nori: session store: %s", store_strerror(se));
+        return VISIT_ESTORE;
+    }
+    if ((re = record_decode(buf, len, &v->s)) != RECORD_OK) {
+        request_log(v->req, "nori: ignoring an undecodable session record: %s",
+                    record_strerror(re));
+        return VISIT_OK;
+    }
+    if (!key_equal(v->s.key, v->given) || !session_live(&v->s, &ss->life, now))
+        return VISIT_OK;
+    if (ss->carrier == CARRIER_URL && ss->bind && v->s.bind[0] &&
+        !key_equal(v->s.bind, v->bind))
+        return VISIT_OK;
+    v->live = 1;
+    return VISIT_OK;
+}
+
+enum visit_err visit_ensure(struct visit *v, uint64_t now)
+{
+    const struct sessions *ss = v->ss;
+    int bind = ss->carrier == CARRIER_URL && ss->bind;
+
+    if (v->live)
+        return VISIT_OK;
+    /* A browser that already holds a binding cookie keeps it, so that its
+     * other tabs' sessions stay bound to it. */
+    if (session_init(&v->s, &ss->life, now, bind && !v->bind[0]) < 0)
+        return VISIT_ERANDOM;
+    if (bind && v->bind[0])
+        memcpy(v->s.bind, v->bind, sizeof v->s.bind);
+    v->set_bind = bind && !v->bind[0];
+    v->live = v->fresh = 1;
+    v->version = 0;
+    return VISIT_OK;
+}
+
+enum visit_err visit_rotate(struct visit *v)
+{
+    if (!v->live || v->fresh)
+        return VISIT_OK;    /* a session made by this request is new anyway */
+    memcpy(v->old_key, v->s.key, sizeof v->old_key);
+    if (key_mint(v->s.key) < 0 || key_mint(v->s.form_key) < 0)
+        return VISIT_ERANDOM;
+    v->rotated = 1;
+    v->s.dirty = 1;
+    return VISIT_OK;
+}
+
+void visit_end(struct visit *v)
+{
+    v->ended = v->live;
+}
+
+int visit_form_ok(const struct visit *v, const char *k)
+{
+    return !v->live || v->fresh || key_equal(k, v->s.form_key);
+}
+
+const char *visit_link_key(const struct visit *v)
+{
+    return v->live && !v->ended && v->ss->carrier == CARRIER_URL ? v->s.key
+                                                                  : NULL;
+}
+
+static void cookie_set(const struct visit *v, struct response *resp,
+                       const char *name, const char *value, int expire)
+{
+    const char *path = v->req->script_name[0] ? v->req->script_name : "/";
+
+    /* The value is a minted key and the path the mount prefix: neither
+     * comes from the visitor, so nothing here needs quoting. */
+    char line[256];
+    snprintf(line, sizeof line, "%s=%s; Path=%s; HttpOnly; SameSite=Lax%s", name,
+             value, path, expire ? "; Max-Age=0" : "");
+    response_header(resp, "Set-Cookie", line);
+}
+
+void visit_cookies(const struct visit *v, struct response *resp)
+{
+    if (v->set_bind && v->live && !v->ended && v->committed)
+        cookie_set(v, resp, COOKIE_BIND, v->s.bind, 0);
+    if (v->ss->carrier != CARRIER_COOKIE)
+        return;
+    if (v->ended && v->committed)
+        cookie_set(v, resp, COOKIE_SESSION, "", 1);
+    else if ((v->fresh || v->rotated) && v->committed)
+        cookie_set(v, resp, COOKIE_SESSION, v->s.key, 0);
+}
+
+static enum visit_err commit_end(struct visit *v)
+{
+    const char *key = v->rotated ? v->old_key : v->s.key;
+    enum store_err se;
+
+    v->live = 0;
+    if (v->fresh)
+        return VISIT_OK;
+    if (sessions_store(v->ss, v->req) == NULL)
+        return VISIT_ESTORE;
+    se = store_del(v->ss->store, key);
+    if (se != STORE_OK && se != STORE_ENOTFOUND)
+        return VISIT_ESTORE;
+    v->committed = 1;
+    stats_add(STAT_COMMITS, 1);
+    return VISIT_OK;
+}
+
+/* One compare-and-put of the dirty session: a new session must not
+ * exist yet, a read one must still be at the version read, and a login
+ * drops the old key in the same transaction. */
+static enum store_err commit_put(struct visit *v, uint64_t now)
+{
+    unsigned char buf[RECORD_BUF];
+    size_t len = record_encode(&v->s, buf, sizeof buf);
+    unsigned reclaimed = 0;
+    uint64_t nv;
+    enum store_err se;
+
+    if (len == 0)
+        return STORE_EIO;
+    if (sessions_store(v->ss, v->req) == NULL)
+        return STORE_EIO;
+    struct store_write w = {
+        .key = v->s.key, .rec = buf, .len = len,
+        .expect = v->fresh || v->rotated ? 0 : v->version,
+        .expires = v->s.expires,
+        .drop_key = v->rotated ? v->old_key : NULL,
+        .drop_expect = v->version,
+    };
+    se = store_put(v->ss->store, &w, now, &nv, &reclaimed);
+    if (reclaimed)
+        stats_add(STAT_RECLAIMED, reclaimed);
+    if (se != STORE_OK)
+        return se;
+    v->version = nv;
+    v->committed = 1;
+    v->s.dirty = 0;
+    stats_add(STAT_COMMITS, 1);
+    if (v->fresh)
+        stats_add(STAT_SESSIONS_CREATED, 1);
+    return STORE_OK;
+}
+
+static void attempt_reset(struct visit *v)
+{
+    memset(&v->s, 0, sizeof v->s);
+    v->live = v->fresh = v->rotated = v->ended = v->set_bind = 0;
+    v->committed = 0;
+    v->version = 0;
+    v->old_key[0] = '\0';
+}
+
+enum visit_err visit_run(struct visit *v, struct sessions *ss,
+                         const struct request *req, const char *s_param,
+                         uint64_t now, visit_fn fn, void *arg, int *status)
+{
+    enum visit_err err;
+
+    memset(v, 0, sizeof *v);
+    v->ss = ss;
+    v->req = req;
+    keys_read(v, s_param);
+    for (int attempt = 0; attempt < VISIT_TRIES; attempt++) {
+        attempt_reset(v);
+        if ((err = load(v, now)) != VISIT_OK)
+            return err;
+        if (ss->policy == POLICY_EAGER) {
+            /* Seaside's WASession: every request has a session and
+             * commits it, which is the cost lazy sessions avoid. */
+            if ((err = visit_ensure(v, now)) != VISIT_OK)
+                return err;
+            v->s.dirty = 1;
+        }
+        if (v->live)
+            session_touch(&v->s, &ss->life, now);
+        *status = fn(v, arg);
+        if (*status >= 400) {
+            v->s.dirty = 0;
+            v->ended = v->rotated = 0;
+            v->live = v->live && !v->fresh;
+            return VISIT_OK;
+        }
+        if (v->ended)
+            return commit_end(v);
+        if (!v->live || !v->s.dirty)
+            return VISIT_OK;
+        enum store_err se = commit_put(v, now);
+        if (se == STORE_OK)
+            return VISIT_OK;
+        if (se != STORE_ECONFLICT) {
+            request_log(req, "nori: session commit: %s", store_strerror(se));
+            return VISIT_ESTORE;
+        }
+        stats_add(STAT_CONFLICTS, 1);
+    }
+    request_log(req, "nori: session commit: gave up after %d conflicts", VISIT_TRIES);
+    return VISIT_EBUSY;
+}
+
+const char *visit_strerror(enum visit_err err)
+{
+    switch (err) {
+    case VISIT_OK: return "ok";
+    case VISIT_ESTORE: return "The session store is not available; please try again.";
+    case VISIT_EBUSY: return "Your session is busy; please try again.";
+    case VISIT_ERANDOM: return "No random numbers for a session key; please try again.";
+    }
+    return "session error";
+}
+
+struct store *sessions_store(struct sessions *ss, const struct request *req)
+{
+    char err[512];
+
+    if (ss->store)
+        return ss->store;
+    ss->store = store_open(ss->store_spec, &ss->store_opt, err, sizeof err);
+    if (ss->store == NULL) {
+        request_log(req, "nori: session store: %s", err);
+        return NULL;
+    }
+    /* Without the sweeper, sessions still expire and commits still
+     * reclaim them; it only keeps idle periods tidy. */
+    ss->sweeper = sweeper_start(ss->store, ss->gc_interval_ms, ss->gc_batch);
+    if (ss->sweeper == NULL)
+        request_log(req, "nori: no background sweeper; commits still reclaim");
+    return ss->store;
+}
+
+void sessions_close(struct sessions *ss)
+{
+    sweeper_stop(ss->sweeper);
+    store_close(ss->store);
+    ss->sweeper = NULL;
+    ss->store = NULL;
+}
