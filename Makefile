@@ -12,10 +12,12 @@ PORT      ?= 8080
 FUZZ_TIME ?= 300
 BUILD     ?= build
 
-# Debian packages: build (libfcgi-dev uthash-dev pkg-config), tests (check
-# curl spawn-fcgi libfcgi-bin for cgi-fcgi, clang and its runtime for the
-# fuzzers and sanitizers), serving (lighttpd), load (wrk siege).
-PACKAGES = gcc make pkg-config libfcgi-dev uthash-dev check lighttpd curl \
+# Debian packages: build (libfcgi, uthash, LMDB, libcrypt, pkg-config),
+# tests (check, curl, spawn-fcgi, cgi-fcgi from libfcgi-bin, clang and its
+# runtime for the fuzzers and sanitizers), serving (lighttpd), load (wrk,
+# siege).
+PACKAGES = gcc make pkg-config libfcgi-dev uthash-dev liblmdb-dev libcrypt-dev \
+           check lighttpd curl \
            spawn-fcgi libfcgi-bin clang libclang-rt-14-dev wrk siege procps
 
 CC       ?= cc
@@ -23,12 +25,19 @@ CSTD      = -std=c11 -D_GNU_SOURCE
 WARN      = -Wall -Wextra -Werror
 OPT      ?= -O2 -g
 SAN      ?=
-CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SAN) -DNORI_DATADIR='"$(CURDIR)/shop/data"'
-LDLIBS    = -lfcgi
+# A checkout's build finds its demo data and run directory wherever it is
+# started from (one-shot CGI runs included).
+CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SAN) -DNORI_DATADIR='"$(CURDIR)/shop/data"' \
+             -DNORI_RUNDIR='"$(CURDIR)/var"'
+LDLIBS    = -lfcgi -llmdb -lcrypt -lpthread
 
-MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c \
+MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/stats.c \
             nav/nav.c nav/route.c \
-            shop/catalog.c shop/layout.c shop/pages.c shop/shop.c
+            fcgi/cookie.c \
+            session/key.c session/record.c session/session.c session/lmdb.c \
+            session/sweeper.c session/visit.c \
+            shop/textfile.c shop/catalog.c shop/users.c shop/config.c \
+            shop/layout.c shop/pages.c shop/actions.c shop/shop.c
 OBJS      = $(MODULES:%.c=$(BUILD)/obj/%.o)
 HEADERS   = $(wildcard fcgi/*.h nav/*.h session/*.h shop/*.h)
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
@@ -38,7 +47,9 @@ CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 
 FUZZ_CC    = clang
 FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
-FUZZ_BINS  = $(BUILD)/fuzz_query $(BUILD)/fuzz_form
+FUZZ_BINS  = $(BUILD)/fuzz_query $(BUILD)/fuzz_form $(BUILD)/fuzz_record
+# The pure parsers the fuzzers call: no libfcgi, no store.
+FUZZ_DEPS  = nav/nav.c session/record.c
 
 .PHONY: all deps run check unit unit-asan integration fuzz-smoke fuzz bench clean
 
@@ -72,9 +83,9 @@ $(BUILD)/test_%: tests/unit/test_%.c $(BUILD)/libnori.a
 $(BUILD)/floor: bench/floor.c
 	$(CC) $(CSTD) $(WARN) -O2 $< -lfcgi -o $@
 
-$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c nav/nav.c nav/nav.h
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS) $(HEADERS)
 	@mkdir -p $(BUILD)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Inav $< nav/nav.c -o $@
+	$(FUZZ_CC) $(FUZZ_FLAGS) -I. $< $(FUZZ_DEPS) -o $@
 
 run: deps $(BUILD)/nori
 	@mkdir -p var

@@ -15,9 +15,11 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "textfile.h"
 
 #define FIELDS_MAX 6
 #define NAME_MAX_BYTES 80
+#define CATALOG_FILE_MAX (256u << 20)  /* bench catalogs are large */
 
 static uint64_t fnv1a(const char *p, size_t n)
 {
@@ -40,30 +42,6 @@ static int fail(char *err, size_t errlen, size_t line, const char *fmt, ...)
         vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
     va_end(ap);
     return -1;
-}
-
-static char *file_read(const char *path, size_t *len, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long size;
-
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 &&
-        fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1)) &&
-        fread(buf, 1, (size_t)size, f) == (size_t)size) {
-        buf[size] = '\0';
-        *len = (size_t)size;
-    } else {
-        snprintf(err, errlen, "%s: cannot read", path);
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    return buf;
 }
 
 /* The same rule as an id in a URL: 1..2^31-1, digits only, no leading 0. */
@@ -244,7 +222,7 @@ int catalog_load(struct catalog *c, const char *path, char *err, size_t errlen)
     char *text, *line, *next;
 
     memset(c, 0, sizeof *c);
-    if ((text = file_read(path, &len, err, errlen)) == NULL)
+    if ((text = textfile_read(path, CATALOG_FILE_MAX, &len, err, errlen)) == NULL)
         return -1;
     if (memchr(text, '\0', len)) {
         snprintf(err, errlen, "%s: contains a NUL byte", path);

@@ -1,73 +1,63 @@
 /* main.c -- nori's entry point: settings from NORI_* variables and flags
- * (flags win), the shop, then the worker loop. */
-#include <getopt.h>
+ * (flags win), the shop, the shared counters, then the worker loop; or
+ * `nori stats`, which prints the counters of every worker. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "../fcgi/stats.h"
 #include "../fcgi/worker.h"
 #include "shop.h"
 
-#ifndef NORI_DATADIR
-#define NORI_DATADIR "shop/data"
-#endif
-
-static const char usage[] =
-    "usage: nori [--catalog PATH] [--style-url URL]\n"
-    "\n"
-    "A FastCGI responder for the nori demo shop. With a FastCGI listening\n"
-    "socket on fd 0 (lighttpd bin-path, spawn-fcgi, mod_fcgid) it serves\n"
-    "requests until SIGTERM; otherwise it answers one CGI request, e.g.\n"
-    "  QUERY_STRING='pg=Item&id=26' nori\n"
-    "\n"
-    "  --catalog PATH    menu TSV (NORI_CATALOG; default " NORI_DATADIR "/catalog.tsv)\n"
-    "  --style-url URL   stylesheet link (NORI_STYLE_URL; default /static/nori.css)\n";
-
-static const char *env_or(const char *name, const char *fallback)
+static int stats_path(const struct shop_config *cfg, char *out, size_t cap)
 {
-    const char *v = getenv(name);
-    return v && *v ? v : fallback;
+    int n = snprintf(out, cap, "%s/stats", cfg->rundir);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
-static int config_parse(int argc, char **argv, struct shop_config *cfg)
+static int stats_print(const struct shop_config *cfg)
 {
-    static const struct option opts[] = {
-        {"catalog", required_argument, NULL, 'c'},
-        {"style-url", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
+    char path[4096];
 
-    cfg->catalog_path = env_or("NORI_CATALOG", NORI_DATADIR "/catalog.tsv");
-    cfg->style_url = env_or("NORI_STYLE_URL", "/static/nori.css");
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': cfg->catalog_path = optarg; break;
-        case 's': cfg->style_url = optarg; break;
-        case 'h': fputs(usage, stdout); exit(0);
-        default: return -1;
-        }
+    if (stats_path(cfg, path, sizeof path) < 0 || stats_open(path, 0) < 0) {
+        fprintf(stderr, "nori: no counters at %s/stats (has a worker run?)\n",
+                cfg->rundir);
+        return 1;
     }
-    return optind == argc ? 0 : -1;
+    for (int i = 0; i < STAT_COUNT; i++)
+        printf("%-18s %llu\n", stats_name((enum stat_id)i),
+               (unsigned long long)stats_get((enum stat_id)i));
+    stats_close();
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
     struct shop_config cfg;
     struct shop shop;
-    char err[256];
+    char err[512], path[4096];
+    int stats_cmd = argc > 1 && strcmp(argv[1], "stats") == 0;
     int rc;
 
-    if (config_parse(argc, argv, &cfg) < 0) {
-        fputs(usage, stderr);
+    if (stats_cmd) {
+        argv++;
+        argc--;
+    }
+    if (config_load(&cfg, argc, argv, err, sizeof err) < 0) {
+        fprintf(stderr, "nori: %s\n", err);
+        config_usage(stderr);
         return 2;
     }
+    if (stats_cmd)
+        return stats_print(&cfg);
     if (shop_init(&shop, &cfg, err, sizeof err) < 0) {
-        fprintf(stderr, "nori: %s: %s\n", cfg.catalog_path, err);
+        fprintf(stderr, "nori: %s\n", err);
         return 1;
     }
+    /* Counters are a convenience: a worker without them still serves. */
+    if (stats_path(&cfg, path, sizeof path) < 0 || stats_open(path, 1) < 0)
+        fprintf(stderr, "nori: counters off: cannot map %s/stats\n", cfg.rundir);
     rc = worker_run(shop_handle, &shop);
     shop_free(&shop);
+    stats_close();
     return rc;
 }

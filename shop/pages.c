@@ -1,4 +1,4 @@
-/* pages.c -- the pages of the demo shop, sessionless views. Each renders
+/* pages.c -- the pages of the demo shop, with or without a session. Each renders
  * its whole page once its lookups succeed, or returns 404 having written
  * nothing, and the dispatcher answers with the error page. */
 #include <string.h>
@@ -83,10 +83,9 @@ static int item_render(struct view *v)
     view_url(v, &cat);
     response_puts(v->resp, "\">");
     view_text(v, it->category->name);
-    response_puts(v->resp, "</a></p>\n<form class=\"add\" method=\"post\" action=\"");
-    view_form_action(v);
+    response_puts(v->resp, "</a></p>\n");
+    view_form_open(v, "add", "add");
     response_printf(v->resp,
-                    "\"><input type=\"hidden\" name=\"act\" value=\"add\">"
                     "<input type=\"hidden\" name=\"id\" value=\"%u\">"
                     "<label>Quantity <input type=\"number\" name=\"qty\" value=\"1\""
                     " min=\"1\" max=\"99\"></label> <button>Add to cart</button>"
@@ -125,8 +124,8 @@ static int search_render(struct view *v)
         return 404;
     view_open(v, "Search");
     response_puts(v->resp, "<h1>Search</h1>\n");
-    response_printf(v->resp, "<p class=\"hits\">%zu dish%s match \xE2\x80\x9C", total,
-                    total == 1 ? "" : "es");
+    response_printf(v->resp, "<p class=\"hits\">%zu %s \xE2\x80\x9C", total,
+                    total == 1 ? "dish matches" : "dishes match");
     view_text(v, nav->q);
     response_puts(v->resp, "\xE2\x80\x9D.</p>\n");
     size_t shown = total - skip;
@@ -137,28 +136,70 @@ static int search_render(struct view *v)
     return 200;
 }
 
+static void cart_line_render(struct view *v, const struct cart_line *l,
+                             const struct item *it)
+{
+    struct nav_link link = {.pg = "Item", .id = it->id};
+
+    response_puts(v->resp, "<tr><td><a href=\"");
+    view_url(v, &link);
+    response_puts(v->resp, "\">");
+    view_text(v, it->name);
+    response_puts(v->resp, "</a></td><td>");
+    view_form_open(v, "qty", "set");
+    response_printf(v->resp,
+                    "<input type=\"hidden\" name=\"id\" value=\"%u\">"
+                    "<input type=\"number\" name=\"qty\" value=\"%u\" min=\"0\""
+                    " max=\"99\" aria-label=\"Quantity\"> <button>Update</button></form>"
+                    "</td><td class=\"price\">",
+                    it->id, l->qty);
+    view_price(v, (uint64_t)it->price_cents * l->qty);
+    response_puts(v->resp, "</td></tr>\n");
+}
+
+/* A cart line whose item left the catalog since is not shown or charged. */
 static int cart_render(struct view *v)
 {
+    const struct session *s = view_session(v);
+    uint64_t total = 0;
+
     view_open(v, "Cart");
-    response_puts(v->resp, "<h1>Your cart</h1>\n<p class=\"empty\">Your cart is empty.</p>\n");
+    response_puts(v->resp, "<h1>Your cart</h1>\n");
+    if (s == NULL || s->ncart == 0) {
+        response_puts(v->resp, "<p class=\"empty\">Your cart is empty.</p>\n");
+        view_close(v);
+        return 200;
+    }
+    response_puts(v->resp, "<table class=\"cart\">\n<tr><th>Dish</th><th>Quantity</th>"
+                  "<th>Price</th></tr>\n");
+    for (uint32_t i = 0; i < s->ncart; i++) {
+        const struct item *it = catalog_item(&v->shop->catalog, s->cart[i].id);
+        if (it == NULL)
+            continue;
+        cart_line_render(v, &s->cart[i], it);
+        total += (uint64_t)it->price_cents * s->cart[i].qty;
+    }
+    response_puts(v->resp, "<tr class=\"total\"><td>Total</td><td></td><td class=\"price\">");
+    view_price(v, total);
+    response_puts(v->resp, "</td></tr>\n</table>\n");
     view_close(v);
     return 200;
 }
 
 static void action_form(struct view *v, const char *act, const char *label)
 {
-    response_puts(v->resp, "<form class=\"inline\" method=\"post\" action=\"");
-    view_form_action(v);
-    response_printf(v->resp,
-                    "\"><input type=\"hidden\" name=\"act\" value=\"%s\">"
-                    "<button>%s</button></form>\n",
-                    act, label);
+    view_form_open(v, "inline", act);
+    response_printf(v->resp, "<button>%s</button></form>\n", label);
 }
 
 static int counter_render(struct view *v)
 {
+    const struct session *s = view_session(v);
+
     view_open(v, "Counter");
-    response_puts(v->resp, "<h1>Counter</h1>\n<p class=\"counter\"><span id=\"count\">0</span></p>\n");
+    response_printf(v->resp, "<h1>Counter</h1>\n<p class=\"counter\">"
+                    "<span id=\"count\">%lld</span></p>\n",
+                    s ? (long long)s->counter : 0LL);
     action_form(v, "inc", "++");
     action_form(v, "dec", "--");
     view_close(v);
@@ -167,11 +208,22 @@ static int counter_render(struct view *v)
 
 static int login_render(struct view *v)
 {
+    const struct session *s = view_session(v);
+
     view_open(v, "Login");
-    response_puts(v->resp, "<h1>Login</h1>\n<form class=\"login\" method=\"post\" action=\"");
-    view_form_action(v);
+    response_puts(v->resp, "<h1>Login</h1>\n");
+    if (v->notice) {
+        response_puts(v->resp, "<p class=\"error\">");
+        view_text(v, v->notice);
+        response_puts(v->resp, "</p>\n");
+    }
+    if (s && s->user[0]) {
+        response_puts(v->resp, "<p>You are logged in as ");
+        view_text(v, s->user);
+        response_puts(v->resp, ".</p>\n");
+    }
+    view_form_open(v, "login", "login");
     response_puts(v->resp,
-                  "\"><input type=\"hidden\" name=\"act\" value=\"login\">"
                   "<label>User <input name=\"user\" required maxlength=\"64\""
                   " autocomplete=\"username\"></label> "
                   "<label>Password <input type=\"password\" name=\"password\" required"

@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
+#include "../fcgi/stats.h"
 #include "view.h"
 
 #define NORI_VERSION "0.1.0"
@@ -54,14 +56,70 @@ static int etag_matches(const char *header, const char *etag)
     return 0;
 }
 
-static void serve_page(struct view *v, const struct shop *s)
+static int page_visit(struct visit *v, void *arg)
+{
+    (void)v;
+    (void)arg;
+    return 200;     /* reading a page changes nothing */
+}
+
+/* A page, or the error page when its lookups fail; errors are never
+ * cached (answer_error says so), pages get their cache headers after. */
+static int render(struct view *v, const struct page *page)
+{
+    int status = page->render(v);
+
+    if (status != 200) {
+        answer_error(v, status, status == 404 ? "Nothing here has that number."
+                                              : "Please try again.");
+        return status;
+    }
+    stats_add(STAT_PAGES, 1);
+    response_header(v->resp, "Content-Type", "text/html; charset=utf-8");
+    headers_common(v->resp);
+    return 200;
+}
+
+/* A session-bearing answer is one visitor's: no shared cache may keep
+ * it, and no validator could describe it. */
+static void headers_session(struct view *v, const struct visit *visit, int status)
+{
+    if (status < 400)
+        response_header(v->resp, "Cache-Control", "private, no-store");
+    visit_cookies(visit, v->resp);
+}
+
+/* The window shopper's path: no key, so no store; the page depends only
+ * on the URL and the catalog, so the catalog's ETag validates it and a
+ * 304 costs no rendering. */
+static void serve_sessionless(struct view *v, const struct shop *s,
+                              const struct page *page)
+{
+    const struct request *req = v->req;
+
+    if (req->if_none_match && etag_matches(req->if_none_match, s->etag)) {
+        v->resp->status = 304;
+        headers_common(v->resp);
+    } else {
+        if (render(v, page) != 200)
+            return;
+    }
+    response_header(v->resp, "ETag", s->etag);
+    response_header(v->resp, "Cache-Control", "public, max-age=60");
+}
+
+static void serve_page(struct view *v, struct shop *s, uint64_t now)
 {
     const struct request *req = v->req;
     struct nav *nav = arena_alloc(req->arena, sizeof *nav);
+    struct visit *visit = arena_alloc(req->arena, sizeof *visit);
     const struct page *page;
+    const char *s_param;
     enum nav_err err;
+    enum visit_err verr;
+    int status;
 
-    if (nav == NULL) {
+    if (nav == NULL || visit == NULL) {
         v->resp->failed = 1;
         return;
     }
@@ -75,22 +133,19 @@ static void serve_page(struct view *v, const struct shop *s)
         answer_error(v, 404, "There is no such page.");
         return;
     }
-    /* Sessionless pages depend only on the URL and the catalog, so the
-     * catalog's ETag validates them all and a 304 costs no rendering. */
-    if (req->if_none_match && etag_matches(req->if_none_match, s->etag)) {
-        v->resp->status = 304;
-    } else {
-        int status = page->render(v);
-        if (status != 200) {
-            answer_error(v, status, status == 404 ? "Nothing here has that number."
-                                                  : "Please try again.");
-            return;
-        }
-        response_header(v->resp, "Content-Type", "text/html; charset=utf-8");
+    s_param = (nav->seen & NAV_HAS_S) ? nav->s : NULL;
+    if (s->cfg.policy == POLICY_LAZY && !visit_has_key(&s->sessions, req, s_param)) {
+        serve_sessionless(v, s, page);
+        return;
     }
-    headers_common(v->resp);
-    response_header(v->resp, "ETag", s->etag);
-    response_header(v->resp, "Cache-Control", "public, max-age=60");
+    verr = visit_run(visit, &s->sessions, req, s_param, now, page_visit, NULL, &status);
+    if (verr != VISIT_OK) {
+        answer_error(v, 503, visit_strerror(verr));
+        return;
+    }
+    v->visit = visit;
+    v->committed = visit->committed;
+    headers_session(v, visit, render(v, page));
 }
 
 static int is_form(const char *content_type)
@@ -104,11 +159,10 @@ static int is_form(const char *content_type)
 }
 
 /* Checks a POST in the order a client can act on: size, then type, then
- * whether it arrived whole, then its grammar. */
-static void serve_action(struct view *v)
+ * whether it arrived whole, then its grammar. Only then may it act. */
+static int form_read(struct view *v, struct nav_form *form, struct nav *nav)
 {
     const struct request *req = v->req;
-    struct nav_form form;
     enum nav_err err;
 
     switch (req->body_err) {
@@ -116,48 +170,138 @@ static void serve_action(struct view *v)
         break;
     case BODY_ETOOLARGE:
         answer_error(v, 413, "The form is larger than 16 KiB.");
-        return;
+        return -1;
     case BODY_ENOMEM:
         v->resp->failed = 1;
-        return;
+        return -1;
     case BODY_ELENGTH:
     case BODY_ETRUNCATED:
         answer_error(v, 400, "The form arrived incomplete; nothing was done.");
-        return;
+        return -1;
     }
     if (!is_form(req->content_type)) {
         answer_error(v, 415, "Forms must be application/x-www-form-urlencoded.");
-        return;
+        return -1;
     }
-    if ((err = nav_parse_form(req->body, req->body_len, &form)) != NAV_OK) {
+    if ((err = nav_parse_form(req->body, req->body_len, form)) != NAV_OK ||
+        (err = nav_parse(req->query, req->query_len, nav)) != NAV_OK) {
         answer_error(v, nav_status(err), nav_strerror(err));
+        return -1;
+    }
+    return 0;
+}
+
+static void redirect(struct view *v, const struct nav_link *next)
+{
+    char url[NAV_QUERY_MAX + 256];
+    struct nav_link l = *next;
+
+    l.s = visit_link_key(v->visit);
+    if (nav_url(url, sizeof url, v->req->script_name, &l) == 0) {
+        v->resp->failed = 1;
         return;
     }
-    answer_error(v, 400, "There is no such action.");
+    v->resp->status = 303;
+    headers_common(v->resp);
+    response_header(v->resp, "Location", url);
+    response_header(v->resp, "Content-Type", "text/plain; charset=utf-8");
+    response_puts(v->resp, "See Other\n");
+}
+
+static void serve_action(struct view *v, struct shop *s, uint64_t now)
+{
+    const struct request *req = v->req;
+    struct nav_form *form = arena_alloc(req->arena, sizeof *form);
+    struct nav *nav = arena_alloc(req->arena, sizeof *nav);
+    struct visit *visit = arena_alloc(req->arena, sizeof *visit);
+    struct action a = {.shop = s, .form = form, .now = now};
+    const char *s_param = NULL;
+    enum visit_err verr;
+    int status;
+
+    if (form == NULL || nav == NULL || visit == NULL) {
+        v->resp->failed = 1;
+        return;
+    }
+    if (form_read(v, form, nav) < 0)
+        return;
+    /* Forms carry _s as a hidden field; a client may also post to a URL
+     * that carries it. */
+    if (form->seen & NAV_HAS_S)
+        s_param = form->s;
+    else if (nav->seen & NAV_HAS_S)
+        s_param = nav->s;
+    verr = visit_run(visit, &s->sessions, req, s_param, now, action_apply, &a, &status);
+    if (verr != VISIT_OK) {
+        answer_error(v, 503, visit_strerror(verr));
+        return;
+    }
+    v->visit = visit;
+    v->committed = visit->committed;
+    if (a.login_failed) {
+        v->notice = a.why;
+        status = render(v, route_find(s->routes, "Login"));
+    } else if (status >= 400) {
+        answer_error(v, status, a.why ? a.why : "The action failed.");
+    } else {
+        redirect(v, &a.next);
+    }
+    headers_session(v, visit, status);
+}
+
+static int is_loopback(const char *addr)
+{
+    return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 ||
+           strncmp(addr, "::ffff:127.", 11) == 0;
+}
+
+/* The counters of every worker, and the store's size, as JSON. */
+static void serve_status(struct view *v, struct shop *s)
+{
+    struct store *st;
+    size_t records = 0, bytes = 0;
+
+    if (!is_loopback(v->req->remote_addr)) {
+        answer_error(v, 403, "The status is for this machine only.");
+        return;
+    }
+    st = sessions_store(&s->sessions, v->req);
+    if (st)
+        store_stat(st, &records, &bytes);
+    headers_common(v->resp);
+    response_header(v->resp, "Content-Type", "application/json");
+    response_header(v->resp, "Cache-Control", "no-store");
+    response_puts(v->resp, "{");
+    for (int i = 0; i < STAT_COUNT; i++)
+        response_printf(v->resp, "\"%s\": %llu, ", stats_name((enum stat_id)i),
+                        (unsigned long long)stats_get((enum stat_id)i));
+    response_printf(v->resp, "\"store_records\": %zu, \"store_bytes\": %zu}\n",
+                    records, bytes);
 }
 
 void shop_handle(const struct request *req, struct response *resp, void *ctx)
 {
-    const struct shop *s = ctx;
-    struct view v = {.shop = s, .req = req, .resp = resp, .nav = NULL};
+    struct shop *s = ctx;
+    struct view v = {.shop = s, .req = req, .resp = resp};
+    uint64_t now = (uint64_t)time(NULL);
 
+    if (s->cfg.status_path[0] && strcmp(req->path_info, s->cfg.status_path) == 0 &&
+        req->method != HTTP_POST) {
+        serve_status(&v, s);
+        return;
+    }
     /* The app is one URL; anything below the mount point is not ours. */
     if (req->path_info[0] && strcmp(req->path_info, "/") != 0) {
         answer_error(&v, 404, "There is no such page.");
-        return;
-    }
-    switch (req->method) {
-    case HTTP_GET:
-    case HTTP_HEAD:
-        serve_page(&v, s);
-        break;
-    case HTTP_POST:
-        serve_action(&v);
-        break;
-    case HTTP_OTHER:
+    } else if (req->method == HTTP_GET || req->method == HTTP_HEAD) {
+        serve_page(&v, s, now);
+    } else if (req->method == HTTP_POST) {
+        serve_action(&v, s, now);
+    } else {
         answer_error(&v, 405, "Pages are read with GET or HEAD; actions are POSTs.");
-        break;
     }
+    if (!v.committed)
+        stats_add(STAT_COMMITS_AVOIDED, 1);
 }
 
 static uint64_t fnv1a_str(uint64_t h, const char *s)
@@ -169,13 +313,39 @@ static uint64_t fnv1a_str(uint64_t h, const char *s)
     return h;
 }
 
+/* Loaders say what is wrong; the message should also say where. */
+static int load_failed(const char *path, char *err, size_t errlen)
+{
+    char why[256];
+
+    snprintf(why, sizeof why, "%s", err);
+    snprintf(err, errlen, "%s: %s", path, why);
+    return -1;
+}
+
 int shop_init(struct shop *s, const struct shop_config *cfg, char *err,
               size_t errlen)
 {
     memset(s, 0, sizeof *s);
     s->cfg = *cfg;
     if (catalog_load(&s->catalog, cfg->catalog_path, err, errlen) < 0)
-        return -1;
+        return load_failed(cfg->catalog_path, err, errlen);
+    if (users_load(&s->users, cfg->users_path, err, errlen) < 0) {
+        catalog_free(&s->catalog);
+        return load_failed(cfg->users_path, err, errlen);
+    }
+    s->sessions = (struct sessions){
+        .store_spec = cfg->store_spec,
+        .store_opt = {.nosync = cfg->nosync,
+                      .map_size = (size_t)cfg->map_size_mb << 20,
+                      .gc_foreground = (unsigned)cfg->gc_foreground},
+        .gc_interval_ms = cfg->gc_interval_ms,
+        .gc_batch = (unsigned)cfg->gc_batch,
+        .life = {.ttl = cfg->ttl, .max_age = cfg->max_age},
+        .policy = cfg->policy,
+        .carrier = cfg->carrier,
+        .bind = cfg->bind,
+    };
     if ((s->routes = route_new()) == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -198,6 +368,8 @@ fail:
 
 void shop_free(struct shop *s)
 {
+    sessions_close(&s->sessions);
+    users_free(&s->users);
     route_free(s->routes);
     catalog_free(&s->catalog);
     s->routes = NULL;

@@ -5,17 +5,17 @@
 
 #include "../fcgi/http.h"
 #include "../nav/route.h"
+#include "../session/visit.h"
 #include "catalog.h"
-
-struct shop_config {
-    const char *catalog_path;   /* NORI_CATALOG, --catalog */
-    const char *style_url;      /* NORI_STYLE_URL, --style-url */
-};
+#include "config.h"
+#include "users.h"
 
 struct shop {
     struct shop_config cfg;
     struct catalog catalog;
+    struct users users;
     struct route_table *routes;
+    struct sessions sessions;
     char etag[24];              /* of every sessionless page: see shop_init */
 };
 

@@ -13,7 +13,13 @@ struct view {
     const struct request *req;
     struct response *resp;
     const struct nav *nav;
+    const struct visit *visit;  /* NULL on the sessionless fast path */
+    const char *notice;         /* a line for the page, e.g. a failed login */
+    int committed;              /* this request wrote to the store */
 };
+
+/* The session the page shows, or NULL when there is none. */
+const struct session *view_session(const struct view *v);
 
 /* A page renders itself (view_open ... view_close) and returns 200, or
  * returns 404 before writing anything when its id or page number names
@@ -28,12 +34,30 @@ extern const size_t shop_npages;
 
 void view_text(struct view *v, const char *s);          /* HTML-escaped */
 void view_url(struct view *v, const struct nav_link *link);  /* escaped */
-void view_price(struct view *v, uint32_t cents);
+void view_price(struct view *v, uint64_t cents);
 void view_form_action(struct view *v);                  /* the app URL */
+/* Opens a POST form for act, with the hidden _s and _k a live session
+ * needs; the caller adds its fields and closes it. */
+void view_form_open(struct view *v, const char *cls, const char *act);
 void view_open(struct view *v, const char *title);
 void view_close(struct view *v);
 void view_pager(struct view *v, const struct nav_link *base, uint32_t npages);
 void view_item_list(struct view *v, const struct item *const *items, size_t n);
 void view_error(struct view *v, int status, const char *why);
+
+/* ---- actions (actions.c) ---- */
+
+/* One POST, run by visit_run: perhaps more than once, on fresh state,
+ * when another worker committed to the same session in between. */
+struct action {
+    const struct shop *shop;
+    const struct nav_form *form;
+    uint64_t now;
+    struct nav_link next;       /* where the 303 sends the browser */
+    const char *why;            /* the explanation of a 4xx */
+    int login_failed;           /* re-render the login page */
+};
+
+int action_apply(struct visit *v, void *arg);
 
 #endif

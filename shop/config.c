@@ -1,0 +1,193 @@
+/* config.c -- the settings table. One row per setting: its variable, its
+ * flag, its type and bounds, its default, and one line of help, from
+ * which `nori --help` is printed. */
+#include <errno.h>
+#include <getopt.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+#ifndef NORI_DATADIR
+#define NORI_DATADIR "shop/data"
+#endif
+#ifndef NORI_RUNDIR
+#define NORI_RUNDIR "var"
+#endif
+
+enum kind { STR, NUM, CHOICE };
+
+struct setting {
+    const char *env, *flag;
+    enum kind kind;
+    size_t offset;
+    const char *def;            /* as it would be written in the variable */
+    unsigned long min, max;     /* NUM */
+    const char *choices;        /* CHOICE: "a|b" */
+    const char *help;
+};
+
+#define S(env, flag, member, def, help) \
+    {env, flag, STR, offsetof(struct shop_config, member), def, 0, 0, NULL, help}
+#define N(env, flag, member, def, min, max, help) \
+    {env, flag, NUM, offsetof(struct shop_config, member), def, min, max, NULL, help}
+#define C(env, flag, member, def, choices, help) \
+    {env, flag, CHOICE, offsetof(struct shop_config, member), def, 0, 0, choices, help}
+
+static const struct setting settings[] = {
+    S("NORI_CATALOG", "catalog", catalog_path, NORI_DATADIR "/catalog.tsv",
+      "the menu, a TSV file read at start"),
+    S("NORI_USERS", "users", users_path, NORI_DATADIR "/users",
+      "user:crypt(3)-hash lines"),
+    S("NORI_STYLE_URL", "style-url", style_url, "/static/nori.css",
+      "the stylesheet every page links"),
+    S("NORI_RUNDIR", "rundir", rundir, NORI_RUNDIR,
+      "runtime state: the counters file and the default store"),
+    S("NORI_STORE", "store", store_spec, "",
+      "session store, lmdb:PATH (default lmdb:RUNDIR/sessions)"),
+    S("NORI_STATUS_PATH", "status-path", status_path, "/nori-status",
+      "below the app: JSON counters, for loopback clients only"),
+    C("NORI_SESSION_POLICY", "session-policy", policy_name, "lazy", "lazy|eager",
+      "lazy: sessions only when state is written; eager: every request"),
+    C("NORI_SESSION_CARRIER", "session-carrier", carrier_name, "url", "url|cookie",
+      "the session key travels as _s in URLs, or in the nori_s cookie"),
+    C("NORI_SESSION_BIND", "session-bind", bind_name, "on", "on|off",
+      "url carrier: a session also needs its nori_b browser cookie"),
+    N("NORI_SESSION_TTL", "session-ttl", ttl, "600", 2, 86400 * 30,
+      "idle expiry, seconds"),
+    N("NORI_SESSION_MAX_AGE", "session-max-age", max_age, "28800", 2, 86400 * 365,
+      "absolute lifetime, seconds"),
+    N("NORI_GC_FOREGROUND", "gc-foreground", gc_foreground, "8", 0, 100000,
+      "expired sessions reclaimed with each commit"),
+    N("NORI_GC_INTERVAL_MS", "gc-interval-ms", gc_interval_ms, "1000", 10, 86400000,
+      "background sweep period (one worker at a time)"),
+    N("NORI_GC_BATCH", "gc-batch", gc_batch, "1000", 1, 1000000,
+      "expired sessions reclaimed per background sweep"),
+    C("NORI_SYNC", "sync", sync_name, "fsync", "fsync|none",
+      "fsync every commit, or leave flushing to the OS"),
+    N("NORI_LMDB_MAPSIZE", "lmdb-mapsize", map_size_mb, "256", 1, 1048576,
+      "LMDB map size, MiB: the most the store can hold"),
+};
+
+#define NSETTINGS (sizeof settings / sizeof settings[0])
+
+static int choice_index(const char *choices, const char *v)
+{
+    size_t vl = strlen(v);
+    int i = 0;
+
+    for (const char *p = choices; p; i++) {
+        const char *bar = strchr(p, '|');
+        size_t n = bar ? (size_t)(bar - p) : strlen(p);
+        if (n == vl && strncmp(p, v, n) == 0)
+            return i;
+        p = bar ? bar + 1 : NULL;
+    }
+    return -1;
+}
+
+static int setting_apply(struct shop_config *cfg, const struct setting *s,
+                         const char *value, char *err, size_t errlen)
+{
+    char *field = (char *)cfg + s->offset;
+
+    switch (s->kind) {
+    case STR:
+    case CHOICE:
+        if (s->kind == CHOICE && choice_index(s->choices, value) < 0) {
+            snprintf(err, errlen, "%s: '%s' is not one of %s", s->env, value,
+                     s->choices);
+            return -1;
+        }
+        memcpy(field, &value, sizeof value);
+        return 0;
+    case NUM: {
+        char *end;
+        errno = 0;
+        unsigned long n = strtoul(value, &end, 10);
+        if (errno || end == value || *end || value[0] == '-' || n < s->min ||
+            n > s->max) {
+            snprintf(err, errlen, "%s: '%s' is not a number from %lu to %lu",
+                     s->env, value, s->min, s->max);
+            return -1;
+        }
+        memcpy(field, &n, sizeof n);
+        return 0;
+    }
+    }
+    return -1;
+}
+
+static int derive(struct shop_config *cfg, char *err, size_t errlen)
+{
+    cfg->policy = choice_index("lazy|eager", cfg->policy_name) == 1 ? POLICY_EAGER : POLICY_LAZY;
+    cfg->carrier = choice_index("url|cookie", cfg->carrier_name) == 1 ? CARRIER_COOKIE : CARRIER_URL;
+    cfg->bind = strcmp(cfg->bind_name, "on") == 0;
+    cfg->nosync = strcmp(cfg->sync_name, "none") == 0;
+    if (cfg->store_spec[0] == '\0') {
+        int n = snprintf(cfg->store_default, sizeof cfg->store_default,
+                         "lmdb:%s/sessions", cfg->rundir);
+        if (n < 0 || (size_t)n >= sizeof cfg->store_default) {
+            snprintf(err, errlen, "NORI_RUNDIR: path too long");
+            return -1;
+        }
+        cfg->store_spec = cfg->store_default;
+    }
+    return 0;
+}
+
+int config_load(struct shop_config *cfg, int argc, char **argv, char *err,
+                size_t errlen)
+{
+    struct option opts[NSETTINGS + 2];
+    int c;
+
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const char *v = getenv(settings[i].env);
+        if (setting_apply(cfg, &settings[i], v && *v ? v : settings[i].def, err,
+                          errlen) < 0)
+            return -1;
+        opts[i] = (struct option){settings[i].flag, required_argument, NULL, (int)i};
+    }
+    opts[NSETTINGS] = (struct option){"help", no_argument, NULL, 'h'};
+    opts[NSETTINGS + 1] = (struct option){NULL, 0, NULL, 0};
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'h') {
+            config_usage(stdout);
+            exit(0);
+        }
+        if (c < 0 || (size_t)c >= NSETTINGS) {
+            snprintf(err, errlen, "unknown option (see --help)");
+            return -1;
+        }
+        if (setting_apply(cfg, &settings[c], optarg, err, errlen) < 0)
+            return -1;
+    }
+    if (optind != argc) {
+        snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+        return -1;
+    }
+    return derive(cfg, err, errlen);
+}
+
+void config_usage(FILE *out)
+{
+    fputs("usage: nori [--flag VALUE ...]      serve (FastCGI on fd 0) or answer one CGI request\n"
+          "       nori stats                    print the counters of every worker\n"
+          "\n"
+          "With a FastCGI listening socket on fd 0 (lighttpd bin-path, spawn-fcgi,\n"
+          "mod_fcgid) nori serves until SIGTERM; otherwise it answers one CGI\n"
+          "request, e.g.  QUERY_STRING='pg=Item&id=26' nori\n\n"
+          "Settings (environment variable, flag, default); flags win:\n",
+          out);
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const struct setting *s = &settings[i];
+        fprintf(out, "  %-22s --%-16s %s\n      %s", s->env, s->flag,
+                s->def[0] ? s->def : "(see below)", s->help);
+        if (s->kind == CHOICE)
+            fprintf(out, " (%s)", s->choices);
+        fputc('\n', out);
+    }
+}

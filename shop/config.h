@@ -1,0 +1,36 @@
+/* config.h -- nori's settings: each one a NORI_* environment variable
+ * (what web servers pass to the processes they spawn) and a --flag;
+ * flags win. */
+#ifndef NORI_CONFIG_H
+#define NORI_CONFIG_H
+
+#include <stdio.h>
+
+#include "../session/visit.h"
+
+struct shop_config {
+    const char *catalog_path;
+    const char *users_path;
+    const char *style_url;
+    const char *rundir;             /* counters file; default store */
+    const char *store_spec;         /* "" means lmdb:RUNDIR/sessions */
+    const char *status_path;        /* PATH_INFO of the JSON counters */
+    const char *policy_name, *carrier_name, *bind_name, *sync_name;
+    unsigned long ttl, max_age;
+    unsigned long gc_foreground, gc_interval_ms, gc_batch;
+    unsigned long map_size_mb;
+    /* Derived from the names above by config_load. */
+    enum policy policy;
+    enum carrier carrier;
+    int bind;
+    int nosync;
+    char store_default[4096];
+};
+
+/* Fills cfg from the environment, then argv (after optind). On a bad
+ * value, writes why into err and returns -1. */
+int config_load(struct shop_config *cfg, int argc, char **argv, char *err,
+                size_t errlen);
+void config_usage(FILE *out);
+
+#endif
