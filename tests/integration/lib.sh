@@ -1,0 +1,138 @@
+# lib.sh -- what every integration suite shares: a real lighttpd started
+# with the shipped lighttpd.conf on a free loopback port, stopped at the
+# end, and small assertions over real HTTP answers.
+#
+# A suite sources this file, calls srv_start, runs its checks with the
+# assert helpers, and ends with `finish`. Nothing here is mocked: requests
+# go through lighttpd to build/nori workers spawned by lighttpd itself.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+NORI=$ROOT/build/nori
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/nori-it.XXXXXX")
+FAILS=0
+PASSES=0
+LPID=
+
+cleanup() {
+    srv_stop
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+fail() { echo "  FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
+pass() { PASSES=$((PASSES + 1)); }
+
+# A port nothing listens on now. lighttpd may still lose a race for it,
+# so srv_start retries with another one.
+free_port() {
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 40000))
+        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+    done
+}
+
+# srv_start [VAR=value...]: lighttpd with the shipped config and a fresh
+# run directory; extra NORI_* settings are passed through its environment
+# exactly as `make run` does.
+srv_start() {
+    local try
+    RUNDIR=$TMP/run.$RANDOM
+    mkdir -p "$RUNDIR"
+    for try in 1 2 3 4 5; do
+        PORT=$(free_port)
+        BASE=http://127.0.0.1:$PORT
+        env "$@" NORI_HOME="$ROOT" NORI_RUNDIR="$RUNDIR" PORT="$PORT" \
+            lighttpd -D -f "$ROOT/lighttpd.conf" 2>>"$TMP/error.log" &
+        LPID=$!
+        if srv_wait; then
+            return 0
+        fi
+        kill "$LPID" 2>/dev/null || true
+        wait "$LPID" 2>/dev/null || true
+        LPID=
+    done
+    echo "cannot start lighttpd; its log:" >&2
+    cat "$TMP/error.log" >&2
+    exit 1
+}
+
+srv_wait() {
+    local i
+    for i in $(seq 1 100); do
+        kill -0 "$LPID" 2>/dev/null || return 1
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/shop")" = 200 ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+workers() { pgrep -P "$LPID" -f "$NORI" || true; }
+
+# Stops lighttpd the way an init system does and checks that it took
+# every worker with it.
+srv_stop() {
+    [ -n "${LPID:-}" ] || return 0
+    local pids
+    pids=$(workers)
+    kill -TERM "$LPID" 2>/dev/null || true
+    wait "$LPID" 2>/dev/null || true
+    LPID=
+    local p i
+    for p in $pids; do
+        for i in $(seq 1 50); do
+            kill -0 "$p" 2>/dev/null || break
+            sleep 0.05
+        done
+        if kill -0 "$p" 2>/dev/null; then
+            fail "worker $p outlived lighttpd"
+            kill -KILL "$p" 2>/dev/null || true
+        fi
+    done
+}
+
+# req [curl args...] URL-PATH: fetches BASE/PATH; sets STATUS, and leaves
+# headers in $TMP/h and the body in $TMP/b.
+req() {
+    local path=${*: -1}
+    local args=("${@:1:$#-1}")
+    : > "$TMP/b"    # curl writes no file at all for an empty body
+    STATUS=$(curl -s -o "$TMP/b" -D "$TMP/h" -w '%{http_code}' \
+        ${args[@]+"${args[@]}"} "$BASE$path") || STATUS=000
+}
+
+# header NAME: the value of a response header of the last req ("" if none).
+header() {
+    grep -i "^$1:" "$TMP/h" | head -1 | sed 's/^[^:]*: *//; s/\r$//' || true
+}
+
+expect_status() {   # expect_status CODE WHAT
+    if [ "$STATUS" = "$1" ]; then pass; else fail "$2: status $STATUS, want $1"; fi
+}
+expect_body() {     # expect_body REGEX WHAT
+    if grep -Eq -- "$1" "$TMP/b"; then pass; else fail "$2: body lacks /$1/"; fi
+}
+expect_no_body() {  # expect_no_body REGEX WHAT
+    if grep -Eq -- "$1" "$TMP/b"; then fail "$2: body has /$1/"; else pass; fi
+}
+expect_header() {   # expect_header NAME REGEX WHAT
+    if header "$1" | grep -Eq -- "$2"; then pass
+    else fail "$3: header $1 is '$(header "$1")', want /$2/"; fi
+}
+expect_no_header() {  # expect_no_header NAME WHAT
+    if [ -z "$(header "$1")" ]; then pass; else fail "$2: has header $1: $(header "$1")"; fi
+}
+expect_eq() {       # expect_eq GOT WANT WHAT
+    if [ "$1" = "$2" ]; then pass; else fail "$3: got '$1', want '$2'"; fi
+}
+
+# get CODE PATH WHAT: a GET that must answer CODE.
+get() { req "$2"; expect_status "$1" "$3"; }
+
+finish() {
+    srv_stop
+    echo "  $PASSES checks passed, $FAILS failed"
+    [ "$FAILS" -eq 0 ]
+}

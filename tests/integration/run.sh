@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# run.sh -- every integration suite, each against its own lighttpd.
+set -uo pipefail
+cd "$(dirname "$0")"
+status=0
+for suite in stateless.sh sessions.sh make-run.sh; do
+    echo "== integration: $suite"
+    bash "$suite" || status=1
+done
+exit $status
