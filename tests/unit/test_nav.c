@@ -1,0 +1,867 @@
+/* test_nav.c -- the navigation URL contract of DESIGN.md, against nav.c:
+ * strict query and form parsing (every bad-input case with its status),
+ * canonical URLs, HTML escaping.
+ *
+ * Inputs are given with explicit lengths wherever it matters, so that a
+ * parser reading past len, or stopping at an embedded NUL, shows up. */
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nav/nav.h"
+
+#define KEY "3q2-7wAbcD_eF9hIjKlMnO"      /* 22 chars of base64url */
+
+static enum nav_err parse(const char *qs, struct nav *n)
+{
+    return nav_parse(qs, strlen(qs), n);
+}
+
+static enum nav_err parse_form(const char *body, struct nav_form *f)
+{
+    return nav_parse_form(body, strlen(body), f);
+}
+
+/* A string of n copies of c, in a static buffer (tests are sequential). */
+static const char *rep(char c, size_t n)
+{
+    static char buf[4096];
+
+    ck_assert_uint_lt(n, sizeof buf);
+    memset(buf, c, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* "key=" and n copies of c, in the caller's buffer. */
+static const char *pair(char *buf, size_t cap, const char *key, char c,
+                        size_t n)
+{
+    size_t k = strlen(key);
+
+    ck_assert_uint_lt(k + 1 + n, cap);
+    memcpy(buf, key, k);
+    buf[k] = '=';
+    memset(buf + k + 1, c, n);
+    buf[k + 1 + n] = '\0';
+    return buf;
+}
+
+/* ---- bad input: each case, its error and its HTTP status ---- */
+
+struct bad {
+    const char *qs;
+    enum nav_err err;
+    int status;
+};
+
+static const struct bad bad_queries[] = {
+    /* malformed percent-encoding */
+    {"q=%", NAV_EENCODING, 400},
+    {"q=%4", NAV_EENCODING, 400},
+    {"q=%zz", NAV_EENCODING, 400},
+    {"q=%4g", NAV_EENCODING, 400},
+    {"q=%g4", NAV_EENCODING, 400},
+    {"q=ab%", NAV_EENCODING, 400},
+    {"pg=Item&id=%2", NAV_EENCODING, 400},
+    {"%zz=1", NAV_EENCODING, 400},          /* keys are decoded too */
+    {"utm=%zz&pg=Item", NAV_EENCODING, 400}, /* unknown, but must be well-formed */
+    /* NUL */
+    {"q=a%00b", NAV_ENUL, 400},
+    {"q=%00", NAV_ENUL, 400},
+    {"x%00=1", NAV_ENUL, 400},
+    {"utm=%00", NAV_ENUL, 400},
+    /* invalid UTF-8 after decoding */
+    {"q=%C0%AF", NAV_EUTF8, 400},           /* overlong '/' */
+    {"q=%C1%81", NAV_EUTF8, 400},           /* overlong 'A' */
+    {"q=%E0%80%AF", NAV_EUTF8, 400},        /* overlong, 3 bytes */
+    {"q=%F0%80%80%AF", NAV_EUTF8, 400},     /* overlong, 4 bytes */
+    {"q=%ED%A0%80", NAV_EUTF8, 400},        /* U+D800, a surrogate */
+    {"q=%ED%BF%BF", NAV_EUTF8, 400},        /* U+DFFF */
+    {"q=%F4%90%80%80", NAV_EUTF8, 400},     /* U+110000 */
+    {"q=%F5%80%80%80", NAV_EUTF8, 400},
+    {"q=%FF", NAV_EUTF8, 400},
+    {"q=%80", NAV_EUTF8, 400},              /* lone continuation byte */
+    {"q=%E3%81", NAV_EUTF8, 400},           /* truncated at the end */
+    {"q=%E3%81a", NAV_EUTF8, 400},          /* truncated by ASCII */
+    {"q=%F0%9F%8D", NAV_EUTF8, 400},
+    {"q=%C3&pg=Home", NAV_EUTF8, 400},      /* truncated at the '&' */
+    {"q=\xC0\xAF", NAV_EUTF8, 400},         /* raw bytes, not escaped */
+    {"q=\xED\xA0\x80", NAV_EUTF8, 400},
+    {"utm=%C0%AF", NAV_EUTF8, 400},
+    {"%E3%81=1", NAV_EUTF8, 400},
+    /* a known parameter given twice */
+    {"id=1&id=2", NAV_EREPEAT, 400},
+    {"id=1&id=1", NAV_EREPEAT, 400},
+    {"pg=Item&pg=Home", NAV_EREPEAT, 400},
+    {"page=1&page=2", NAV_EREPEAT, 400},
+    {"q=a&q=b", NAV_EREPEAT, 400},
+    {"_s=" KEY "&_s=" KEY, NAV_EREPEAT, 400},
+    {"_k=x&_k=y", NAV_EREPEAT, 400},
+    {"pg&pg", NAV_EREPEAT, 400},
+    {"pg=Item&%70g=Home", NAV_EREPEAT, 400}, /* same key, once encoded */
+    /* id: plain decimal 1..2^31-1 */
+    {"id=0", NAV_ENUMBER, 400},
+    {"id=01", NAV_ENUMBER, 400},
+    {"id=00", NAV_ENUMBER, 400},
+    {"id=-1", NAV_ENUMBER, 400},
+    {"id=+1", NAV_ENUMBER, 400},            /* '+' is a space */
+    {"id=%2B1", NAV_ENUMBER, 400},          /* a real '+' */
+    {"id=2147483648", NAV_ENUMBER, 400},
+    {"id=4294967295", NAV_ENUMBER, 400},
+    {"id=4294967296", NAV_ENUMBER, 400},    /* wraps uint32 */
+    {"id=99999999999", NAV_ENUMBER, 400},
+    {"id=abc", NAV_ENUMBER, 400},
+    {"id=1a", NAV_ENUMBER, 400},
+    {"id=1.0", NAV_ENUMBER, 400},
+    {"id=1%20", NAV_ENUMBER, 400},
+    {"id=0x1A", NAV_ENUMBER, 400},
+    {"id=", NAV_ENUMBER, 400},
+    {"id", NAV_ENUMBER, 400},
+    /* page: 1..10000 */
+    {"page=0", NAV_ENUMBER, 400},
+    {"page=10001", NAV_ENUMBER, 400},
+    {"page=010", NAV_ENUMBER, 400},
+    {"page=-2", NAV_ENUMBER, 400},
+    {"page=", NAV_ENUMBER, 400},
+    /* q: 1..200 bytes, no control characters */
+    {"q=", NAV_ETEXT, 400},
+    {"q", NAV_ETEXT, 400},
+    {"q=%01", NAV_ETEXT, 400},
+    {"q=a%09b", NAV_ETEXT, 400},            /* tab */
+    {"q=a%0Ab", NAV_ETEXT, 400},            /* newline */
+    {"q=%1F", NAV_ETEXT, 400},
+    {"q=%7F", NAV_ETEXT, 400},              /* DEL */
+    {"q=%C2%80", NAV_ETEXT, 400},           /* first C1 control */
+    {"q=%C2%85", NAV_ETEXT, 400},           /* NEL */
+    {"q=x%C2%9F", NAV_ETEXT, 400},          /* last C1 control */
+};
+
+START_TEST(bad_query)
+{
+    const struct bad *b = &bad_queries[_i];
+    struct nav n;
+    enum nav_err err = parse(b->qs, &n);
+
+    ck_assert_msg(err == b->err, "\"%s\": error %d, want %d", b->qs, err,
+                  b->err);
+    ck_assert_msg(nav_status(err) == b->status, "\"%s\": status %d, want %d",
+                  b->qs, nav_status(err), b->status);
+    ck_assert_str_ne(nav_strerror(err), "");
+}
+END_TEST
+
+/* Every error is a client error with an explanation; only NAV_OK is 200. */
+START_TEST(status_of_every_error)
+{
+    ck_assert_int_eq(nav_status(NAV_OK), 200);
+    ck_assert_int_eq(nav_status(NAV_ETOOLONG), 414);
+    for (int e = NAV_EENCODING; e <= NAV_ETEXT; e++) {
+        ck_assert_int_eq(nav_status((enum nav_err)e), 400);
+        ck_assert_ptr_nonnull(nav_strerror((enum nav_err)e));
+        ck_assert_str_ne(nav_strerror((enum nav_err)e),
+                         nav_strerror(NAV_OK));
+    }
+}
+END_TEST
+
+/* A NUL byte in the raw query is a NUL all the same: the parser works on
+ * len bytes, not on a C string. */
+START_TEST(raw_nul_byte)
+{
+    struct nav n;
+    static const char qs[] = "q=a\0b";
+
+    ck_assert_int_eq(nav_parse(qs, sizeof qs - 1, &n), NAV_ENUL);
+    ck_assert_int_eq(nav_status(NAV_ENUL), 400);
+}
+END_TEST
+
+/* Nothing past len is read: "id=1&id=2" cut after "id=1" is one id. */
+START_TEST(stops_at_len)
+{
+    struct nav n;
+
+    ck_assert_int_eq(nav_parse("id=1&id=2", 4, &n), NAV_OK);
+    ck_assert_uint_eq(n.id, 1);
+    ck_assert_int_eq(nav_parse("id=12", 4, &n), NAV_OK);
+    ck_assert_uint_eq(n.id, 1);
+    ck_assert_int_eq(nav_parse("q=%41", 4, &n), NAV_EENCODING);
+    ck_assert_int_eq(nav_parse("pg=Item", 0, &n), NAV_OK);
+    ck_assert_uint_eq(n.seen, 0);
+}
+END_TEST
+
+/* ---- length limits ---- */
+
+/* A query of exactly len bytes: "pg=Home&x=" padded with 'a'. */
+static const char *query_of(size_t len)
+{
+    static char buf[4096];
+    const char *head = "pg=Home&x=";
+    size_t h = strlen(head);
+
+    ck_assert_uint_lt(len, sizeof buf);
+    ck_assert_uint_ge(len, h);
+    memcpy(buf, head, h);
+    memset(buf + h, 'a', len - h);
+    buf[len] = '\0';
+    return buf;
+}
+
+START_TEST(query_length_limit)
+{
+    struct nav n;
+    const char *qs;
+
+    qs = query_of(NAV_QUERY_MAX);
+    ck_assert_uint_eq(strlen(qs), 2048);
+    ck_assert_int_eq(nav_parse(qs, strlen(qs), &n), NAV_OK);
+    ck_assert_str_eq(n.pg, "Home");
+
+    qs = query_of(NAV_QUERY_MAX + 1);
+    ck_assert_int_eq(nav_parse(qs, strlen(qs), &n), NAV_ETOOLONG);
+    ck_assert_int_eq(nav_status(NAV_ETOOLONG), 414);
+
+    /* Length is judged before content: 2049 bytes of garbage is 414. */
+    qs = rep('%', NAV_QUERY_MAX + 1);
+    ck_assert_int_eq(nav_parse(qs, strlen(qs), &n), NAV_ETOOLONG);
+    qs = rep('%', NAV_QUERY_MAX);
+    ck_assert_int_eq(nav_parse(qs, strlen(qs), &n), NAV_EENCODING);
+}
+END_TEST
+
+START_TEST(q_length_limit)
+{
+    struct nav n;
+    char qs[1024];
+
+    pair(qs, sizeof qs, "q", 'a', NAV_Q_MAX);
+    ck_assert_int_eq(parse(qs, &n), NAV_OK);
+    ck_assert_uint_eq(n.q_len, 200);
+    ck_assert_uint_eq(strlen(n.q), 200);
+
+    pair(qs, sizeof qs, "q", 'a', NAV_Q_MAX + 1);
+    ck_assert_int_eq(parse(qs, &n), NAV_ETEXT);
+    ck_assert_int_eq(nav_status(NAV_ETEXT), 400);
+
+    ck_assert_int_eq(parse("q=a", &n), NAV_OK);
+    ck_assert_uint_eq(n.q_len, 1);
+
+    /* The bound is on decoded bytes: 600 bytes of %41 are 200 bytes. */
+    qs[0] = '\0';
+    strcat(qs, "q=");
+    for (int i = 0; i < NAV_Q_MAX; i++)
+        strcat(qs, "%41");
+    ck_assert_int_eq(parse(qs, &n), NAV_OK);
+    ck_assert_uint_eq(n.q_len, 200);
+    ck_assert_str_eq(n.q, rep('A', 200));
+    strcat(qs, "%41");
+    ck_assert_int_eq(parse(qs, &n), NAV_ETEXT);
+}
+END_TEST
+
+/* 66 three-byte characters and two letters are 200 bytes; 67 are 201. */
+START_TEST(q_length_multibyte)
+{
+    struct nav n;
+    char qs[1024] = "q=";
+
+    for (int i = 0; i < 66; i++)
+        strcat(qs, "%E3%81%82");    /* U+3042 HIRAGANA A */
+    strcat(qs, "ab");
+    ck_assert_int_eq(parse(qs, &n), NAV_OK);
+    ck_assert_uint_eq(n.q_len, 200);
+
+    strcpy(qs, "q=");
+    for (int i = 0; i < 67; i++)
+        strcat(qs, "%E3%81%82");
+    ck_assert_int_eq(parse(qs, &n), NAV_ETEXT);
+}
+END_TEST
+
+/* ---- valid queries ---- */
+
+START_TEST(canonical_example)
+{
+    struct nav n;
+
+    ck_assert_int_eq(parse("pg=Item&id=26&_s=" KEY, &n), NAV_OK);
+    ck_assert_uint_eq(n.seen, NAV_HAS_PG | NAV_HAS_ID | NAV_HAS_S);
+    ck_assert_str_eq(n.pg, "Item");
+    ck_assert_int_eq(n.pg_known_shape, 1);
+    ck_assert_uint_eq(n.id, 26);
+    ck_assert_uint_eq(n.page, 1);
+    ck_assert_str_eq(n.s, KEY);
+    ck_assert_str_eq(n.k, "");
+    ck_assert_str_eq(n.q, "");
+    ck_assert_uint_eq(n.q_len, 0);
+}
+END_TEST
+
+START_TEST(empty_query_is_home)
+{
+    struct nav n;
+
+    ck_assert_int_eq(parse("", &n), NAV_OK);
+    ck_assert_uint_eq(n.seen, 0);
+    ck_assert_str_eq(n.pg, "");
+    ck_assert_int_eq(n.pg_known_shape, 1);   /* absent pg is Home */
+    ck_assert_uint_eq(n.page, 1);
+    ck_assert_uint_eq(n.id, 0);
+}
+END_TEST
+
+START_TEST(id_bounds)
+{
+    struct nav n;
+
+    ck_assert_int_eq(parse("id=1", &n), NAV_OK);
+    ck_assert_uint_eq(n.id, 1);
+    ck_assert(n.seen & NAV_HAS_ID);
+    ck_assert_int_eq(parse("id=2147483647", &n), NAV_OK);
+    ck_assert_uint_eq(n.id, 2147483647u);
+    ck_assert_int_eq(parse("id=10", &n), NAV_OK);
+    ck_assert_uint_eq(n.id, 10);
+    /* Decoding comes before validation: %31 is the digit 1. */
+    ck_assert_int_eq(parse("id=%31%30", &n), NAV_OK);
+    ck_assert_uint_eq(n.id, 10);
+}
+END_TEST
+
+START_TEST(page_bounds)
+{
+    struct nav n;
+
+    ck_assert_int_eq(parse("pg=Category&id=1", &n), NAV_OK);
+    ck_assert_uint_eq(n.page, 1);
+    ck_assert(!(n.seen & NAV_HAS_PAGE));
+    ck_assert_int_eq(parse("page=1", &n), NAV_OK);
+    ck_assert_uint_eq(n.page, 1);
+    ck_assert(n.seen & NAV_HAS_PAGE);
+    ck_assert_int_eq(parse("page=10000", &n), NAV_OK);
+    ck_assert_uint_eq(n.page, 10000);
+    ck_assert_int_eq(parse("page=37", &n), NAV_OK);
+    ck_assert_uint_eq(n.page, 37);
+}
+END_TEST
+
+START_TEST(q_decoding)
+{
+    struct nav n;
+
+    ck_assert_int_eq(parse("pg=Search&q=salmon+roll", &n), NAV_OK);
+    ck_assert_str_eq(n.q, "salmon roll");
+    ck_assert_uint_eq(n.q_len, 11);
+    ck_assert_int_eq(parse("q=1%2B1%3D2", &n), NAV_OK);
+    ck_assert_str_eq(n.q, "1+1=2");
+    ck_assert_int_eq(parse("q=a=b", &n), NAV_OK);   /* first '=' splits */
+    ck_assert_str_eq(n.q, "a=b");
+    ck_assert_int_eq(parse("q=%e3%81%99%E3%81%97", &n), NAV_OK);
+    ck_assert_str_eq(n.q, "\xE3\x81\x99\xE3\x81\x97");    /* sushi */
+    ck_assert_uint_eq(n.q_len, 6);
+    ck_assert_int_eq(parse("q=%F0%9F%8D%A3", &n), NAV_OK); /* U+1F363 */
+    ck_assert_uint_eq(n.q_len, 4);
+    ck_assert_int_eq(parse("q=\xE3\x81\x99", &n), NAV_OK); /* raw UTF-8 */
+    ck_assert_str_eq(n.q, "\xE3\x81\x99");
+    ck_assert_int_eq(parse("q=%F4%8F%BF%BF", &n), NAV_OK); /* U+10FFFF */
+    ck_assert_int_eq(parse("q=%C2%A0", &n), NAV_OK);       /* NBSP, not C1 */
+    ck_assert_int_eq(parse("q=%EF%BF%BD", &n), NAV_OK);    /* U+FFFD */
+    ck_assert_int_eq(parse("q=%ED%9F%BF", &n), NAV_OK);    /* U+D7FF */
+    ck_assert_int_eq(parse("q=+", &n), NAV_OK);            /* one space */
+    ck_assert_str_eq(n.q, " ");
+}
+END_TEST
+
+START_TEST(unknown_keys_ignored)
+{
+    struct nav n;
+
+    ck_assert_int_eq(parse("utm_source=mail&pg=Item&fbclid=x&id=3", &n),
+                     NAV_OK);
+    ck_assert_uint_eq(n.seen, NAV_HAS_PG | NAV_HAS_ID);
+    ck_assert_str_eq(n.pg, "Item");
+    ck_assert_uint_eq(n.id, 3);
+    /* Repeats of an unknown key are no one's business. */
+    ck_assert_int_eq(parse("x=1&x=2&pg=Home", &n), NAV_OK);
+    /* Names are exact: close is not the same. */
+    ck_assert_int_eq(parse("ID=1&Pg=x&pages=0&qq=&_S=1", &n), NAV_OK);
+    ck_assert_uint_eq(n.seen, 0);
+    /* A long unknown key is still ignored, not truncated into a known one. */
+    ck_assert_int_eq(parse("idxxxxxxxxxxxxxxxxxxxxxxx=0", &n), NAV_OK);
+    ck_assert_uint_eq(n.seen, 0);
+    /* Keys are decoded: %70g is pg. */
+    ck_assert_int_eq(parse("%70g=Item", &n), NAV_OK);
+    ck_assert_str_eq(n.pg, "Item");
+}
+END_TEST
+
+START_TEST(empty_pairs_and_bare_keys)
+{
+    struct nav n;
+
+    ck_assert_int_eq(parse("&&pg=Item&&id=2&", &n), NAV_OK);
+    ck_assert_str_eq(n.pg, "Item");
+    ck_assert_uint_eq(n.id, 2);
+    ck_assert_int_eq(parse("&", &n), NAV_OK);
+    ck_assert_uint_eq(n.seen, 0);
+    ck_assert_int_eq(parse("=", &n), NAV_OK);
+    ck_assert_int_eq(parse("=x&pg=Home", &n), NAV_OK);
+    ck_assert_str_eq(n.pg, "Home");
+    ck_assert_int_eq(parse("flag&pg=Home", &n), NAV_OK);
+    ck_assert_str_eq(n.pg, "Home");
+    /* A bare pg is given but names nothing: 404 later, not 400. */
+    ck_assert_int_eq(parse("pg", &n), NAV_OK);
+    ck_assert(n.seen & NAV_HAS_PG);
+    ck_assert_str_eq(n.pg, "");
+    ck_assert_int_eq(n.pg_known_shape, 0);
+}
+END_TEST
+
+START_TEST(pg_shape)
+{
+    struct nav n;
+    char qs[128];
+
+    ck_assert_int_eq(parse("pg=Search", &n), NAV_OK);
+    ck_assert_str_eq(n.pg, "Search");
+    ck_assert_int_eq(n.pg_known_shape, 1);
+
+    pair(qs, sizeof qs, "pg", 'P', NAV_PG_MAX);
+    ck_assert_int_eq(parse(qs, &n), NAV_OK);
+    ck_assert_uint_eq(strlen(n.pg), 32);
+    ck_assert_int_eq(n.pg_known_shape, 1);
+
+    /* Too long, or bytes no page name has: OK here, 404 at routing. */
+    pair(qs, sizeof qs, "pg", 'P', NAV_PG_MAX + 1);
+    ck_assert_int_eq(parse(qs, &n), NAV_OK);
+    ck_assert(n.seen & NAV_HAS_PG);
+    ck_assert_str_eq(n.pg, "");
+    ck_assert_int_eq(n.pg_known_shape, 0);
+    ck_assert_int_eq(parse("pg=It%20em", &n), NAV_OK);
+    ck_assert_str_eq(n.pg, "");
+    ck_assert_int_eq(n.pg_known_shape, 0);
+    ck_assert_int_eq(parse("pg=%3Cscript%3E", &n), NAV_OK);
+    ck_assert_str_eq(n.pg, "");
+    ck_assert_int_eq(parse("pg=", &n), NAV_OK);
+    ck_assert_int_eq(n.pg_known_shape, 0);
+}
+END_TEST
+
+START_TEST(session_keys)
+{
+    struct nav n;
+
+    ck_assert_int_eq(parse("pg=Cart&_s=" KEY, &n), NAV_OK);
+    ck_assert(n.seen & NAV_HAS_S);
+    ck_assert_str_eq(n.s, KEY);
+    ck_assert_int_eq(parse("_k=" KEY, &n), NAV_OK);
+    ck_assert(n.seen & NAV_HAS_K);
+    ck_assert_str_eq(n.k, KEY);
+
+    /* Malformed keys: present, empty, and not an error (sessionless 200). */
+    static const char *const bad[] = {
+        "_s=", "_s", "_s=short",
+        "_s=3q2-7wAbcD_eF9hIjKlMn",             /* 21 */
+        "_s=3q2-7wAbcD_eF9hIjKlMnOP",           /* 23 */
+        "_s=3q2-7wAbcD_eF9hIjKl!nO",            /* 22, bad char */
+        "_s=3q2-7wAbcD_eF9hIjKl%2BnO",          /* '+' is not base64url */
+        "_s=3q2-7wAbcD_eF9hIjKl+nO",            /* a space */
+        "_s=3q2-7wAbcD_eF9hIjKl/nO",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_msg(parse(bad[i], &n) == NAV_OK, "%s", bad[i]);
+        ck_assert_msg(n.seen == NAV_HAS_S, "%s", bad[i]);
+        ck_assert_msg(n.s[0] == '\0', "%s kept \"%s\"", bad[i], n.s);
+    }
+    ck_assert_int_eq(parse("_k=nope", &n), NAV_OK);
+    ck_assert_uint_eq(n.seen, NAV_HAS_K);
+    ck_assert_str_eq(n.k, "");
+
+    /* But the key's encoding is still checked like any other value. */
+    ck_assert_int_eq(parse("_s=%zz", &n), NAV_EENCODING);
+    ck_assert_int_eq(parse("_s=%C0%AF", &n), NAV_EUTF8);
+}
+END_TEST
+
+/* ---- forms ---- */
+
+START_TEST(form_actions)
+{
+    struct nav_form f;
+
+    ck_assert_int_eq(parse_form("act=add&id=26&qty=2&_s=" KEY "&_k=" KEY, &f),
+                     NAV_OK);
+    ck_assert_uint_eq(f.seen, NAV_HAS_ACT | NAV_HAS_ID | NAV_HAS_QTY |
+                                  NAV_HAS_S | NAV_HAS_K);
+    ck_assert_str_eq(f.act, "add");
+    ck_assert_uint_eq(f.id, 26);
+    ck_assert_uint_eq(f.qty, 2);
+    ck_assert_str_eq(f.s, KEY);
+    ck_assert_str_eq(f.k, KEY);
+
+    ck_assert_int_eq(parse_form("act=logout", &f), NAV_OK);
+    ck_assert_uint_eq(f.seen, NAV_HAS_ACT);
+    ck_assert_str_eq(f.act, "logout");
+
+    ck_assert_int_eq(parse_form("act=login&user=demo&password=nori-demo",
+                                &f), NAV_OK);
+    ck_assert_str_eq(f.user, "demo");
+    ck_assert_str_eq(f.password, "nori-demo");
+    ck_assert_int_eq(parse_form("password=a+b%26c%3D", &f), NAV_OK);
+    ck_assert_str_eq(f.password, "a b&c=");
+    ck_assert_int_eq(parse_form("user=%E3%81%99", &f), NAV_OK);
+    ck_assert_str_eq(f.user, "\xE3\x81\x99");
+}
+END_TEST
+
+START_TEST(form_qty)
+{
+    struct nav_form f;
+
+    ck_assert_int_eq(parse_form("qty=0", &f), NAV_OK);
+    ck_assert_uint_eq(f.qty, 0);
+    ck_assert(f.seen & NAV_HAS_QTY);
+    ck_assert_int_eq(parse_form("qty=99", &f), NAV_OK);
+    ck_assert_uint_eq(f.qty, 99);
+    static const char *const bad[] = {
+        "qty=100", "qty=-1", "qty=", "qty", "qty=00", "qty=07", "qty=1e1",
+        "qty=4294967296", "id=0", "id=2147483648",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        enum nav_err err = parse_form(bad[i], &f);
+        ck_assert_msg(err == NAV_ENUMBER, "%s: %d", bad[i], err);
+        ck_assert_int_eq(nav_status(err), 400);
+    }
+}
+END_TEST
+
+START_TEST(form_text_fields)
+{
+    struct nav_form f;
+    char body[512];
+
+    ck_assert_int_eq(parse_form("act=Add", &f), NAV_ETEXT);   /* lower only */
+    ck_assert_int_eq(parse_form("act=", &f), NAV_ETEXT);
+    ck_assert_int_eq(parse_form("act=add1", &f), NAV_ETEXT);
+    ck_assert_int_eq(parse_form("act=a%0A", &f), NAV_ETEXT);
+    pair(body, sizeof body, "act", 'a', NAV_ACT_MAX);
+    ck_assert_int_eq(parse_form(body, &f), NAV_OK);
+    ck_assert_uint_eq(strlen(f.act), 16);
+    pair(body, sizeof body, "act", 'a', NAV_ACT_MAX + 1);
+    ck_assert_int_eq(parse_form(body, &f), NAV_ETEXT);
+
+    ck_assert_int_eq(parse_form("user=", &f), NAV_ETEXT);
+    ck_assert_int_eq(parse_form("password=", &f), NAV_ETEXT);
+    ck_assert_int_eq(parse_form("user=de%01mo", &f), NAV_ETEXT);
+    ck_assert_int_eq(parse_form("password=x%7F", &f), NAV_ETEXT);
+    ck_assert_int_eq(parse_form("password=x%C2%85", &f), NAV_ETEXT);
+
+    pair(body, sizeof body, "user", 'u', NAV_USER_MAX);
+    ck_assert_int_eq(parse_form(body, &f), NAV_OK);
+    ck_assert_uint_eq(strlen(f.user), 64);
+    pair(body, sizeof body, "user", 'u', NAV_USER_MAX + 1);
+    ck_assert_int_eq(parse_form(body, &f), NAV_ETEXT);
+
+    pair(body, sizeof body, "password", 'p', NAV_PASSWORD_MAX);
+    ck_assert_int_eq(parse_form(body, &f), NAV_OK);
+    ck_assert_uint_eq(strlen(f.password), 128);
+    pair(body, sizeof body, "password", 'p', NAV_PASSWORD_MAX + 1);
+    ck_assert_int_eq(parse_form(body, &f), NAV_ETEXT);
+}
+END_TEST
+
+START_TEST(form_bad_input)
+{
+    struct nav_form f;
+
+    ck_assert_int_eq(parse_form("act=add&act=set", &f), NAV_EREPEAT);
+    ck_assert_int_eq(parse_form("qty=1&qty=1", &f), NAV_EREPEAT);
+    ck_assert_int_eq(parse_form("_k=a&_k=b", &f), NAV_EREPEAT);
+    ck_assert_int_eq(parse_form("act=%", &f), NAV_EENCODING);
+    ck_assert_int_eq(parse_form("user=%00", &f), NAV_ENUL);
+    ck_assert_int_eq(parse_form("password=%ED%A0%80", &f), NAV_EUTF8);
+    ck_assert_int_eq(parse_form("junk=%C0%AF", &f), NAV_EUTF8);
+
+    /* Malformed keys are kept as present-but-empty, as in queries. */
+    ck_assert_int_eq(parse_form("act=inc&_s=old&_k=" KEY "x", &f), NAV_OK);
+    ck_assert(f.seen & NAV_HAS_S);
+    ck_assert(f.seen & NAV_HAS_K);
+    ck_assert_str_eq(f.s, "");
+    ck_assert_str_eq(f.k, "");
+
+    /* The form table is its own: query names are unknown here. */
+    ck_assert_int_eq(parse_form("pg=a&pg=b&q=&page=0", &f), NAV_OK);
+    ck_assert_uint_eq(f.seen, 0);
+}
+END_TEST
+
+/* The 2048-byte bound is the query string's (414); bodies are bounded by
+ * the HTTP layer (16 KiB, 413), so the form parser takes them whole. */
+START_TEST(form_has_no_query_limit)
+{
+    struct nav_form f;
+    char body[4096];
+
+    pair(body, sizeof body, "pad", 'x', 3000);
+    strcat(body, "&act=inc");       /* after the first 2048 bytes */
+    ck_assert_int_eq(parse_form(body, &f), NAV_OK);
+    ck_assert_str_eq(f.act, "inc");
+}
+END_TEST
+
+/* ---- nav_url ---- */
+
+static const char *url(const char *prefix, struct nav_link l)
+{
+    static char buf[2048];
+    size_t n = nav_url(buf, sizeof buf, prefix, &l);
+
+    ck_assert_uint_gt(n, 0);
+    ck_assert_uint_eq(n, strlen(buf));
+    return buf;
+}
+
+START_TEST(url_canonical_order)
+{
+    ck_assert_str_eq(url("/shop", (struct nav_link){.pg = "Item", .id = 26,
+                                                    .s = KEY}),
+                     "/shop?pg=Item&id=26&_s=" KEY);
+    /* Designated initialisers in any order: the output order is fixed. */
+    ck_assert_str_eq(url("/shop", (struct nav_link){.s = KEY, .page = 3,
+                                                    .q = "maki", .id = 5,
+                                                    .pg = "Search"}),
+                     "/shop?pg=Search&id=5&q=maki&page=3&_s=" KEY);
+    ck_assert_str_eq(url("/shop", (struct nav_link){.pg = "Category",
+                                                    .id = 2, .page = 2}),
+                     "/shop?pg=Category&id=2&page=2");
+    ck_assert_str_eq(url("/shop", (struct nav_link){.pg = "Home"}),
+                     "/shop?pg=Home");
+    ck_assert_str_eq(url("/shop", (struct nav_link){.id = 2147483647u}),
+                     "/shop?id=2147483647");
+}
+END_TEST
+
+START_TEST(url_omits_defaults)
+{
+    /* page 1 is the default and 0 means none: neither is written. */
+    ck_assert_str_eq(url("/shop", (struct nav_link){.pg = "Category", .id = 2,
+                                                    .page = 1}),
+                     "/shop?pg=Category&id=2");
+    ck_assert_str_eq(url("/shop", (struct nav_link){.pg = "Category",
+                                                    .page = 0}),
+                     "/shop?pg=Category");
+    /* An empty session key is no session: a sessionless page emits no _s. */
+    ck_assert_str_eq(url("/shop", (struct nav_link){.pg = "Cart", .s = ""}),
+                     "/shop?pg=Cart");
+    ck_assert_str_eq(url("/shop", (struct nav_link){0}), "/shop");
+}
+END_TEST
+
+START_TEST(url_prefix)
+{
+    ck_assert_str_eq(url("", (struct nav_link){.pg = "Item", .id = 1}),
+                     "?pg=Item&id=1");
+    ck_assert_str_eq(url("", (struct nav_link){.s = KEY}), "?_s=" KEY);
+    /* Nothing at all still makes a usable href. */
+    ck_assert_str_eq(url("", (struct nav_link){0}), "/");
+    ck_assert_str_eq(url("/a/b/nori.fcgi", (struct nav_link){.pg = "Login"}),
+                     "/a/b/nori.fcgi?pg=Login");
+}
+END_TEST
+
+START_TEST(url_encodes_q)
+{
+    ck_assert_str_eq(url("/shop", (struct nav_link){.pg = "Search",
+                                                    .q = "a b&c=d#e"}),
+                     "/shop?pg=Search&q=a%20b%26c%3Dd%23e");
+    ck_assert_str_eq(url("/shop", (struct nav_link){.q = "1+1%?/"}),
+                     "/shop?q=1%2B1%25%3F%2F");
+    ck_assert_str_eq(url("/shop", (struct nav_link){.q = "\xE3\x81\x99\xE3\x81\x97"}),
+                     "/shop?q=%E3%81%99%E3%81%97");
+    ck_assert_str_eq(url("/shop", (struct nav_link){.q = "<\"'>"}),
+                     "/shop?q=%3C%22%27%3E");
+    /* RFC 3986 unreserved characters stay as they are. */
+    ck_assert_str_eq(url("/shop", (struct nav_link){.q = "Az09-._~"}),
+                     "/shop?q=Az09-._~");
+}
+END_TEST
+
+/* Whatever nav_url writes parses back to the same navigation. */
+START_TEST(url_round_trip)
+{
+    static const char *const qs[] = {
+        "a b", "salmon+roll&x=1", "100%", "\xF0\x9F\x8D\xA3 \xE3\x81\x99",
+        "#frag?", "=",
+    };
+    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+        struct nav_link l = {.pg = "Search", .q = qs[i], .page = 7, .s = KEY};
+        const char *u = url("/shop", l);
+        const char *query = strchr(u, '?');
+        struct nav n;
+
+        ck_assert_ptr_nonnull(query);
+        ck_assert_msg(parse(query + 1, &n) == NAV_OK, "%s", u);
+        ck_assert_str_eq(n.pg, "Search");
+        ck_assert_str_eq(n.q, qs[i]);
+        ck_assert_uint_eq(n.page, 7);
+        ck_assert_str_eq(n.s, KEY);
+    }
+}
+END_TEST
+
+/* The result fits exactly when cap is its length plus the NUL; one byte
+ * less gives 0, and nothing is written past cap either way. */
+START_TEST(url_buffer_bounds)
+{
+    static const struct nav_link links[] = {
+        {.pg = "Item", .id = 26, .s = KEY},
+        {.pg = "Search", .q = "\xE3\x81\x99 a", .page = 12},
+        {0},
+    };
+    static const char *const prefixes[] = {"/shop", ""};
+
+    for (size_t p = 0; p < 2; p++) {
+        for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+            char want[256], buf[256];
+            size_t len = nav_url(want, sizeof want, prefixes[p], &links[i]);
+
+            ck_assert_uint_gt(len, 0);
+            for (size_t cap = 0; cap <= len + 1; cap++) {
+                memset(buf, '#', sizeof buf);
+                size_t n = nav_url(buf, cap, prefixes[p], &links[i]);
+                if (cap > len) {
+                    ck_assert_uint_eq(n, len);
+                    ck_assert_str_eq(buf, want);
+                } else {
+                    ck_assert_msg(n == 0, "cap %zu of %zu gave %zu", cap, len,
+                                  n);
+                }
+                for (size_t j = cap; j < sizeof buf; j++)
+                    ck_assert_msg(buf[j] == '#', "wrote at %zu, cap %zu", j,
+                                  cap);
+            }
+        }
+    }
+}
+END_TEST
+
+/* ---- nav_html_escape ---- */
+
+static const char *escape(const char *s, size_t len)
+{
+    static char buf[1024];
+    size_t n;
+
+    ck_assert_uint_le(len * NAV_HTML_WORST, sizeof buf - 1);
+    n = nav_html_escape(buf, s, len);
+    ck_assert_uint_le(n, len * NAV_HTML_WORST);
+    buf[n] = '\0';
+    return buf;
+}
+
+START_TEST(html_escape)
+{
+    const char *s = "<a href=\"x\">Tom & Jerry's</a>";
+
+    ck_assert_str_eq(escape(s, strlen(s)),
+                     "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s"
+                     "&lt;/a&gt;");
+    ck_assert_str_eq(escape("&amp;", 5), "&amp;amp;");  /* not idempotent */
+    ck_assert_str_eq(escape("plain text, \xE3\x81\x99", 15),
+                     "plain text, \xE3\x81\x99");
+    ck_assert_str_eq(escape("", 0), "");
+    ck_assert_str_eq(escape("<<", 1), "&lt;");          /* len, not NUL */
+    ck_assert_uint_eq(nav_html_escape((char[18]){0}, "a\0b", 3), 3);
+}
+END_TEST
+
+/* The worst case is exactly NAV_HTML_WORST bytes per input byte; a heap
+ * buffer of that size lets ASan catch a byte more. */
+START_TEST(html_escape_worst_case)
+{
+    static const char worst[] = "\"'&<>";
+    size_t len = 300;
+    char *src = malloc(len), *dst = malloc(len * NAV_HTML_WORST);
+    size_t n, most = 0;
+
+    ck_assert_ptr_nonnull(src);
+    ck_assert_ptr_nonnull(dst);
+    for (size_t i = 0; i < 5; i++) {
+        memset(src, worst[i], len);
+        n = nav_html_escape(dst, src, len);
+        ck_assert_uint_le(n, len * NAV_HTML_WORST);
+        ck_assert(memchr(dst, worst[i], n) == NULL || worst[i] == '&');
+        if (n > most)
+            most = n;
+    }
+    ck_assert_uint_eq(most, len * NAV_HTML_WORST);   /* &quot; */
+    free(src);
+    free(dst);
+}
+END_TEST
+
+static Suite *nav_suite(void)
+{
+    Suite *s = suite_create("nav");
+    TCase *tc;
+
+    tc = tcase_create("bad input");
+    tcase_add_loop_test(tc, bad_query, 0,
+                        (int)(sizeof bad_queries / sizeof bad_queries[0]));
+    tcase_add_test(tc, status_of_every_error);
+    tcase_add_test(tc, raw_nul_byte);
+    tcase_add_test(tc, stops_at_len);
+    tcase_add_test(tc, query_length_limit);
+    tcase_add_test(tc, q_length_limit);
+    tcase_add_test(tc, q_length_multibyte);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("query");
+    tcase_add_test(tc, canonical_example);
+    tcase_add_test(tc, empty_query_is_home);
+    tcase_add_test(tc, id_bounds);
+    tcase_add_test(tc, page_bounds);
+    tcase_add_test(tc, q_decoding);
+    tcase_add_test(tc, unknown_keys_ignored);
+    tcase_add_test(tc, empty_pairs_and_bare_keys);
+    tcase_add_test(tc, pg_shape);
+    tcase_add_test(tc, session_keys);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("form");
+    tcase_add_test(tc, form_actions);
+    tcase_add_test(tc, form_qty);
+    tcase_add_test(tc, form_text_fields);
+    tcase_add_test(tc, form_bad_input);
+    tcase_add_test(tc, form_has_no_query_limit);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("url");
+    tcase_add_test(tc, url_canonical_order);
+    tcase_add_test(tc, url_omits_defaults);
+    tcase_add_test(tc, url_prefix);
+    tcase_add_test(tc, url_encodes_q);
+    tcase_add_test(tc, url_round_trip);
+    tcase_add_test(tc, url_buffer_bounds);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("html");
+    tcase_add_test(tc, html_escape);
+    tcase_add_test(tc, html_escape_worst_case);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(nav_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
