@@ -83,7 +83,10 @@ $(BUILD)/test_%: tests/unit/test_%.c $(BUILD)/libnori.a
 $(BUILD)/floor: bench/floor.c
 	$(CC) $(CSTD) $(WARN) -O2 $< -lfcgi -o $@
 
-$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS) $(HEADERS)
+$(BUILD)/commit-floor: bench/commit-floor.c
+	$(CC) $(CSTD) $(WARN) -O2 $< -lfcgi -llmdb -o $@
+
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_check.h $(FUZZ_DEPS) $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -I. $< $(FUZZ_DEPS) -o $@
 
@@ -110,8 +113,10 @@ fuzz-smoke: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \
 	  n=$$(basename $$f | sed 's/fuzz_//'); \
 	  mkdir -p $(BUILD)/corpus/$$n; \
-	  $$f -max_total_time=10 -max_len=4096 $(BUILD)/corpus/$$n tests/fuzz/corpus/$$n \
-	    2>&1 | tail -1 || exit 1; \
+	  $$f -max_total_time=10 -max_len=4096 -artifact_prefix=$(BUILD)/fuzz-$$n- \
+	    $(BUILD)/corpus/$$n tests/fuzz/corpus/$$n >$(BUILD)/fuzz-$$n.log 2>&1 \
+	    || { tail -40 $(BUILD)/fuzz-$$n.log; exit 1; }; \
+	  echo "fuzz_$$n: $$(grep -E '^#[0-9]+ +DONE' $(BUILD)/fuzz-$$n.log)"; \
 	done
 
 fuzz: $(FUZZ_BINS)
@@ -127,9 +132,10 @@ check: deps
 	$(MAKE) --no-print-directory unit-asan
 	$(MAKE) --no-print-directory integration fuzz-smoke
 
-bench: deps $(BUILD)/nori $(BUILD)/floor
+bench: deps $(BUILD)/nori $(BUILD)/floor $(BUILD)/commit-floor
 	bash bench/run.sh
 	bash bench/rss.sh
+	bash bench/sessions.sh
 
 clean:
 	rm -rf build

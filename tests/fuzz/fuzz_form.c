@@ -11,51 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nav/nav.h"
-
-#define CHECK(cond)                                                         \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__,      \
-                    __LINE__, #cond);                                       \
-            abort();                                                        \
-        }                                                                   \
-    } while (0)
-
-/* Independent UTF-8 check, by code point (nav.c checks by byte ranges). */
-static int valid_utf8(const unsigned char *s, size_t n)
-{
-    static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
-
-    for (size_t i = 0; i < n;) {
-        uint32_t cp;
-        size_t len;
-
-        if (s[i] < 0x80) {
-            i++;
-            continue;
-        } else if ((s[i] & 0xE0) == 0xC0) {
-            cp = s[i] & 0x1F, len = 2;
-        } else if ((s[i] & 0xF0) == 0xE0) {
-            cp = s[i] & 0x0F, len = 3;
-        } else if ((s[i] & 0xF8) == 0xF0) {
-            cp = s[i] & 0x07, len = 4;
-        } else {
-            return 0;
-        }
-        if (n - i < len)
-            return 0;
-        for (size_t j = 1; j < len; j++) {
-            if ((s[i + j] & 0xC0) != 0x80)
-                return 0;
-            cp = cp << 6 | (s[i + j] & 0x3F);
-        }
-        if (cp < least[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        i += len;
-    }
-    return 1;
-}
+#include "fuzz_check.h"
 
 /* Text a person typed: valid UTF-8, 1..max bytes, no C0, DEL or C1. */
 static int good_text(const char *s, size_t max)
@@ -85,11 +41,6 @@ static int good_key(const char *s)
               (*s >= '0' && *s <= '9') || *s == '-' || *s == '_'))
             return 0;
     return 1;
-}
-
-static int terminated(const char *s, size_t cap)
-{
-    return memchr(s, '\0', cap) != NULL;
 }
 
 static void check_fields(const struct nav_form *f)
@@ -198,77 +149,7 @@ static void check_same_as_query(const uint8_t *data, size_t size,
     CHECK(strcmp(n.s, f->s) == 0 && strcmp(n.k, f->k) == 0);
 }
 
-/* Undo the five entities; (size_t)-1 when an '&' starts anything else. */
-static size_t unescape(char *dst, const char *s, size_t n)
-{
-    static const struct { const char *ent; char c; } ents[] = {
-        {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'},
-        {"&#39;", '\''},
-    };
-    size_t out = 0;
-
-    for (size_t i = 0; i < n;) {
-        if (s[i] != '&') {
-            dst[out++] = s[i++];
-            continue;
-        }
-        size_t e = 0;
-        while (e < 5 && (n - i < strlen(ents[e].ent) ||
-                         memcmp(s + i, ents[e].ent, strlen(ents[e].ent)) != 0))
-            e++;
-        if (e == 5)
-            return (size_t)-1;
-        dst[out++] = ents[e].c;
-        i += strlen(ents[e].ent);
-    }
-    return out;
-}
-
-/* The escape buffer is exactly NAV_HTML_WORST * size, so ASan sees a
- * byte more; the output has no raw < > " ' and unescapes to the input. */
-static void check_escape(const uint8_t *data, size_t size)
-{
-    char *dst, *back;
-    size_t n;
-
-    if (size == 0)
-        return;
-    dst = malloc(NAV_HTML_WORST * size);
-    CHECK(dst != NULL);
-    n = nav_html_escape(dst, (const char *)data, size);
-    CHECK(n >= size && n <= NAV_HTML_WORST * size);
-    CHECK(memchr(dst, '<', n) == NULL && memchr(dst, '>', n) == NULL);
-    CHECK(memchr(dst, '"', n) == NULL && memchr(dst, '\'', n) == NULL);
-
-    back = malloc(n);
-    CHECK(back != NULL);
-    CHECK(unescape(back, dst, n) == size && memcmp(back, data, size) == 0);
-    free(back);
-    free(dst);
-}
-
-/* A rough second opinion on repeats: a known key spelled plainly (no
- * escapes) at the start of two pairs must not parse. */
-static int plain_repeat(const uint8_t *data, size_t size)
-{
-    static const char *const known[] = {"act", "id", "qty", "user", "password", "_s", "_k"};
-    enum { NKNOWN = sizeof known / sizeof known[0] };
-    unsigned count[NKNOWN] = {0};
-
-    for (size_t i = 0; i < size;) {
-        const uint8_t *amp = memchr(data + i, '&', size - i);
-        size_t end = amp ? (size_t)(amp - data) : size;
-        const uint8_t *eq = memchr(data + i, '=', end - i);
-        size_t klen = (eq ? (size_t)(eq - data) : end) - i;
-
-        for (size_t k = 0; k < NKNOWN; k++)
-            if (klen == strlen(known[k]) &&
-                memcmp(data + i, known[k], klen) == 0 && ++count[k] > 1)
-                return 1;
-        i = end + 1;
-    }
-    return 0;
-}
+static const char *const known_keys[] = {"act", "id", "qty", "user", "password", "_s", "_k"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -283,7 +164,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(terminated(f.act, sizeof f.act) && terminated(f.user, sizeof f.user));
     CHECK(terminated(f.password, sizeof f.password));
     if (err == NAV_OK) {
-        CHECK(!plain_repeat(data, size));
+        CHECK(!plain_repeat(data, size, known_keys,
+                     sizeof known_keys / sizeof known_keys[0]));
         check_fields(&f);
         check_round_trip(&f);
         check_same_as_query(data, size, &f);

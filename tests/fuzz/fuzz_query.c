@@ -11,53 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nav/nav.h"
+#include "fuzz_check.h"
 
 #define PREFIX "/shop"
-
-#define CHECK(cond)                                                         \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__,      \
-                    __LINE__, #cond);                                       \
-            abort();                                                        \
-        }                                                                   \
-    } while (0)
-
-/* A second, independent UTF-8 check (by code point rather than by byte
- * ranges), so a mistake in nav.c's table is not shared by its checker. */
-static int valid_utf8(const unsigned char *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        uint32_t cp;
-        size_t len;
-
-        if (s[i] < 0x80) {
-            i++;
-            continue;
-        } else if ((s[i] & 0xE0) == 0xC0) {
-            cp = s[i] & 0x1F, len = 2;
-        } else if ((s[i] & 0xF0) == 0xE0) {
-            cp = s[i] & 0x0F, len = 3;
-        } else if ((s[i] & 0xF8) == 0xF0) {
-            cp = s[i] & 0x07, len = 4;
-        } else {
-            return 0;
-        }
-        if (n - i < len)
-            return 0;
-        for (size_t j = 1; j < len; j++) {
-            if ((s[i + j] & 0xC0) != 0x80)
-                return 0;
-            cp = cp << 6 | (s[i + j] & 0x3F);
-        }
-        static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
-        if (cp < least[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        i += len;
-    }
-    return 1;
-}
 
 /* No C0 control, DEL or C1 control (U+0080..U+009F). */
 static int no_controls(const unsigned char *s, size_t n)
@@ -79,11 +35,6 @@ static int is_word(const char *s)
               (*s >= '0' && *s <= '9') || *s == '-' || *s == '_'))
             return 0;
     return 1;
-}
-
-static int terminated(const char *s, size_t cap)
-{
-    return memchr(s, '\0', cap) != NULL;
 }
 
 static void check_status(enum nav_err err)
@@ -193,79 +144,7 @@ static void check_round_trip(const struct nav *n)
     CHECK(len2 == len && memcmp(again, url, len) == 0);
 }
 
-/* Undo the five entities; returns the decoded length, or (size_t)-1 when
- * the escaped text holds anything but them after an '&'. */
-static size_t unescape(char *dst, const char *s, size_t n)
-{
-    static const struct { const char *ent; char c; } ents[] = {
-        {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'},
-        {"&#39;", '\''},
-    };
-    size_t out = 0;
-
-    for (size_t i = 0; i < n;) {
-        if (s[i] != '&') {
-            dst[out++] = s[i++];
-            continue;
-        }
-        size_t e = 0;
-        while (e < 5 && (n - i < strlen(ents[e].ent) ||
-                         memcmp(s + i, ents[e].ent, strlen(ents[e].ent)) != 0))
-            e++;
-        if (e == 5)
-            return (size_t)-1;
-        dst[out++] = ents[e].c;
-        i += strlen(ents[e].ent);
-    }
-    return out;
-}
-
-/* Escaped text has no raw < > " ', stays within NAV_HTML_WORST per byte
- * (the buffer is exactly that big, so ASan sees one byte more), and
- * unescapes to the input. */
-static void check_escape(const uint8_t *data, size_t size)
-{
-    char *dst, *back;
-    size_t n;
-
-    if (size == 0)
-        return;
-    dst = malloc(NAV_HTML_WORST * size);
-    CHECK(dst != NULL);
-    n = nav_html_escape(dst, (const char *)data, size);
-    CHECK(n >= size && n <= NAV_HTML_WORST * size);
-    CHECK(memchr(dst, '<', n) == NULL && memchr(dst, '>', n) == NULL);
-    CHECK(memchr(dst, '"', n) == NULL && memchr(dst, '\'', n) == NULL);
-
-    back = malloc(n);
-    CHECK(back != NULL);
-    CHECK(unescape(back, dst, n) == size && memcmp(back, data, size) == 0);
-    free(back);
-    free(dst);
-}
-
-/* A rough second opinion on repeats: a known key spelled plainly (no
- * escapes) at the start of two pairs must not parse. */
-static int plain_repeat(const uint8_t *data, size_t size)
-{
-    static const char *const known[] = {"pg", "id", "page", "q", "_s", "_k"};
-    enum { NKNOWN = sizeof known / sizeof known[0] };
-    unsigned count[NKNOWN] = {0};
-
-    for (size_t i = 0; i < size;) {
-        const uint8_t *amp = memchr(data + i, '&', size - i);
-        size_t end = amp ? (size_t)(amp - data) : size;
-        const uint8_t *eq = memchr(data + i, '=', end - i);
-        size_t klen = (eq ? (size_t)(eq - data) : end) - i;
-
-        for (size_t k = 0; k < NKNOWN; k++)
-            if (klen == strlen(known[k]) &&
-                memcmp(data + i, known[k], klen) == 0 && ++count[k] > 1)
-                return 1;
-        i = end + 1;
-    }
-    return 0;
-}
+static const char *const known_keys[] = {"pg", "id", "page", "q", "_s", "_k"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -279,7 +158,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(terminated(n.pg, sizeof n.pg) && terminated(n.q, sizeof n.q));
     CHECK(terminated(n.s, sizeof n.s) && terminated(n.k, sizeof n.k));
     if (err == NAV_OK) {
-        CHECK(!plain_repeat(data, size));
+        CHECK(!plain_repeat(data, size, known_keys,
+                     sizeof known_keys / sizeof known_keys[0]));
         check_fields(&n);
         check_round_trip(&n);
     }

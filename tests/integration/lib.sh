@@ -24,15 +24,7 @@ trap cleanup EXIT
 fail() { echo "  FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
 pass() { PASSES=$((PASSES + 1)); }
 
-# A port nothing listens on now. lighttpd may still lose a race for it,
-# so srv_start retries with another one.
-free_port() {
-    local p
-    while :; do
-        p=$((20000 + RANDOM % 40000))
-        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-    done
-}
+source "$ROOT/tests/integration/port.sh"
 
 # srv_start [VAR=value...]: lighttpd with the shipped config and a fresh
 # run directory; extra NORI_* settings are passed through its environment
