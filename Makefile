@@ -116,7 +116,7 @@ fuzz-smoke: $(FUZZ_BINS)
 	  $$f -max_total_time=10 -max_len=4096 -artifact_prefix=$(BUILD)/fuzz-$$n- \
 	    $(BUILD)/corpus/$$n tests/fuzz/corpus/$$n >$(BUILD)/fuzz-$$n.log 2>&1 \
 	    || { tail -40 $(BUILD)/fuzz-$$n.log; exit 1; }; \
-	  echo "fuzz_$$n: $$(grep -E '^#[0-9]+ +DONE' $(BUILD)/fuzz-$$n.log)"; \
+	  echo "fuzz_$$n: $$(grep -E '^Done [0-9]+ runs' $(BUILD)/fuzz-$$n.log)"; \
 	done
 
 fuzz: $(FUZZ_BINS)
