@@ -31,7 +31,7 @@ CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SAN) -DNORI_DATADIR='"$(CURDIR)/shop/data"
              -DNORI_RUNDIR='"$(CURDIR)/var"'
 LDLIBS    = -lfcgi -llmdb -lcrypt -lpthread
 
-MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/stats.c \
+MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/serve.c fcgi/stats.c \
             nav/nav.c nav/route.c \
             fcgi/cookie.c \
             session/key.c session/record.c session/session.c session/lmdb.c \

@@ -244,34 +244,52 @@ static int run_cgi(worker_handler handler, void *ctx)
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
-static int run_fastcgi(worker_handler handler, void *ctx)
+/* A stop signal is let in only while the worker waits in accept: during
+ * a request it stays pending, so that no read of the request's body is
+ * interrupted and libfcgi's shutdown flag (which fails every later read)
+ * is raised only between requests. The request in hand always finishes. */
+static int run_fastcgi(worker_handler handler, void *ctx,
+                       unsigned long max_requests)
 {
     struct io io = {fcgi_param, fcgi_read, fcgi_write, NULL};
+    unsigned long served = 0;
     FCGX_Request fr;
     struct arena a;
+    sigset_t stops;
+    int rc;
 
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGTERM);
+    sigaddset(&stops, SIGINT);
     if (arena_init(&a, ARENA_BLOCK) < 0 || FCGX_Init() != 0 ||
         FCGX_InitRequest(&fr, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
         return 1;
     io.fcgi = &fr;
-    while (!stopping && FCGX_Accept_r(&fr) >= 0) {
+    while (!stopping) {
+        sigprocmask(SIG_UNBLOCK, &stops, NULL);
+        rc = FCGX_Accept_r(&fr);
+        sigprocmask(SIG_BLOCK, &stops, NULL);
+        if (rc < 0)
+            break;
         serve_one(&io, &a, handler, ctx, fr.err);
         FCGX_Finish_r(&fr);
         arena_reset(&a);
+        if (max_requests && ++served >= max_requests)
+            break;
     }
     FCGX_Free(&fr, 1);
     arena_free(&a);
     return 0;
 }
 
-int worker_run(worker_handler handler, void *ctx)
+int worker_run(worker_handler handler, void *ctx, unsigned long max_requests)
 {
     if (signals_install() < 0)
         return 1;
     if (FCGX_IsCGI())
         return run_cgi(handler, ctx);
     fastcgi_mode = 1;
-    return run_fastcgi(handler, ctx);
+    return run_fastcgi(handler, ctx, max_requests);
 }
 
 void request_log(const struct request *req, const char *fmt, ...)

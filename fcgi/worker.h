@@ -9,8 +9,10 @@
 typedef void (*worker_handler)(const struct request *req,
                                struct response *resp, void *ctx);
 
-/* Runs until SIGTERM/SIGINT (finishing the request in hand) or, in CGI
- * mode, after one request. Returns a process exit status. */
-int worker_run(worker_handler handler, void *ctx);
+/* Runs until SIGTERM/SIGINT (finishing the request in hand), after
+ * max_requests requests when that is not 0 (only a supervisor that
+ * respawns the worker may ask for that), or, in CGI mode, after one
+ * request. Returns a process exit status. */
+int worker_run(worker_handler handler, void *ctx, unsigned long max_requests);
 
 #endif

@@ -68,6 +68,12 @@ static const struct setting settings[] = {
       "fsync every commit, or leave flushing to the OS"),
     N("NORI_LMDB_MAPSIZE", "lmdb-mapsize", map_size_mb, "256", 1, 1048576,
       "LMDB map size, MiB: the most the store can hold"),
+    S("NORI_LISTEN", "listen", listen, "unix:" NORI_RUNDIR "/nori.sock",
+      "nori serve: the socket, unix:PATH or HOST:PORT"),
+    N("NORI_WORKERS", "workers", workers, "4", 1, 256,
+      "nori serve: worker processes"),
+    N("NORI_MAX_REQUESTS", "max-requests", max_requests, "0", 0, 1000000000,
+      "nori serve: recycle a worker after this many requests (0: never)"),
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])
@@ -175,6 +181,8 @@ int config_load(struct shop_config *cfg, int argc, char **argv, char *err,
 void config_usage(FILE *out)
 {
     fputs("usage: nori [--flag VALUE ...]      serve (FastCGI on fd 0) or answer one CGI request\n"
+          "       nori serve [--listen ADDR] [--workers N] [--max-requests M] [--flag VALUE ...]\n"
+          "                                     prefork supervisor on its own socket\n"
           "       nori stats                    print the counters of every worker\n"
           "\n"
           "With a FastCGI listening socket on fd 0 (lighttpd bin-path, spawn-fcgi,\n"

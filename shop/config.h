@@ -19,6 +19,8 @@ struct shop_config {
     unsigned long ttl, max_age;
     unsigned long gc_foreground, gc_interval_ms, gc_batch;
     unsigned long map_size_mb;
+    const char *listen;             /* nori serve */
+    unsigned long workers, max_requests;
     /* Derived from the names above by config_load. */
     enum policy policy;
     enum carrier carrier;

@@ -1,0 +1,35 @@
+/* serve.h -- `nori serve`: a prefork supervisor. It binds the FastCGI
+ * socket once, forks single-threaded workers that accept on it, respawns
+ * the ones that die (with a backoff, so a crash loop does not spin),
+ * drains on SIGTERM, and replaces workers one at a time on SIGHUP so that
+ * the socket never stops being served. */
+#ifndef NORI_SERVE_H
+#define NORI_SERVE_H
+
+#include <stddef.h>
+
+#include "worker.h"
+
+struct serve_options {
+    const char *listen;             /* "unix:PATH" or "HOST:PORT" */
+    unsigned workers;
+    unsigned long max_requests;     /* recycle a worker after this many; 0 never */
+};
+
+/* What a worker runs. load is called in each worker after the fork (and
+ * once in the supervisor before binding, and again on SIGHUP, to refuse
+ * data that does not load), so that each worker reads its data files and
+ * opens its store itself, never inheriting them. */
+struct serve_app {
+    int (*load)(void *ctx, char *err, size_t errlen);
+    void (*unload)(void *ctx);
+    void *ctx;                      /* what load and unload work on */
+    worker_handler handle;
+    void *handle_ctx;               /* what handle is given */
+};
+
+/* Runs until SIGTERM/SIGINT. Returns a process exit status; prints why
+ * to stderr when it cannot start (socket taken, data that does not load). */
+int serve_run(const struct serve_options *opt, const struct serve_app *app);
+
+#endif

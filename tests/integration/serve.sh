@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# serve.sh -- `nori serve`, the prefork supervisor, behind lighttpd with
+# deploy/lighttpd/lighttpd-external.conf: the smoke flow, a refused
+# second start, a worker killed under load, a reload under load, worker
+# recycling, and a drain that lets the request in hand finish.
+source "$(dirname "$0")/lib.sh"
+
+SOCK=$TMP/nori.sock
+SPID=
+
+serve_start() {     # serve_start [flags...]
+    NORI_RUNDIR=$TMP "$NORI" serve --listen "unix:$SOCK" --workers 4 "$@" \
+        2>>"$TMP/serve.log" &
+    SPID=$!
+    for i in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+    [ -S "$SOCK" ] || { cat "$TMP/serve.log" >&2; fail "nori serve did not start"; exit 1; }
+}
+serve_workers() { pgrep -P "$SPID" || true; }
+lighttpd_start() {
+    PORT=$(free_port)
+    BASE=http://127.0.0.1:$PORT
+    NORI_HOME=$ROOT NORI_SOCKET=$SOCK PORT=$PORT \
+        lighttpd -D -f "$ROOT/deploy/lighttpd/lighttpd-external.conf" 2>>"$TMP/error.log" &
+    LPID=$!
+    srv_wait || { cat "$TMP/error.log" >&2; fail "lighttpd did not start"; exit 1; }
+}
+# load SECONDS NAME: wrk on the Item page, its report kept as NAME;
+# errors_in NAME: its non-2xx/3xx answers and socket errors, summed.
+load() {
+    wrk -t1 -c8 -d"$1"s "$BASE/shop?pg=Item&id=26" > "$TMP/wrk.$2" 2>&1
+}
+errors_in() {
+    awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$TMP/wrk.$1"
+}
+
+serve_start
+lighttpd_start
+
+echo "smoke"
+get 200 /shop "Home"
+get 200 '/shop?pg=Item&id=26' "Item"
+get 400 '/shop?pg=Item&id=0' "bad id"
+req -c "$TMP/jar" -b "$TMP/jar" --data 'act=add&id=26' /shop
+expect_status 303 "add"
+loc=$(header Location)
+req -b "$TMP/jar" "$loc"
+expect_body 'id="cart-count">1<' "the cart on the next request"
+expect_eq "$(serve_workers | wc -l)" 4 "4 workers"
+
+echo "a second start is refused"
+out=$(NORI_RUNDIR=$TMP "$NORI" serve --listen "unix:$SOCK" --workers 1 2>&1 && echo "rc=0" || echo "rc=$?")
+echo "$out" | grep -q 'already in use' && pass || fail "second start: $out"
+echo "$out" | grep -q 'rc=0' && fail "second start succeeded" || pass
+get 200 '/shop?pg=Item&id=26' "the first one still serves"
+
+echo "kill -9 of a worker under load"
+load 4 kill &
+wpid=$!
+sleep 1
+victim=$(serve_workers | head -1)
+kill -KILL "$victim"
+wait "$wpid"
+echo "  errors while a worker died: $(errors_in kill) (the request it held, at most)"
+[ "$(errors_in kill)" -le 1 ] && pass || fail "kill -9 cost $(errors_in kill) requests"
+sleep 0.3
+expect_eq "$(serve_workers | wc -l)" 4 "the dead worker was replaced"
+kill -0 "$victim" 2>/dev/null && fail "victim still alive" || pass
+load 2 after
+expect_eq "$(errors_in after)" 0 "no error after the respawn"
+
+echo "SIGHUP under load"
+before=$(serve_workers | sort | tr '\n' ' ')
+load 4 hup &
+wpid=$!
+sleep 1
+kill -HUP "$SPID"
+wait "$wpid"
+after=$(serve_workers | sort | tr '\n' ' ')
+expect_eq "$(errors_in hup)" 0 "no request refused during a reload"
+[ "$before" != "$after" ] && pass || fail "workers were not replaced on SIGHUP"
+grep -q 'reloaded 4 workers' "$TMP/serve.log" && pass || fail "reload not logged"
+expect_eq "$(serve_workers | wc -l)" 4 "4 workers after the reload"
+
+echo "SIGTERM drains the request in hand"
+# A POST whose body arrives a second late: the worker is inside the
+# request when the supervisor is told to stop; the action still happens.
+( sleep 1; printf 'act=inc' ) | env -i REQUEST_METHOD=POST CONTENT_LENGTH=7 \
+    CONTENT_TYPE=application/x-www-form-urlencoded SCRIPT_NAME=/shop QUERY_STRING= \
+    cgi-fcgi -bind -connect "$SOCK" > "$TMP/slow.out" 2>&1 &
+cpid=$!
+sleep 0.4
+kill -TERM "$SPID"
+wait "$cpid" || true
+head -1 "$TMP/slow.out" | grep -q '^Status: 303' && pass || fail "request in hand: $(head -1 "$TMP/slow.out")"
+status=0
+wait "$SPID" || status=$?
+expect_eq "$status" 0 "nori serve exits 0 after draining"
+[ -e "$SOCK" ] && fail "socket left behind" || pass
+left=$(pgrep -f "$NORI serve" || true)
+[ -z "$left" ] && pass || fail "processes left: $left"
+
+echo "recycling with --max-requests"
+serve_start --max-requests 50
+first=$(serve_workers | sort | tr '\n' ' ')
+for i in $(seq 1 300); do curl -s -o /dev/null "$BASE/shop?pg=Item&id=26"; done
+get 200 '/shop?pg=Item&id=26' "after recycling"
+now=$(serve_workers | sort | tr '\n' ' ')
+[ "$first" != "$now" ] && pass || fail "no worker was recycled after 300 requests"
+expect_eq "$(serve_workers | wc -l)" 4 "4 workers after recycling"
+kill -TERM "$SPID"; wait "$SPID" || true
+
+finish
