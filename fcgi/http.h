@@ -32,6 +32,7 @@ struct request {
     const char *if_none_match;  /* NULL when absent */
     const char *cookie;         /* NULL when absent */
     const char *remote_addr;    /* the client, as the web server saw it */
+    int authorizer;             /* FastCGI role AUTHORIZER: allow or deny */
     const char *body;           /* NUL-terminated copy, "" when none */
     size_t body_len;
     enum body_err body_err;

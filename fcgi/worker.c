@@ -172,6 +172,7 @@ static void request_build(struct io *io, struct arena *a, struct request *req,
     req->if_none_match = io->param(io, "HTTP_IF_NONE_MATCH");
     req->cookie = io->param(io, "HTTP_COOKIE");
     req->remote_addr = param_or_empty(io, "REMOTE_ADDR");
+    req->authorizer = strcmp(param_or_empty(io, "FCGI_ROLE"), "AUTHORIZER") == 0;
     if (req->method == HTTP_POST)
         body_read(io, req);
     else

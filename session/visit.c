@@ -148,10 +148,11 @@ const char *visit_link_key(const struct visit *v)
 static void cookie_set(const struct visit *v, struct response *resp,
                        const char *name, const char *value, int expire)
 {
-    const char *path = v->req->script_name[0] ? v->req->script_name : "/";
+    const char *path = v->ss->cookie_path && v->ss->cookie_path[0] ? v->ss->cookie_path
+                       : v->req->script_name[0] ? v->req->script_name : "/";
 
-    /* The value is a minted key and the path the mount prefix: neither
-     * comes from the visitor, so nothing here needs quoting. */
+    /* The value is a minted key and the path the mount prefix or a
+     * setting: neither comes from the visitor, so nothing needs quoting. */
     char line[256];
     snprintf(line, sizeof line, "%s=%s; Path=%s; HttpOnly; SameSite=Lax%s", name,
              value, path, expire ? "; Max-Age=0" : "");

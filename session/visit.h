@@ -35,6 +35,7 @@ struct sessions {
     enum policy policy;
     enum carrier carrier;
     int bind;                   /* url carrier: require the nori_b cookie */
+    const char *cookie_path;    /* "" means the mount prefix */
 };
 
 enum visit_err {

@@ -54,6 +54,8 @@ static const struct setting settings[] = {
       "the session key travels as _s in URLs, or in the nori_s cookie"),
     C("NORI_SESSION_BIND", "session-bind", bind_name, "on", "on|off",
       "url carrier: a session also needs its nori_b browser cookie"),
+    S("NORI_COOKIE_PATH", "cookie-path", cookie_path, "",
+      "Path= of nori_s/nori_b (default: the mount prefix); / lets an authorizer see them"),
     N("NORI_SESSION_TTL", "session-ttl", ttl, "600", 2, 86400 * 30,
       "idle expiry, seconds"),
     N("NORI_SESSION_MAX_AGE", "session-max-age", max_age, "28800", 2, 86400 * 365,

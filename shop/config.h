@@ -16,6 +16,7 @@ struct shop_config {
     const char *store_spec;         /* "" means lmdb:RUNDIR/sessions */
     const char *status_path;        /* PATH_INFO of the JSON counters */
     const char *policy_name, *carrier_name, *bind_name, *sync_name;
+    const char *cookie_path;
     unsigned long ttl, max_age;
     unsigned long gc_foreground, gc_interval_ms, gc_batch;
     unsigned long map_size_mb;

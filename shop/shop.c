@@ -34,6 +34,17 @@ static void answer_error(struct view *v, int status, const char *why)
     view_error(v, status, why);
 }
 
+/* A short plain-text answer, for callers that are not a browser page. */
+static void answer_plain(struct view *v, int status, const char *text)
+{
+    response_clear(v->resp);
+    v->resp->status = status;
+    headers_common(v->resp);
+    response_header(v->resp, "Content-Type", "text/plain; charset=utf-8");
+    response_header(v->resp, "Cache-Control", "no-store");
+    response_puts(v->resp, text);
+}
+
 /* Weak comparison (RFC 9110 8.8.3.2) over a list of entity tags. */
 static int etag_matches(const char *header, const char *etag)
 {
@@ -279,11 +290,50 @@ static void serve_status(struct view *v, struct shop *s)
                     records, bytes);
 }
 
+/* The FastCGI authorizer role: the web server asks whether the request
+ * it holds (for a protected path, say /members/) may proceed. It may when
+ * it carries a live session whose user logged in; the user's name goes
+ * back as NORI_USER for whatever serves the path. Nothing is rendered or
+ * committed: an authorizer answers for someone else's content. */
+static void serve_authorize(struct view *v, struct shop *s, uint64_t now)
+{
+    const struct request *req = v->req;
+    struct nav *nav = arena_alloc(req->arena, sizeof *nav);
+    struct visit *visit = arena_alloc(req->arena, sizeof *visit);
+    const char *s_param = NULL;
+    const struct session *sess;
+    int status;
+
+    if (nav == NULL || visit == NULL) {
+        v->resp->failed = 1;
+        return;
+    }
+    if (nav_parse(req->query, req->query_len, nav) == NAV_OK && (nav->seen & NAV_HAS_S))
+        s_param = nav->s;
+    if (visit_run(visit, &s->sessions, req, s_param, now, page_visit, NULL,
+                  &status) != VISIT_OK) {
+        answer_plain(v, 503, "The session store is not available.\n");
+        return;
+    }
+    sess = visit->live ? &visit->s : NULL;
+    if (sess == NULL || sess->user[0] == '\0') {
+        answer_plain(v, 403, "Log in at the shop first.\n");
+        return;
+    }
+    v->resp->status = 200;
+    response_header(v->resp, "Variable-NORI_USER", sess->user);
+}
+
 void shop_handle(const struct request *req, struct response *resp, void *ctx)
 {
     struct shop *s = ctx;
     struct view v = {.shop = s, .req = req, .resp = resp};
     uint64_t now = (uint64_t)time(NULL);
+
+    if (req->authorizer) {
+        serve_authorize(&v, s, now);
+        return;
+    }
 
     if (s->cfg.status_path[0] && strcmp(req->path_info, s->cfg.status_path) == 0 &&
         req->method != HTTP_POST) {
@@ -345,6 +395,7 @@ int shop_init(struct shop *s, const struct shop_config *cfg, char *err,
         .policy = cfg->policy,
         .carrier = cfg->carrier,
         .bind = cfg->bind,
+        .cookie_path = cfg->cookie_path,
     };
     if ((s->routes = route_new()) == NULL) {
         snprintf(err, errlen, "out of memory");
