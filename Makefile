@@ -14,21 +14,30 @@ BUILD     ?= build
 
 # Debian packages: build (libfcgi, uthash, LMDB, libcrypt, pkg-config),
 # tests (check, curl, spawn-fcgi, cgi-fcgi from libfcgi-bin, clang and its
-# runtime for the fuzzers and sanitizers), serving (lighttpd), load (wrk,
-# siege).
+# runtime for the fuzzers and sanitizers, man-db to check the man page),
+# serving (lighttpd), load (wrk, siege).
 PACKAGES = gcc make pkg-config libfcgi-dev uthash-dev liblmdb-dev libcrypt-dev \
            check lighttpd curl \
-           spawn-fcgi libfcgi-bin clang libclang-rt-14-dev wrk siege procps
+           spawn-fcgi libfcgi-bin clang libclang-rt-14-dev wrk siege procps \
+           man-db
 
 CC       ?= cc
 CSTD      = -std=c11 -D_GNU_SOURCE
 WARN      = -Wall -Wextra -Werror
 OPT      ?= -O2 -g
 SAN      ?=
-# A checkout's build finds its demo data and run directory wherever it is
-# started from (one-shot CGI runs included).
-CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SAN) -DNORI_DATADIR='"$(CURDIR)/shop/data"' \
-             -DNORI_RUNDIR='"$(CURDIR)/var"'
+# Where the binary looks for its demo data and run directory by default:
+# a checkout's build finds its own wherever it is started from (one-shot
+# CGI runs included); `make install` builds again with the installed paths.
+DATADIR  ?= $(CURDIR)/shop/data
+RUNDIR   ?= $(CURDIR)/var
+CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SAN) -DNORI_DATADIR='"$(DATADIR)"' \
+             -DNORI_RUNDIR='"$(RUNDIR)"'
+
+# make install [PREFIX=/usr/local] [DESTDIR=staging] [STATEDIR=/var/lib/nori]
+PREFIX   ?= /usr/local
+STATEDIR ?= /var/lib/nori
+SHARE     = $(PREFIX)/share/nori
 LDLIBS    = -lfcgi -llmdb -lcrypt -lpthread
 
 MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/serve.c fcgi/stats.c \
@@ -51,7 +60,7 @@ FUZZ_BINS  = $(BUILD)/fuzz_query $(BUILD)/fuzz_form $(BUILD)/fuzz_record
 # The pure parsers the fuzzers call: no libfcgi, no store.
 FUZZ_DEPS  = nav/nav.c session/record.c
 
-.PHONY: all deps run check unit unit-asan integration fuzz-smoke fuzz bench clean
+.PHONY: all deps run check unit unit-asan integration fuzz-smoke fuzz bench install clean
 
 all: $(BUILD)/nori
 
@@ -136,6 +145,22 @@ bench: deps $(BUILD)/nori $(BUILD)/floor $(BUILD)/commit-floor
 	bash bench/run.sh
 	bash bench/rss.sh
 	bash bench/sessions.sh
+
+# The binary is rebuilt in its own tree with the installed paths compiled
+# in; data, stylesheet, examples and the man page go under PREFIX.
+install:
+	rm -rf build/install    # the paths are compiled in: never reuse objects
+	$(MAKE) --no-print-directory BUILD=build/install DATADIR=$(SHARE)/data \
+	  RUNDIR=$(STATEDIR) build/install/nori
+	install -D -m 755 build/install/nori $(DESTDIR)$(PREFIX)/bin/nori
+	install -D -m 644 man/nori.8 $(DESTDIR)$(PREFIX)/share/man/man8/nori.8
+	install -D -m 644 shop/data/catalog.tsv $(DESTDIR)$(SHARE)/data/catalog.tsv
+	install -D -m 644 shop/data/users $(DESTDIR)$(SHARE)/data/users
+	install -D -m 644 static/nori.css $(DESTDIR)$(SHARE)/static/nori.css
+	install -D -m 644 lighttpd.conf $(DESTDIR)$(SHARE)/examples/lighttpd.conf
+	for f in $$(find deploy -type f); do \
+	  install -D -m 644 $$f $(DESTDIR)$(SHARE)/examples/$${f#deploy/}; \
+	done
 
 clean:
 	rm -rf build

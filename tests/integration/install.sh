@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# install.sh -- `make install` honours PREFIX and DESTDIR, the installed
+# binary knows its installed paths, and the man page renders cleanly.
+source "$(dirname "$0")/lib.sh"
+
+DEST=$TMP/root
+make -s -C "$ROOT" install DESTDIR="$DEST" PREFIX=/opt/nori STATEDIR=/srv/nori >"$TMP/install.log" 2>&1 \
+    && pass || { fail "make install"; cat "$TMP/install.log" >&2; }
+for f in bin/nori share/man/man8/nori.8 share/nori/data/catalog.tsv share/nori/data/users \
+         share/nori/static/nori.css share/nori/examples/lighttpd.conf \
+         share/nori/examples/lighttpd/lighttpd-external.conf \
+         share/nori/examples/systemd/nori.service; do
+    [ -f "$DEST/opt/nori/$f" ] && pass || fail "not installed: $f"
+done
+help=$("$DEST/opt/nori/bin/nori" --help)
+echo "$help" | grep -q '/opt/nori/share/nori/data/catalog.tsv' && pass || fail "installed catalog path"
+echo "$help" | grep -q '/srv/nori' && pass || fail "installed run directory"
+out=$(QUERY_STRING='pg=Item&id=26' NORI_RUNDIR=$TMP \
+      NORI_CATALOG="$DEST/opt/nori/share/nori/data/catalog.tsv" \
+      NORI_USERS="$DEST/opt/nori/share/nori/data/users" "$DEST/opt/nori/bin/nori")
+echo "$out" | grep -q '^Status: 200' && pass || fail "the installed binary serves"
+warn=$(man --warnings -l "$DEST/opt/nori/share/man/man8/nori.8" 2>&1 >/dev/null || true)
+[ -z "$warn" ] && pass || fail "man page warnings: $warn"
+man -l "$DEST/opt/nori/share/man/man8/nori.8" 2>/dev/null | grep -q 'SIGHUP' && pass || fail "man page renders"
+finish
