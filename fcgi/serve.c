@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -302,6 +303,13 @@ int serve_run(const struct serve_options *opt, const struct serve_app *app)
     app->unload(app->ctx);
     if ((sock = listen_open(opt->listen)) < 0)
         return 1;
+    /* The web server often runs as another user than nori serve. */
+    if (opt->socket_mode && strncmp(opt->listen, "unix:", 5) == 0 &&
+        chmod(opt->listen + 5, opt->socket_mode) < 0) {
+        say("cannot chmod %s: %s", opt->listen + 5, strerror(errno));
+        close(sock);
+        return 1;
+    }
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
     sigaddset(&set, SIGHUP);

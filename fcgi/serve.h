@@ -14,6 +14,7 @@ struct serve_options {
     const char *listen;             /* "unix:PATH" or "HOST:PORT" */
     unsigned workers;
     unsigned long max_requests;     /* recycle a worker after this many; 0 never */
+    unsigned socket_mode;           /* chmod of a unix socket; 0 leaves it */
 };
 
 /* What a worker runs. load is called in each worker after the fork (and

@@ -72,6 +72,8 @@ static const struct setting settings[] = {
       "LMDB map size, MiB: the most the store can hold"),
     S("NORI_LISTEN", "listen", listen, "unix:" NORI_RUNDIR "/nori.sock",
       "nori serve: the socket, unix:PATH or HOST:PORT"),
+    S("NORI_SOCKET_MODE", "socket-mode", socket_mode, "",
+      "nori serve: octal mode of a unix socket, e.g. 0660 (default: umask)"),
     N("NORI_WORKERS", "workers", workers, "4", 1, 256,
       "nori serve: worker processes"),
     N("NORI_MAX_REQUESTS", "max-requests", max_requests, "0", 0, 1000000000,

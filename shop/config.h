@@ -22,6 +22,7 @@ struct shop_config {
     unsigned long map_size_mb;
     const char *listen;             /* nori serve */
     unsigned long workers, max_requests;
+    const char *socket_mode;        /* octal, "" leaves it to the umask */
     /* Derived from the names above by config_load. */
     enum policy policy;
     enum carrier carrier;

@@ -6,6 +6,7 @@
  *   nori serve      the prefork supervisor on its own socket
  *   nori stats      the counters of every worker, printed */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../fcgi/serve.h"
@@ -87,8 +88,15 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "stats") == 0)
         return stats_print(&a.cfg);
     if (strcmp(cmd, "serve") == 0) {
+        char *end;
+        unsigned long mode = strtoul(a.cfg.socket_mode, &end, 8);
+        if (*end || mode > 07777) {
+            fprintf(stderr, "nori: NORI_SOCKET_MODE: '%s' is not an octal mode\n",
+                    a.cfg.socket_mode);
+            return 2;
+        }
         struct serve_options opt = {a.cfg.listen, (unsigned)a.cfg.workers,
-                                    a.cfg.max_requests};
+                                    a.cfg.max_requests, (unsigned)mode};
         struct serve_app sa = {app_load, app_unload, &a, shop_handle, &a.shop};
         return serve_run(&opt, &sa);
     }

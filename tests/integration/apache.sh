@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# apache.sh -- Apache 2.4 with the shipped configs: mod_fcgid spawning
+# nori itself (deploy/apache/nori-fcgid.conf), and mod_proxy_fcgi in
+# front of `nori serve` (deploy/apache/nori-proxy-fcgi.conf). The same
+# smoke flow through each. Apache's children run as www-data, so the
+# run directory is made theirs to write.
+source "$(dirname "$0")/lib.sh"
+
+chmod 755 "$TMP"
+APID=
+
+apache_start() {    # apache_start CONF VAR=value...
+    local conf=$1; shift
+    RUNDIR=$TMP/apache.$RANDOM
+    mkdir -p "$RUNDIR" && chmod 777 "$RUNDIR"
+    PORT=$(free_port)
+    BASE=http://127.0.0.1:$PORT
+    env "$@" APACHE_RUN_USER=www-data APACHE_RUN_GROUP=www-data NORI_HOME="$ROOT" \
+        NORI_RUNDIR="$RUNDIR" PORT="$PORT" \
+        apache2 -f "$ROOT/deploy/apache/$conf" -DFOREGROUND 2>>"$TMP/apache.out" &
+    APID=$!
+    for i in $(seq 1 100); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/shop")" = 200 ] && return 0
+        sleep 0.1
+    done
+    cat "$TMP/apache.out" "$RUNDIR/apache-error.log" >&2
+    fail "apache with $conf did not serve the shop"
+}
+apache_stop() {
+    kill -TERM "$APID" 2>/dev/null || true
+    wait "$APID" 2>/dev/null || true
+    for i in $(seq 1 50); do pgrep -f "apache2 -f $ROOT" >/dev/null || break; sleep 0.1; done
+    pgrep -f "apache2 -f $ROOT" >/dev/null && fail "apache left processes" || pass
+}
+smoke() {   # smoke NAME
+    rm -f "$TMP/jar"
+    get 200 /shop "$1: Home"
+    expect_body 'href="/shop\?pg=Category&amp;id=1"' "$1: links from SCRIPT_NAME"
+    get 200 '/shop?pg=Item&id=26' "$1: Item"
+    expect_body '<h1>' "$1: Item has its name"
+    get 400 '/shop?pg=Item&id=0' "$1: a bad query"
+    req -c "$TMP/jar" -b "$TMP/jar" --data 'act=add&id=26&qty=2' /shop
+    expect_status 303 "$1: add to cart"
+    loc=$(header Location)
+    req -b "$TMP/jar" "$loc"
+    expect_body 'id="cart-count">2<' "$1: the cart on the next request"
+    get 301 / "$1: / redirects"
+    get 200 /static/nori.css "$1: the stylesheet"
+}
+
+echo "mod_fcgid"
+apache_start nori-fcgid.conf
+smoke fcgid
+n=$(pgrep -f "^$NORI\$" | wc -l)
+[ "$n" -ge 1 ] && pass || fail "mod_fcgid started no nori"
+apache_stop
+left=$(pgrep -f "^$NORI\$" || true)
+[ -z "$left" ] && pass || fail "nori processes outlived apache: $left"
+
+echo "mod_proxy_fcgi to nori serve"
+SOCK=$TMP/nori.sock
+NORI_RUNDIR=$TMP "$NORI" serve --listen "unix:$SOCK" --workers 2 --socket-mode 0666 \
+    2>>"$TMP/serve.log" &
+SPID=$!
+for i in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+apache_start nori-proxy-fcgi.conf NORI_SOCKET="$SOCK"
+smoke proxy_fcgi
+apache_stop
+kill -TERM "$SPID"
+wait "$SPID" && pass || fail "nori serve did not exit 0"
+finish
