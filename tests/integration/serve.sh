@@ -109,4 +109,24 @@ now=$(serve_workers | sort | tr '\n' ' ')
 expect_eq "$(serve_workers | wc -l)" 4 "4 workers after recycling"
 kill -TERM "$SPID"; wait "$SPID" || true
 
+echo "TCP, and FCGI_WEB_SERVER_ADDRS"
+tport=$(free_port)
+tcp_get() {
+    env -i QUERY_STRING='pg=Item&id=26' SCRIPT_NAME=/shop REQUEST_METHOD=GET \
+        cgi-fcgi -bind -connect "127.0.0.1:$tport" 2>/dev/null | head -1 || true
+}
+FCGI_WEB_SERVER_ADDRS=127.0.0.1 NORI_RUNDIR=$TMP "$NORI" serve --listen "127.0.0.1:$tport" \
+    --workers 1 2>>"$TMP/serve.log" &
+SPID=$!
+for i in $(seq 1 50); do [ -n "$(tcp_get)" ] && break; sleep 0.1; done
+tcp_get | grep -q '^Status: 200' && pass || fail "TCP from an allowed address"
+kill -TERM "$SPID"; wait "$SPID" || true
+FCGI_WEB_SERVER_ADDRS=192.0.2.1 NORI_RUNDIR=$TMP "$NORI" serve --listen "127.0.0.1:$tport" \
+    --workers 1 2>>"$TMP/serve.log" &
+SPID=$!
+for i in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$tport") 2>/dev/null && break; sleep 0.1; done
+(exec 3<>"/dev/tcp/127.0.0.1/$tport") 2>/dev/null && pass || fail "nori serve is not listening on TCP"
+tcp_get | grep -q '^Status: 200' && fail "a web server not in FCGI_WEB_SERVER_ADDRS was served" || pass
+kill -TERM "$SPID"; wait "$SPID" || true
+
 finish
