@@ -63,7 +63,9 @@ int cart_add(struct session *s, uint32_t id, uint32_t qty)
         l->id = id;
         l->qty = 0;
     }
-    l->qty = l->qty + qty > SESSION_QTY_MAX ? SESSION_QTY_MAX : l->qty + qty;
+    /* Summed in 64 bits: a huge qty must cap, not wrap to a small one. */
+    uint64_t sum = (uint64_t)l->qty + qty;
+    l->qty = sum > SESSION_QTY_MAX ? SESSION_QTY_MAX : (uint32_t)sum;
     s->dirty = 1;
     return 0;
 }

@@ -1,30 +1,50 @@
 /* test_store.c -- the LMDB session store, real, in a temporary directory:
  * compare-and-put, login's atomic key move, deletion, both kinds of
- * reclamation, and eight processes racing on one record. */
+ * reclamation, bad specs, and eight processes racing on one record.
+ *
+ * Every test runs in its own directory and its own process (libcheck's
+ * fork mode), and a process that forks closes its store first: LMDB
+ * environments must not cross a fork. */
 #include <check.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "session/store.h"
 
-static char dir[64], spec[96];
+static char root[64], dir[96], spec[128];
 static const struct store_options opt = {.nosync = 1, .map_size = 16 << 20,
                                          .gc_foreground = 8};
 
-static struct store *store_fresh(void)
-{
-    char err[256];
-    struct store *st;
+/* ---- helpers ---- */
 
-    strcpy(dir, "/tmp/nori-test-store.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(spec, sizeof spec, "lmdb:%s/sessions", dir);
-    st = store_open(spec, &opt, err, sizeof err);
+static struct store *store_reopen(void)
+{
+    char err[256] = "";
+    struct store *st = store_open(spec, &opt, err, sizeof err);
+
     ck_assert_msg(st != NULL, "%s", err);
     return st;
+}
+
+/* A directory of the test's own under root, which main removes whatever
+ * happened (a failed assertion skips store_gone). */
+static void dir_fresh(void)
+{
+    snprintf(dir, sizeof dir, "%s/t.XXXXXX", root);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static struct store *store_fresh(void)
+{
+    dir_fresh();
+    snprintf(spec, sizeof spec, "lmdb:%s/sessions", dir);
+    return store_reopen();
 }
 
 static void store_gone(struct store *st)
@@ -32,7 +52,7 @@ static void store_gone(struct store *st)
     char cmd[128];
 
     store_close(st);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     ck_assert_int_eq(system(cmd), 0);
 }
 
@@ -45,114 +65,533 @@ static enum store_err put(struct store *st, const char *key, const char *val,
     return store_put(st, &w, now, version, reclaimed);
 }
 
+/* The record at key is exactly `want` at version `v`. */
+static void assert_record(struct store *st, const char *key, const char *want,
+                          uint64_t v)
+{
+    char buf[256];
+    size_t len = 0;
+    uint64_t got = 0;
+
+    ck_assert_msg(store_get(st, key, buf, sizeof buf, &len, &got) == STORE_OK,
+                  "%s: missing", key);
+    ck_assert_uint_eq(len, strlen(want));
+    ck_assert_int_eq(memcmp(buf, want, len), 0);
+    ck_assert_uint_eq(got, v);
+}
+
+static void assert_absent(struct store *st, const char *key)
+{
+    char buf[256];
+    size_t len;
+    uint64_t got;
+
+    ck_assert_msg(store_get(st, key, buf, sizeof buf, &len, &got) == STORE_ENOTFOUND,
+                  "%s: still there", key);
+}
+
+static size_t records(struct store *st)
+{
+    size_t n = (size_t)-1, bytes = 0;
+
+    ck_assert_int_eq(store_stat(st, &n, &bytes), STORE_OK);
+    ck_assert_uint_gt(bytes, 0);
+    return n;
+}
+
+/* ---- compare-and-put ---- */
+
+START_TEST(get_missing_is_not_found)
+{
+    struct store *st = store_fresh();
+    char buf[64];
+    size_t len = 77;
+    uint64_t v = 77;
+
+    ck_assert_int_eq(store_get(st, "nobody", buf, sizeof buf, &len, &v),
+                     STORE_ENOTFOUND);
+    ck_assert_uint_eq(records(st), 0);
+    store_gone(st);
+}
+END_TEST
+
 START_TEST(compare_and_put)
 {
     struct store *st = store_fresh();
-    char buf[64];
-    size_t len;
-    uint64_t v, got;
+    uint64_t v = 0;
+    unsigned n = 99;
 
-    ck_assert_int_eq(store_get(st, "k1", buf, sizeof buf, &len, &got), STORE_ENOTFOUND);
-    ck_assert_int_eq(put(st, "k1", "one", 0, 2000, 1000, &v, NULL), STORE_OK);
+    /* New: version 1, readable as written. */
+    ck_assert_int_eq(put(st, "k1", "one", 0, 2000, 1000, &v, &n), STORE_OK);
     ck_assert_uint_eq(v, 1);
-    ck_assert_int_eq(store_get(st, "k1", buf, sizeof buf, &len, &got), STORE_OK);
-    ck_assert_uint_eq(len, 3);
-    ck_assert_int_eq(memcmp(buf, "one", 3), 0);
-    ck_assert_uint_eq(got, 1);
-    /* New on an existing key, and a stale version: both conflicts. */
+    ck_assert_uint_eq(n, 0);
+    assert_record(st, "k1", "one", 1);
+    /* New on an existing key: a conflict, nothing changed. */
     ck_assert_int_eq(put(st, "k1", "new", 0, 2000, 1000, &v, NULL), STORE_ECONFLICT);
+    assert_record(st, "k1", "one", 1);
+    /* The version read: accepted, one more. */
     ck_assert_int_eq(put(st, "k1", "two", 1, 2000, 1000, &v, NULL), STORE_OK);
     ck_assert_uint_eq(v, 2);
+    assert_record(st, "k1", "two", 2);
+    /* A stale version, and one from the future: conflicts. */
     ck_assert_int_eq(put(st, "k1", "old", 1, 2000, 1000, &v, NULL), STORE_ECONFLICT);
-    ck_assert_int_eq(store_get(st, "k1", buf, sizeof buf, &len, &got), STORE_OK);
-    ck_assert_int_eq(memcmp(buf, "two", 3), 0);
-    ck_assert_uint_eq(got, 2);
-    /* A record larger than the caller's buffer is an error, not a cut. */
-    ck_assert_int_eq(store_get(st, "k1", buf, 2, &len, &got), STORE_EIO);
-    ck_assert_int_eq(store_del(st, "k1"), STORE_OK);
-    ck_assert_int_eq(store_get(st, "k1", buf, sizeof buf, &len, &got), STORE_ENOTFOUND);
-    ck_assert_int_eq(store_del(st, "k1"), STORE_ENOTFOUND);
+    ck_assert_int_eq(put(st, "k1", "fut", 3, 2000, 1000, &v, NULL), STORE_ECONFLICT);
+    assert_record(st, "k1", "two", 2);
+    /* An existing version on a key that does not exist: a conflict too
+     * (the record was deleted, or reclaimed, since it was read). */
+    ck_assert_int_eq(put(st, "k2", "x", 1, 2000, 1000, &v, NULL), STORE_ECONFLICT);
+    assert_absent(st, "k2");
+    /* Keys are independent. */
+    ck_assert_int_eq(put(st, "k2", "other", 0, 2000, 1000, &v, NULL), STORE_OK);
+    ck_assert_uint_eq(v, 1);
+    assert_record(st, "k1", "two", 2);
+    ck_assert_uint_eq(records(st), 2);
+    /* NULL out-pointers are allowed. */
+    ck_assert_int_eq(put(st, "k2", "again", 1, 2000, 1000, NULL, NULL), STORE_OK);
+    assert_record(st, "k2", "again", 2);
+    /* An empty record is a record. */
+    ck_assert_int_eq(put(st, "k3", "", 0, 2000, 1000, &v, NULL), STORE_OK);
+    assert_record(st, "k3", "", 1);
     store_gone(st);
 }
 END_TEST
 
-START_TEST(login_moves_the_key_atomically)
+START_TEST(records_outlive_the_handle)
 {
     struct store *st = store_fresh();
-    char buf[64];
-    size_t len, records, bytes;
-    uint64_t v, got;
+    uint64_t v;
+
+    ck_assert_int_eq(put(st, "k", "kept", 0, 2000, 1000, &v, NULL), STORE_OK);
+    ck_assert_int_eq(put(st, "k", "kept2", 1, 2000, 1000, &v, NULL), STORE_OK);
+    store_close(st);
+    st = store_reopen();
+    assert_record(st, "k", "kept2", 2);
+    store_gone(st);
+}
+END_TEST
+
+START_TEST(get_buffer_bounds)
+{
+    struct store *st = store_fresh();
+    static unsigned char big[64 * 1024], back[64 * 1024];
+    char buf[8];
+    size_t len;
+    uint64_t v;
+
+    ck_assert_int_eq(put(st, "k", "12345", 0, 2000, 1000, &v, NULL), STORE_OK);
+    /* Exactly big enough: fine. One byte short: an error, not a cut. */
+    memset(buf, '#', sizeof buf);
+    ck_assert_int_eq(store_get(st, "k", buf, 5, &len, &v), STORE_OK);
+    ck_assert_uint_eq(len, 5);
+    ck_assert_int_eq(buf[5], '#');
+    memset(buf, '#', sizeof buf);
+    ck_assert_int_eq(store_get(st, "k", buf, 4, &len, &v), STORE_EIO);
+    for (size_t i = 0; i < sizeof buf; i++)
+        ck_assert_int_eq(buf[i], '#');                 /* nothing copied */
+    ck_assert_int_eq(store_get(st, "k", buf, 0, &len, &v), STORE_EIO);
+    /* The largest record a session may be (64 KiB), in and out whole. */
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (unsigned char)(i * 31 + 7);
+    struct store_write w = {.key = "big", .rec = big, .len = sizeof big,
+                            .expect = 0, .expires = 2000};
+    ck_assert_int_eq(store_put(st, &w, 1000, &v, NULL), STORE_OK);
+    ck_assert_int_eq(store_get(st, "big", back, sizeof back, &len, &v), STORE_OK);
+    ck_assert_uint_eq(len, sizeof big);
+    ck_assert_int_eq(memcmp(back, big, sizeof big), 0);
+    ck_assert_int_eq(store_get(st, "big", back, sizeof back - 1, &len, &v), STORE_EIO);
+    /* Reads after an error still work (the reader was reset). */
+    assert_record(st, "k", "12345", 1);
+    store_gone(st);
+}
+END_TEST
+
+START_TEST(oversized_keys_are_refused)
+{
+    struct store *st = store_fresh();
+    char key[200];
+    uint64_t v;
+
+    /* Session keys are 22 characters; lmdb.c bounds them at 64 so that its
+     * expiry index entries have a fixed maximum. Refused, not truncated. */
+    memset(key, 'k', sizeof key - 1);
+    key[sizeof key - 1] = '\0';
+    ck_assert_int_ne(put(st, key, "x", 0, 2000, 1000, &v, NULL), STORE_OK);
+    ck_assert_uint_eq(records(st), 0);
+    key[64] = '\0';
+    ck_assert_int_eq(put(st, key, "x", 0, 2000, 1000, &v, NULL), STORE_OK);
+    assert_record(st, key, "x", 1);
+    store_gone(st);
+}
+END_TEST
+
+START_TEST(store_del_deletes)
+{
+    struct store *st = store_fresh();
+    uint64_t v;
+    unsigned n;
+
+    ck_assert_int_eq(put(st, "k1", "one", 0, 1500, 1000, &v, NULL), STORE_OK);
+    ck_assert_int_eq(put(st, "k2", "two", 0, 1500, 1000, &v, NULL), STORE_OK);
+    ck_assert_int_eq(store_del(st, "k1"), STORE_OK);
+    assert_absent(st, "k1");
+    assert_record(st, "k2", "two", 1);
+    ck_assert_int_eq(store_del(st, "k1"), STORE_ENOTFOUND);
+    ck_assert_int_eq(store_del(st, "never"), STORE_ENOTFOUND);
+    ck_assert_uint_eq(records(st), 1);
+    /* Its expiry index entry went with it: after both expire, a commit
+     * reclaims exactly the one record left, not a ghost of the other. */
+    ck_assert_int_eq(put(st, "k3", "three", 0, 9000, 2000, &v, &n), STORE_OK);
+    ck_assert_uint_eq(n, 1);
+    assert_absent(st, "k2");
+    /* A deleted key starts over. */
+    ck_assert_int_eq(put(st, "k1", "reborn", 0, 9000, 2000, &v, NULL), STORE_OK);
+    ck_assert_uint_eq(v, 1);
+    store_gone(st);
+}
+END_TEST
+
+/* An update moves the record's expiry: the old index entry must go, or
+ * the live record would be reclaimed at its old expiry. */
+START_TEST(updates_move_the_expiry)
+{
+    struct store *st = store_fresh();
+    uint64_t v;
+    unsigned n;
+
+    ck_assert_int_eq(put(st, "k", "a", 0, 1500, 1000, &v, NULL), STORE_OK);
+    ck_assert_int_eq(put(st, "k", "b", 1, 9000, 1400, &v, NULL), STORE_OK);
+    ck_assert_int_eq(put(st, "other", "c", 0, 9000, 2000, &v, &n), STORE_OK);
+    ck_assert_uint_eq(n, 0);
+    assert_record(st, "k", "b", 2);
+    /* And shortening it works the other way. */
+    ck_assert_int_eq(put(st, "k", "d", 2, 2500, 2000, &v, &n), STORE_OK);
+    ck_assert_int_eq(put(st, "other", "e", 1, 9000, 3000, &v, &n), STORE_OK);
+    ck_assert_uint_eq(n, 1);
+    assert_absent(st, "k");
+    store_gone(st);
+}
+END_TEST
+
+/* ---- login: one transaction moves a session to a fresh key ---- */
+
+START_TEST(drop_key_moves_atomically)
+{
+    struct store *st = store_fresh();
+    uint64_t v;
+    unsigned n;
+
+    ck_assert_int_eq(put(st, "old", "cart", 0, 1500, 1000, &v, NULL), STORE_OK);
+    ck_assert_int_eq(put(st, "old", "cart2", 1, 1500, 1000, &v, NULL), STORE_OK);
+    struct store_write w = {.key = "new", .rec = "cart+user", .len = 9,
+                            .expect = 0, .expires = 9000,
+                            .drop_key = "old", .drop_expect = 2};
+    ck_assert_int_eq(store_put(st, &w, 1000, &v, NULL), STORE_OK);
+    ck_assert_uint_eq(v, 1);
+    assert_absent(st, "old");
+    assert_record(st, "new", "cart+user", 1);
+    ck_assert_uint_eq(records(st), 1);
+    /* The old key's expiry entry went too: nothing to reclaim later. */
+    ck_assert_int_eq(put(st, "x", "x", 0, 9000, 2000, &v, &n), STORE_OK);
+    ck_assert_uint_eq(n, 0);
+    assert_record(st, "new", "cart+user", 1);
+    store_gone(st);
+}
+END_TEST
+
+START_TEST(drop_key_conflicts_change_nothing)
+{
+    struct store *st = store_fresh();
+    uint64_t v = 0;
 
     ck_assert_int_eq(put(st, "old", "cart", 0, 2000, 1000, &v, NULL), STORE_OK);
-    /* A stale version of the old key: nothing happens at all. */
+    ck_assert_int_eq(put(st, "taken", "t", 0, 2000, 1000, &v, NULL), STORE_OK);
     struct store_write w = {.key = "new", .rec = "cart+user", .len = 9,
                             .expect = 0, .expires = 2000,
                             .drop_key = "old", .drop_expect = 7};
+    /* A stale version of the old key: the whole put fails. */
     ck_assert_int_eq(store_put(st, &w, 1000, &v, NULL), STORE_ECONFLICT);
-    ck_assert_int_eq(store_get(st, "new", buf, sizeof buf, &len, &got), STORE_ENOTFOUND);
-    ck_assert_int_eq(store_get(st, "old", buf, sizeof buf, &len, &got), STORE_OK);
+    assert_absent(st, "new");
+    assert_record(st, "old", "cart", 1);
+    /* The old key already gone (another worker logged out): conflict. */
+    w.drop_key = "vanished";
     w.drop_expect = 1;
+    ck_assert_int_eq(store_put(st, &w, 1000, &v, NULL), STORE_ECONFLICT);
+    assert_absent(st, "new");
+    /* The new key's own check fails: the old key is not dropped. */
+    w.key = "taken";
+    w.drop_key = "old";
+    w.drop_expect = 1;
+    ck_assert_int_eq(store_put(st, &w, 1000, &v, NULL), STORE_ECONFLICT);
+    assert_record(st, "old", "cart", 1);
+    assert_record(st, "taken", "t", 1);
+    ck_assert_uint_eq(records(st), 2);
+    /* A drop_key that does not exist, expected absent (0): nothing to
+     * drop, the put goes through. */
+    w.key = "new";
+    w.drop_key = "vanished";
+    w.drop_expect = 0;
     ck_assert_int_eq(store_put(st, &w, 1000, &v, NULL), STORE_OK);
-    ck_assert_int_eq(store_get(st, "old", buf, sizeof buf, &len, &got), STORE_ENOTFOUND);
-    ck_assert_int_eq(store_get(st, "new", buf, sizeof buf, &len, &got), STORE_OK);
-    ck_assert_int_eq(store_stat(st, &records, &bytes), STORE_OK);
-    ck_assert_uint_eq(records, 1);
+    assert_record(st, "new", "cart+user", 1);
+    assert_record(st, "old", "cart", 1);
     store_gone(st);
 }
 END_TEST
 
-START_TEST(reclamation)
+/* ---- reclamation ---- */
+
+START_TEST(foreground_reclamation)
 {
     struct store *st = store_fresh();
     char key[16];
-    size_t records, bytes;
-    unsigned n;
     uint64_t v;
+    unsigned n = 99;
 
+    /* 20 records alive when written (now 1000) that are all expired by
+     * now 2000, oldest first dead00 (1100) .. dead19 (1119). */
     for (int i = 0; i < 20; i++) {
         snprintf(key, sizeof key, "dead%02d", i);
-        ck_assert_int_eq(put(st, key, "x", 0, 1500, 1000, &v, NULL), STORE_OK);
+        ck_assert_int_eq(put(st, key, "x", 0, 1100 + (uint64_t)i, 1000, &v, &n),
+                         STORE_OK);
+        ck_assert_uint_eq(n, 0);
     }
     ck_assert_int_eq(put(st, "alive", "x", 0, 9000, 1000, &v, &n), STORE_OK);
-    ck_assert_uint_eq(n, 0);                    /* nothing expired yet */
-    /* Foreground: each commit after expiry reclaims gc_foreground. */
-    ck_assert_int_eq(put(st, "later", "x", 0, 9000, 2000, &v, &n), STORE_OK);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_eq(records(st), 21);
+    /* Each commit after their expiry reclaims gc_foreground, oldest
+     * first, and says so. */
+    ck_assert_int_eq(put(st, "later1", "x", 0, 9000, 2000, &v, &n), STORE_OK);
+    ck_assert_uint_eq(n, opt.gc_foreground);
+    ck_assert_uint_eq(records(st), 21 + 1 - 8);
+    assert_absent(st, "dead07");
+    assert_record(st, "dead08", "x", 1);
+    /* A commit that fails reclaims nothing (one transaction). */
+    n = 99;
+    ck_assert_int_eq(put(st, "alive", "x", 0, 9000, 2000, &v, &n), STORE_ECONFLICT);
+    ck_assert_uint_eq(n, 99);
+    ck_assert_uint_eq(records(st), 14);
+    ck_assert_int_eq(put(st, "later2", "x", 0, 9000, 2000, &v, &n), STORE_OK);
     ck_assert_uint_eq(n, 8);
-    ck_assert_int_eq(store_stat(st, &records, &bytes), STORE_OK);
-    ck_assert_uint_eq(records, 22 - 8);
-    /* Background: at most max, at most once per interval. */
-    ck_assert_int_eq(store_sweep(st, 2000, 2000000, 1000, 5, &n), STORE_OK);
-    ck_assert_uint_eq(n, 5);
-    ck_assert_int_eq(store_sweep(st, 2000, 2000500, 1000, 100, &n), STORE_OK);
-    ck_assert_uint_eq(n, 0);                    /* another worker's turn */
-    ck_assert_int_eq(store_sweep(st, 2000, 2001000, 1000, 100, &n), STORE_OK);
-    ck_assert_uint_eq(n, 7);                    /* the rest, not the living */
-    ck_assert_int_eq(store_stat(st, &records, &bytes), STORE_OK);
-    ck_assert_uint_eq(records, 2);
+    ck_assert_uint_eq(records(st), 14 + 1 - 8);
+    ck_assert_int_eq(put(st, "later3", "x", 0, 9000, 2000, &v, &n), STORE_OK);
+    ck_assert_uint_eq(n, 4);                              /* the rest */
+    ck_assert_uint_eq(records(st), 4);
+    ck_assert_int_eq(put(st, "later4", "x", 0, 9000, 2000, &v, &n), STORE_OK);
+    ck_assert_uint_eq(n, 0);
+    /* The living were never touched. */
+    assert_record(st, "alive", "x", 1);
+    assert_record(st, "later1", "x", 1);
+    assert_record(st, "later3", "x", 1);
+    ck_assert_uint_eq(records(st), 5);
     store_gone(st);
 }
 END_TEST
 
-START_TEST(bad_specs_are_refused)
+/* "Expired before now": a record expiring at exactly now is left for the
+ * next commit; one already expired when written is reclaimed by its own
+ * commit (the put succeeds, the record does not stay). */
+START_TEST(reclamation_boundary)
 {
-    char err[256];
+    struct store *st = store_fresh();
+    uint64_t v;
+    unsigned n;
 
-    ck_assert_ptr_null(store_open("redis://x", &opt, err, sizeof err));
-    ck_assert_ptr_nonnull(strstr(err, "lmdb:"));
-    ck_assert_ptr_null(store_open("lmdb:", &opt, err, sizeof err));
-    ck_assert_ptr_null(store_open("lmdb:/proc/nori/x", &opt, err, sizeof err));
+    ck_assert_int_eq(put(st, "edge", "x", 0, 1000, 1000, &v, &n), STORE_OK);
+    ck_assert_uint_eq(n, 0);
+    assert_record(st, "edge", "x", 1);
+    ck_assert_int_eq(put(st, "next", "x", 0, 9000, 1001, &v, &n), STORE_OK);
+    ck_assert_uint_eq(n, 1);
+    assert_absent(st, "edge");
+    ck_assert_int_eq(put(st, "stale", "x", 0, 999, 1001, &v, &n), STORE_OK);
+    ck_assert_uint_eq(n, 1);
+    assert_absent(st, "stale");
+    store_gone(st);
 }
 END_TEST
 
-/* Eight processes, each opening the store itself after the fork, each
- * adding 1 to one counter 200 times by compare-and-put, retrying on
- * conflicts: nothing may be lost. */
+START_TEST(gc_foreground_zero_reclaims_nothing)
+{
+    struct store_options o = opt;
+    char err[256];
+    uint64_t v;
+    unsigned n = 99;
+
+    dir_fresh();
+    snprintf(spec, sizeof spec, "lmdb:%s/sessions", dir);
+    o.gc_foreground = 0;
+    struct store *st = store_open(spec, &o, err, sizeof err);
+    ck_assert_msg(st != NULL, "%s", err);
+    ck_assert_int_eq(put(st, "dead", "x", 0, 1100, 1000, &v, &n), STORE_OK);
+    ck_assert_int_eq(put(st, "k", "x", 0, 9000, 2000, &v, &n), STORE_OK);
+    ck_assert_uint_eq(n, 0);
+    assert_record(st, "dead", "x", 1);
+    /* The sweeper still gets it. */
+    ck_assert_int_eq(store_sweep(st, 2000, 1, 1000, 10, &n), STORE_OK);
+    ck_assert_uint_eq(n, 1);
+    assert_absent(st, "dead");
+    store_gone(st);
+}
+END_TEST
+
+START_TEST(background_sweep)
+{
+    struct store *st = store_fresh();
+    char key[16];
+    uint64_t v, ms = 5000000;
+    unsigned n = 99;
+
+    for (int i = 0; i < 20; i++) {
+        snprintf(key, sizeof key, "dead%02d", i);
+        ck_assert_int_eq(put(st, key, "x", 0, 1100 + (uint64_t)i, 1000, &v, NULL),
+                         STORE_OK);
+    }
+    ck_assert_int_eq(put(st, "alive1", "x", 0, 9000, 1000, &v, NULL), STORE_OK);
+    ck_assert_int_eq(put(st, "alive2", "x", 0, 2001, 1000, &v, NULL), STORE_OK);
+    /* Before anything expired: the sweep runs and finds nothing. */
+    ck_assert_int_eq(store_sweep(st, 1000, ms, 1000, 100, &n), STORE_OK);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_eq(records(st), 22);
+    /* Within the interval of that run: nothing, even though due now. */
+    ms += 999;
+    ck_assert_int_eq(store_sweep(st, 2000, ms, 1000, 100, &n), STORE_OK);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_eq(records(st), 22);
+    /* A whole interval after it: runs, at most max, oldest first. */
+    ms += 1;
+    ck_assert_int_eq(store_sweep(st, 2000, ms, 1000, 5, &n), STORE_OK);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_uint_eq(records(st), 17);
+    assert_absent(st, "dead04");
+    assert_record(st, "dead05", "x", 1);
+    /* Another worker in the same interval leaves it alone. */
+    ck_assert_int_eq(store_sweep(st, 2000, ms + 500, 1000, 100, &n), STORE_OK);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_eq(records(st), 17);
+    /* Next interval: the rest, and never the living. */
+    ck_assert_int_eq(store_sweep(st, 2000, ms + 1000, 1000, 100, &n), STORE_OK);
+    ck_assert_uint_eq(n, 15);
+    ck_assert_uint_eq(records(st), 2);
+    assert_record(st, "alive1", "x", 1);
+    assert_record(st, "alive2", "x", 1);
+    ck_assert_int_eq(store_sweep(st, 2000, ms + 5000, 1000, 100, &n), STORE_OK);
+    ck_assert_uint_eq(n, 0);
+    store_gone(st);
+}
+END_TEST
+
+/* The interval is shared through the store: a sweep stamped by one
+ * process keeps another one's sweep from running. */
+START_TEST(sweep_interval_spans_processes)
+{
+    struct store *st = store_fresh();
+    uint64_t v;
+    unsigned n;
+    int status;
+    pid_t pid;
+
+    ck_assert_int_eq(put(st, "dead", "x", 0, 1100, 1000, &v, NULL), STORE_OK);
+    ck_assert_int_eq(store_sweep(st, 1000, 10000, 1000, 100, &n), STORE_OK);
+    store_close(st);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char err[256];
+        struct store *mine = store_open(spec, &opt, err, sizeof err);
+        if (mine == NULL)
+            _exit(100);
+        if (store_sweep(mine, 2000, 10500, 1000, 100, &n) != STORE_OK)
+            _exit(101);
+        store_close(mine);
+        _exit((int)n);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);       /* reclaimed nothing */
+    st = store_reopen();
+    assert_record(st, "dead", "x", 1);
+    ck_assert_int_eq(store_sweep(st, 2000, 11000, 1000, 100, &n), STORE_OK);
+    ck_assert_uint_eq(n, 1);
+    store_gone(st);
+}
+END_TEST
+
+/* ---- opening ---- */
+
+START_TEST(bad_specs_are_refused)
+{
+    char err[256], path[160];
+    struct store *st;
+    FILE *f;
+
+    static const char *const specs[] = {"not-lmdb:x", "redis://x", "memory",
+                                        "", "lmdb", "lmdb:", "LMDB:/tmp/x"};
+    for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
+        err[0] = '\0';
+        ck_assert_msg(store_open(specs[i], &opt, err, sizeof err) == NULL,
+                      "'%s' accepted", specs[i]);
+        ck_assert_msg(err[0] != '\0', "'%s': no message", specs[i]);
+    }
+    err[0] = '\0';
+    ck_assert_ptr_null(store_open("not-lmdb:x", &opt, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "not-lmdb:x"));
+    /* A small error buffer is filled, not overrun. */
+    char tiny[8];
+    memset(tiny, 'Z', sizeof tiny);
+    ck_assert_ptr_null(store_open("not-lmdb:x", &opt, tiny, 4));
+    ck_assert_uint_eq(strlen(tiny), 3);
+    ck_assert_int_eq(tiny[4], 'Z');
+
+    /* Paths that cannot hold a store: under /proc (unwritable even for
+     * root), under a regular file, and a regular file itself. */
+    err[0] = '\0';
+    ck_assert_ptr_null(store_open("lmdb:/proc/nori/x", &opt, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "/proc/nori/x"));
+    dir_fresh();
+    snprintf(path, sizeof path, "%s/file", dir);
+    ck_assert_ptr_nonnull(f = fopen(path, "w"));
+    fputs("not a database\n", f);
+    fclose(f);
+    snprintf(spec, sizeof spec, "lmdb:%s/file/sub", dir);
+    err[0] = '\0';
+    ck_assert_ptr_null(store_open(spec, &opt, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "file/sub"));
+    snprintf(spec, sizeof spec, "lmdb:%s/file", dir);
+    err[0] = '\0';
+    ck_assert_ptr_null(store_open(spec, &opt, err, sizeof err));
+    ck_assert_uint_gt(strlen(err), 0);
+    /* A good path next to them still opens. */
+    snprintf(spec, sizeof spec, "lmdb:%s/a/b/c", dir);
+    st = store_reopen();
+    store_gone(st);
+}
+END_TEST
+
+/* ---- eight processes, one counter ---- */
+
 #define RACERS 8
 #define ROUNDS 200
 
-static int race(void)
+static void u64_put(unsigned char *b, uint64_t v)
 {
-    char err[256], buf[32];
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t u64_get(const unsigned char *b)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)b[i] << (8 * i);
+    return v;
+}
+
+/* One racer: opens the store itself (after the fork), adds 1 to the
+ * counter ROUNDS times by compare-and-put, retrying on conflicts, and
+ * counts its conflicts in shared memory. The exit code says what broke. */
+static int race(atomic_ulong *conflicts)
+{
+    char err[256];
+    unsigned char buf[16], next[8];
     struct store *st = store_open(spec, &opt, err, sizeof err);
     size_t len;
     uint64_t v, nv;
@@ -160,16 +599,22 @@ static int race(void)
     if (st == NULL)
         return 2;
     for (int i = 0; i < ROUNDS;) {
-        if (store_get(st, "count", buf, sizeof buf - 1, &len, &v) != STORE_OK)
+        if (store_get(st, "count", buf, sizeof buf, &len, &v) != STORE_OK ||
+            len != 8)
             return 3;
-        buf[len] = '\0';
-        char next[32];
-        snprintf(next, sizeof next, "%lu", strtoul(buf, NULL, 10) + 1);
-        enum store_err e = put(st, "count", next, v, 9000, 1000, &nv, NULL);
-        if (e == STORE_OK)
+        u64_put(next, u64_get(buf) + 1);
+        struct store_write w = {.key = "count", .rec = next, .len = 8,
+                                .expect = v, .expires = 9000};
+        enum store_err e = store_put(st, &w, 1000, &nv, NULL);
+        if (e == STORE_OK) {
+            if (nv != v + 1)
+                return 5;
             i++;
-        else if (e != STORE_ECONFLICT)
+        } else if (e == STORE_ECONFLICT) {
+            atomic_fetch_add(conflicts, 1);
+        } else {
             return 4;
+        }
     }
     store_close(st);
     return 0;
@@ -178,28 +623,41 @@ static int race(void)
 START_TEST(racing_processes_lose_nothing)
 {
     struct store *st = store_fresh();
-    char buf[32];
+    unsigned char buf[16], zero[8] = {0};
     size_t len;
     uint64_t v;
     pid_t pids[RACERS];
     int status;
+    atomic_ulong *conflicts = mmap(NULL, sizeof *conflicts,
+                                   PROT_READ | PROT_WRITE,
+                                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
-    ck_assert_int_eq(put(st, "count", "0", 0, 9000, 1000, &v, NULL), STORE_OK);
+    ck_assert_ptr_ne(conflicts, MAP_FAILED);
+    atomic_init(conflicts, 0);
+    struct store_write w = {.key = "count", .rec = zero, .len = 8,
+                            .expect = 0, .expires = 9000};
+    ck_assert_int_eq(store_put(st, &w, 1000, &v, NULL), STORE_OK);
+    store_close(st);                        /* never across a fork */
     for (int i = 0; i < RACERS; i++) {
         pids[i] = fork();
         ck_assert_int_ge(pids[i], 0);
         if (pids[i] == 0)
-            _exit(race());
+            _exit(race(conflicts));
     }
     for (int i = 0; i < RACERS; i++) {
         ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
         ck_assert(WIFEXITED(status));
         ck_assert_int_eq(WEXITSTATUS(status), 0);
     }
-    ck_assert_int_eq(store_get(st, "count", buf, sizeof buf - 1, &len, &v), STORE_OK);
-    buf[len] = '\0';
-    ck_assert_str_eq(buf, "1600");
+    st = store_reopen();
+    ck_assert_int_eq(store_get(st, "count", buf, sizeof buf, &len, &v), STORE_OK);
+    ck_assert_uint_eq(len, 8);
+    ck_assert_uint_eq(u64_get(buf), RACERS * ROUNDS);
     ck_assert_uint_eq(v, 1 + RACERS * ROUNDS);
+    /* Not an assertion: whether the racers collided depends on timing. */
+    printf("racing_processes_lose_nothing: %d x %d increments, %lu conflicts\n",
+           RACERS, ROUNDS, (unsigned long)atomic_load(conflicts));
+    munmap(conflicts, sizeof *conflicts);
     store_gone(st);
 }
 END_TEST
@@ -209,12 +667,30 @@ int main(void)
     Suite *s = suite_create("store");
     TCase *tc = tcase_create("lmdb");
     SRunner *sr;
+    char cmd[128];
     int failed;
 
+    strcpy(root, "/tmp/nori-test-store.XXXXXX");
+    if (mkdtemp(root) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+
     tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, get_missing_is_not_found);
     tcase_add_test(tc, compare_and_put);
-    tcase_add_test(tc, login_moves_the_key_atomically);
-    tcase_add_test(tc, reclamation);
+    tcase_add_test(tc, records_outlive_the_handle);
+    tcase_add_test(tc, get_buffer_bounds);
+    tcase_add_test(tc, oversized_keys_are_refused);
+    tcase_add_test(tc, store_del_deletes);
+    tcase_add_test(tc, updates_move_the_expiry);
+    tcase_add_test(tc, drop_key_moves_atomically);
+    tcase_add_test(tc, drop_key_conflicts_change_nothing);
+    tcase_add_test(tc, foreground_reclamation);
+    tcase_add_test(tc, reclamation_boundary);
+    tcase_add_test(tc, gc_foreground_zero_reclaims_nothing);
+    tcase_add_test(tc, background_sweep);
+    tcase_add_test(tc, sweep_interval_spans_processes);
     tcase_add_test(tc, bad_specs_are_refused);
     tcase_add_test(tc, racing_processes_lose_nothing);
     suite_add_tcase(s, tc);
@@ -222,5 +698,8 @@ int main(void)
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    if (system(cmd) != 0)
+        failed = 1;
     return failed ? 1 : 0;
 }
