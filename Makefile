@@ -15,12 +15,13 @@ BUILD     ?= build
 # Debian packages: build (libfcgi, uthash, LMDB, libcrypt, pkg-config),
 # tests (check, curl, spawn-fcgi, cgi-fcgi from libfcgi-bin, clang and its
 # runtime for the fuzzers and sanitizers, man-db to check the man page),
-# serving (lighttpd; Apache with mod_fcgid for its tested configs), load
+# serving (lighttpd; Apache with mod_fcgid and nginx for their tested
+# configs), load
 # (wrk, siege).
 PACKAGES = gcc make pkg-config libfcgi-dev uthash-dev liblmdb-dev libcrypt-dev \
            check lighttpd curl \
            spawn-fcgi libfcgi-bin clang libclang-rt-14-dev wrk siege procps \
-           man-db apache2 libapache2-mod-fcgid
+           man-db apache2 libapache2-mod-fcgid nginx-light
 
 CC       ?= cc
 CSTD      = -std=c11 -D_GNU_SOURCE

@@ -1,6 +1,7 @@
 /* worker.c -- the accept loop on libfcgi, one-shot CGI mode, signals,
  * strict body reading, and the single write of each response. */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +15,11 @@
 #include "worker.h"
 
 #define ARENA_BLOCK (64 * 1024)
+/* How long a kept-alive FastCGI connection (nginx's fastcgi_keep_conn) may
+ * sit idle before the worker lets it go. A worker serves one connection
+ * at a time, so one parked on an idle connection is lost to every other
+ * client of the socket; after this it goes back to accept. */
+#define KEEP_IDLE_MS 1000
 
 static volatile sig_atomic_t stopping;
 static volatile sig_atomic_t fastcgi_mode;
@@ -245,6 +251,30 @@ static int run_cgi(worker_handler handler, void *ctx)
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/* After a request on a kept connection: when another connection waits
+ * in accept, this one is closed with the response (the web server reads
+ * the end of the response and the end of the connection together, and
+ * opens or picks another), so a kept connection never holds a worker
+ * away from a waiting one. Otherwise it is kept, for up to KEEP_IDLE_MS
+ * of silence. */
+static void keep_decide(FCGX_Request *fr)
+{
+    struct pollfd pfd = {.fd = 0, .events = POLLIN};
+
+    if (fr->keepConnection && poll(&pfd, 1, 0) > 0)
+        fr->keepConnection = 0;
+}
+
+static void keep_or_drop(FCGX_Request *fr)
+{
+    struct pollfd pfd = {.fd = fr->ipcFd, .events = POLLIN};
+
+    if (fr->ipcFd < 0 || !fr->keepConnection)
+        return;
+    if (poll(&pfd, 1, KEEP_IDLE_MS) == 0)
+        FCGX_Free(fr, 1);
+}
+
 /* A stop signal is let in only while the worker waits in accept: during
  * a request it stays pending, so that no read of the request's body is
  * interrupted and libfcgi's shutdown flag (which fails every later read)
@@ -267,12 +297,14 @@ static int run_fastcgi(worker_handler handler, void *ctx,
         return 1;
     io.fcgi = &fr;
     while (!stopping) {
+        keep_or_drop(&fr);
         sigprocmask(SIG_UNBLOCK, &stops, NULL);
         rc = FCGX_Accept_r(&fr);
         sigprocmask(SIG_BLOCK, &stops, NULL);
         if (rc < 0)
             break;
         serve_one(&io, &a, handler, ctx, fr.err);
+        keep_decide(&fr);
         FCGX_Finish_r(&fr);
         arena_reset(&a);
         if (max_requests && ++served >= max_requests)

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# nginx.sh -- nginx with deploy/nginx/nginx.conf in front of `nori serve`,
+# kept-alive FastCGI connections on: the smoke flow, many requests over
+# few kept connections, concurrent adds through the pool, and a worker
+# that is not pinned forever by an idle kept connection.
+source "$(dirname "$0")/lib.sh"
+
+# nginx's worker runs as nobody when started by root: it must reach the
+# socket, so the test directory is opened to it (the socket is 0666).
+chmod 755 "$TMP"
+SOCK=$TMP/nori.sock
+NORI_RUNDIR=$TMP "$NORI" serve --listen "unix:$SOCK" --workers 4 --socket-mode 0666 \
+    2>>"$TMP/serve.log" &
+SPID=$!
+for i in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+PORT=$(free_port)
+BASE=http://127.0.0.1:$PORT
+mkdir -p "$TMP/nginx"
+sed -e "s|@PORT@|$PORT|g; s|@SOCKET@|$SOCK|g; s|@HOME@|$ROOT|g; s|@RUNDIR@|$TMP/nginx|g" \
+    "$ROOT/deploy/nginx/nginx.conf" > "$TMP/nginx/nginx.conf"
+nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' 2>>"$TMP/nginx.out" &
+NPID=$!
+for i in $(seq 1 100); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/shop")" = 200 ] && break
+    sleep 0.05
+done
+
+echo "smoke"
+get 200 /shop "Home"
+expect_body 'href="/shop\?pg=Category&amp;id=1"' "links from SCRIPT_NAME"
+get 200 '/shop?pg=Item&id=26' "Item"
+get 400 '/shop?pg=Item&id=0' "a bad query"
+get 404 '/shop/below' "a path below the app"
+req -c "$TMP/jar" -b "$TMP/jar" --data 'act=add&id=26&qty=2' /shop
+expect_status 303 "add to cart"
+loc=$(header Location)
+req -b "$TMP/jar" "$loc"
+expect_body 'id="cart-count">2<' "the cart on the next request"
+get 301 / "/ redirects"
+get 200 /static/nori.css "the stylesheet"
+get 200 /nori-status "the counters, from loopback"
+expect_body '"requests"' "the counters are JSON"
+
+echo "kept-alive FastCGI connections"
+# 300 requests on one client connection: nginx reuses its upstream
+# connections; every answer must be whole and right.
+for i in $(seq 1 300); do
+    printf 'url = "%s/shop?pg=Item&id=%d"\noutput = "%s/ka.%d"\n' "$BASE" $((i % 80 + 1)) "$TMP" "$i"
+done > "$TMP/ka.curl"
+curl -s -K "$TMP/ka.curl"
+bad=0
+for i in $(seq 1 300); do grep -q '</html>' "$TMP/ka.$i" || bad=$((bad + 1)); done
+expect_eq "$bad" 0 "300 pages over kept connections, all whole"
+# Adds from 4 clients at once, within the worker count: none may fail.
+key=${loc##*_s=}
+req -b "$TMP/jar" "$loc"
+k=$(grep -o 'name="_k" value="[^"]*"' "$TMP/b" | head -1 | sed 's/.*value="//; s/"$//' || true)
+pids=()
+for c in 1 2 3 4; do
+    ( for i in $(seq 1 10); do
+          curl -s -o /dev/null -w '%{http_code}\n' -b "$TMP/jar" \
+              --data "act=add&id=5&qty=1&_s=$key&_k=$k" "$BASE/shop"
+      done > "$TMP/adds.$c" ) &
+    pids+=($!)
+done
+wait "${pids[@]}"
+expect_eq "$(cat "$TMP"/adds.* | grep -vc '^303$' || true)" 0 "40 concurrent adds all answered 303"
+req -b "$TMP/jar" "$loc"
+expect_body 'id="cart-count">42<' "and all 40 are in the cart"
+# While nginx holds its idle kept connections, another client of the
+# socket (here cgi-fcgi) is still served: idle kept connections are let
+# go after a second, and a waiting connection takes a worker.
+start=$(date +%s%N)
+out=$(env -i QUERY_STRING='pg=Item&id=26' SCRIPT_NAME=/shop REQUEST_METHOD=GET \
+      timeout 10 cgi-fcgi -bind -connect "$SOCK" 2>/dev/null | head -1 || true)
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+echo "$out" | grep -q '^Status: 200' && pass || fail "a second client of the socket: '$out'"
+[ "$ms" -lt 3000 ] && pass || fail "a second client waited $ms ms"
+
+kill -TERM "$NPID"; wait "$NPID" || true
+kill -TERM "$SPID"
+wait "$SPID" && pass || fail "nori serve did not exit 0"
+left=$(pgrep -f "nginx -p $TMP" || true)
+[ -z "$left" ] && pass || fail "nginx left processes: $left"
+finish
