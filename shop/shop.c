@@ -290,8 +290,9 @@ static void serve_status(struct view *v, struct shop *s)
                     records, bytes);
 }
 
-/* The FastCGI authorizer role: the web server asks whether the request
- * it holds (for a protected path, say /members/) may proceed. It may when
+/* The FastCGI authorizer role (or nginx's auth_request subrequest to
+ * /authorize): the web server asks whether the request it holds (for a
+ * protected path, say /members/) may proceed. It may when
  * it carries a live session whose user logged in; the user's name goes
  * back as NORI_USER for whatever serves the path. Nothing is rendered or
  * committed: an authorizer answers for someone else's content. */
@@ -330,7 +331,9 @@ void shop_handle(const struct request *req, struct response *resp, void *ctx)
     struct view v = {.shop = s, .req = req, .resp = resp};
     uint64_t now = (uint64_t)time(NULL);
 
-    if (req->authorizer) {
+    /* nginx has no authorizer role: its auth_request asks a responder,
+     * at /authorize below the app, the same question. */
+    if (req->authorizer || strcmp(req->path_info, "/authorize") == 0) {
         serve_authorize(&v, s, now);
         return;
     }

@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 # socket, so the test directory is opened to it (the socket is 0666).
 chmod 755 "$TMP"
 SOCK=$TMP/nori.sock
-NORI_RUNDIR=$TMP "$NORI" serve --listen "unix:$SOCK" --workers 4 --socket-mode 0666 \
+NORI_COOKIE_PATH=/ NORI_RUNDIR=$TMP "$NORI" serve --listen "unix:$SOCK" --workers 4 --socket-mode 0666 \
     2>>"$TMP/serve.log" &
 SPID=$!
 for i in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
@@ -40,6 +40,21 @@ get 301 / "/ redirects"
 get 200 /static/nori.css "the stylesheet"
 get 200 /nori-status "the counters, from loopback"
 expect_body '"requests"' "the counters are JSON"
+
+echo "the protected path (auth_request)"
+get 403 /members/index.html "no session: refused"
+key=${loc##*_s=}
+get 403 "/members/index.html?_s=$key" "a session without a login: refused"
+req -b "$TMP/jar" "$loc"
+k=$(grep -o 'name="_k" value="[^"]*"' "$TMP/b" | head -1 | sed 's/.*value="//; s/"$//' || true)
+req -c "$TMP/jar" -b "$TMP/jar" --data "act=login&user=demo&password=nori-demo&_s=$key&_k=$k" /shop
+expect_status 303 "login"
+loc=$(header Location)
+key=${loc##*_s=}
+req -b "$TMP/jar" "/members/index.html?_s=$key"
+expect_status 200 "logged in: allowed"
+expect_body 'Members only' "the protected file"
+expect_header X-Nori-User '^demo$' "the user's name came back from nori"
 
 echo "kept-alive FastCGI connections"
 # 300 requests on one client connection: nginx reuses its upstream
