@@ -37,7 +37,8 @@ bench_start() {
     BASE=http://127.0.0.1:$PORT
     FLOOR_BYTES=$(item_bytes)
     head -c "$FLOOR_BYTES" /dev/zero | tr '\0' x > "$DIR/ceiling.html"
-    export NORI_HOME=$ROOT BENCH_DIR=$DIR PORT FLOOR_BYTES
+    NORI_SOCKET=${NORI_SOCKET:-$DIR/served.sock}
+    export NORI_HOME=$ROOT BENCH_DIR=$DIR PORT FLOOR_BYTES NORI_SOCKET
     lighttpd -D -f "$ROOT/bench/lighttpd-bench.conf" 2>"$DIR/error.log" &
     LPID=$!
     local u code i
