@@ -19,6 +19,7 @@ apache_start() {    # apache_start CONF VAR=value...
         NORI_RUNDIR="$RUNDIR" PORT="$PORT" \
         apache2 -f "$ROOT/deploy/apache/$conf" -DFOREGROUND 2>>"$TMP/apache.out" &
     APID=$!
+    track "$APID"
     for i in $(seq 1 100); do
         [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/shop")" = 200 ] && return 0
         sleep 0.1
@@ -62,6 +63,7 @@ SOCK=$TMP/nori.sock
 NORI_RUNDIR=$TMP "$NORI" serve --listen "unix:$SOCK" --workers 2 --socket-mode 0666 \
     2>>"$TMP/serve.log" &
 SPID=$!
+track "$SPID"
 for i in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
 apache_start nori-proxy-fcgi.conf NORI_SOCKET="$SOCK"
 smoke proxy_fcgi

@@ -9,6 +9,7 @@ JAR=$TMP/jar
 NORI_COOKIE_PATH=/ NORI_RUNDIR=$TMP "$NORI" serve --listen "unix:$SOCK" --workers 2 \
     2>>"$TMP/serve.log" &
 SPID=$!
+track "$SPID"
 for i in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
 PORT=$(free_port)
 BASE=http://127.0.0.1:$PORT

@@ -15,8 +15,16 @@ FAILS=0
 PASSES=0
 LPID=
 
+# Other servers a suite starts (nori serve, nginx, Apache) are tracked,
+# so that a suite that stops early still leaves no process behind.
+TRACKED=()
+track() { TRACKED+=("$1"); }
+
 cleanup() {
     srv_stop
+    local p
+    for p in ${TRACKED[@]+"${TRACKED[@]}"}; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in ${TRACKED[@]+"${TRACKED[@]}"}; do wait "$p" 2>/dev/null || true; done
     rm -rf "$TMP"
 }
 trap cleanup EXIT

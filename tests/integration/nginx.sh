@@ -12,6 +12,7 @@ SOCK=$TMP/nori.sock
 NORI_COOKIE_PATH=/ NORI_RUNDIR=$TMP "$NORI" serve --listen "unix:$SOCK" --workers 4 --socket-mode 0666 \
     2>>"$TMP/serve.log" &
 SPID=$!
+track "$SPID"
 for i in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
 PORT=$(free_port)
 BASE=http://127.0.0.1:$PORT
@@ -20,6 +21,7 @@ sed -e "s|@PORT@|$PORT|g; s|@SOCKET@|$SOCK|g; s|@HOME@|$ROOT|g; s|@RUNDIR@|$TMP/
     "$ROOT/deploy/nginx/nginx.conf" > "$TMP/nginx/nginx.conf"
 nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' 2>>"$TMP/nginx.out" &
 NPID=$!
+track "$NPID"
 for i in $(seq 1 100); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/shop")" = 200 ] && break
     sleep 0.05
@@ -31,6 +33,8 @@ expect_body 'href="/shop\?pg=Category&amp;id=1"' "links from SCRIPT_NAME"
 get 200 '/shop?pg=Item&id=26' "Item"
 get 400 '/shop?pg=Item&id=0' "a bad query"
 get 404 '/shop/below' "a path below the app"
+req /shopping
+[ "$STATUS" = 404 ] && pass || fail "/shopping is not the shop: $STATUS"
 req -c "$TMP/jar" -b "$TMP/jar" --data 'act=add&id=26&qty=2' /shop
 expect_status 303 "add to cart"
 loc=$(header Location)

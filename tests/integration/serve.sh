@@ -12,6 +12,7 @@ serve_start() {     # serve_start [flags...]
     NORI_RUNDIR=$TMP "$NORI" serve --listen "unix:$SOCK" --workers 4 "$@" \
         2>>"$TMP/serve.log" &
     SPID=$!
+    track "$SPID"
     for i in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
     [ -S "$SOCK" ] || { cat "$TMP/serve.log" >&2; fail "nori serve did not start"; exit 1; }
 }
@@ -118,12 +119,14 @@ tcp_get() {
 FCGI_WEB_SERVER_ADDRS=127.0.0.1 NORI_RUNDIR=$TMP "$NORI" serve --listen "127.0.0.1:$tport" \
     --workers 1 2>>"$TMP/serve.log" &
 SPID=$!
+track "$SPID"
 for i in $(seq 1 50); do [ -n "$(tcp_get)" ] && break; sleep 0.1; done
 tcp_get | grep -q '^Status: 200' && pass || fail "TCP from an allowed address"
 kill -TERM "$SPID"; wait "$SPID" || true
 FCGI_WEB_SERVER_ADDRS=192.0.2.1 NORI_RUNDIR=$TMP "$NORI" serve --listen "127.0.0.1:$tport" \
     --workers 1 2>>"$TMP/serve.log" &
 SPID=$!
+track "$SPID"
 for i in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$tport") 2>/dev/null && break; sleep 0.1; done
 (exec 3<>"/dev/tcp/127.0.0.1/$tport") 2>/dev/null && pass || fail "nori serve is not listening on TCP"
 tcp_get | grep -q '^Status: 200' && fail "a web server not in FCGI_WEB_SERVER_ADDRS was served" || pass

@@ -10,6 +10,7 @@ NORI_RUNDIR=$TMP spawn-fcgi -s "$SOCK" -F 4 -P "$TMP/spawn.pid" -- "$NORI" >/dev
 pids=$(pgrep -f "^$NORI\$" | while read -r p; do
     tr '\0' '\n' < "/proc/$p/environ" | grep -qx "NORI_RUNDIR=$TMP" && echo "$p"
 done || true)
+for p in $pids; do track "$p"; done
 expect_eq "$(echo "$pids" | wc -w)" 4 "spawn-fcgi forked 4 workers"
 PORT=$(free_port)
 BASE=http://127.0.0.1:$PORT
