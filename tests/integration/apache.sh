@@ -20,10 +20,7 @@ apache_start() {    # apache_start CONF VAR=value...
         apache2 -f "$ROOT/deploy/apache/$conf" -DFOREGROUND 2>>"$TMP/apache.out" &
     APID=$!
     track "$APID"
-    for i in $(seq 1 100); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/shop")" = 200 ] && return 0
-        sleep 0.1
-    done
+    wait_200 "$BASE/shop" && return 0
     cat "$TMP/apache.out" "$RUNDIR/apache-error.log" >&2
     fail "apache with $conf did not serve the shop"
 }
@@ -59,12 +56,7 @@ left=$(pgrep -f "^$NORI\$" || true)
 [ -z "$left" ] && pass || fail "nori processes outlived apache: $left"
 
 echo "mod_proxy_fcgi to nori serve"
-SOCK=$TMP/nori.sock
-NORI_RUNDIR=$TMP "$NORI" serve --listen "unix:$SOCK" --workers 2 --socket-mode 0666 \
-    2>>"$TMP/serve.log" &
-SPID=$!
-track "$SPID"
-for i in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+serve_start --workers 2 --socket-mode 0666
 apache_start nori-proxy-fcgi.conf NORI_SOCKET="$SOCK"
 smoke proxy_fcgi
 apache_stop

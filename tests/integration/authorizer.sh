@@ -4,13 +4,8 @@
 # request that carries a live session whose user logged in.
 source "$(dirname "$0")/lib.sh"
 
-SOCK=$TMP/nori.sock
 JAR=$TMP/jar
-NORI_COOKIE_PATH=/ NORI_RUNDIR=$TMP "$NORI" serve --listen "unix:$SOCK" --workers 2 \
-    2>>"$TMP/serve.log" &
-SPID=$!
-track "$SPID"
-for i in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+serve_start NORI_COOKIE_PATH=/ --workers 2
 PORT=$(free_port)
 BASE=http://127.0.0.1:$PORT
 NORI_HOME=$ROOT NORI_SOCKET=$SOCK PORT=$PORT \

@@ -28,6 +28,7 @@ cleanup() {
     rm -rf "$TMP"
 }
 trap cleanup EXIT
+trap 'exit 1' TERM INT HUP      # so that a timeout still runs cleanup
 
 fail() { echo "  FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
 pass() { PASSES=$((PASSES + 1)); }
@@ -70,6 +71,33 @@ srv_wait() {
 }
 
 workers() { pgrep -P "$LPID" -f "$NORI" || true; }
+
+# serve_start [VAR=value...] [flags...]: `nori serve` on $SOCK, 4 workers
+# unless a flag says otherwise, its run directory $TMP; sets SPID.
+SOCK=$TMP/nori.sock
+SPID=
+serve_start() {
+    local envs=() flags=() a i
+    for a in "$@"; do
+        case $a in --*) flags+=("$a") ;; [A-Z]*=*) envs+=("$a") ;; *) flags+=("$a") ;; esac
+    done
+    env ${envs[@]+"${envs[@]}"} NORI_RUNDIR="$TMP" "$NORI" serve --listen "unix:$SOCK" \
+        --workers 4 ${flags[@]+"${flags[@]}"} 2>>"$TMP/serve.log" &
+    SPID=$!
+    track "$SPID"
+    for i in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+    [ -S "$SOCK" ] || { cat "$TMP/serve.log" >&2; fail "nori serve did not start"; exit 1; }
+}
+
+# wait_200 URL: until URL answers 200 (5 s at most); 1 if it never does.
+wait_200() {
+    local i
+    for i in $(seq 1 100); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" = 200 ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
 
 # Stops lighttpd the way an init system does and checks that it took
 # every worker with it.

@@ -8,12 +8,7 @@ source "$(dirname "$0")/lib.sh"
 # nginx's worker runs as nobody when started by root: it must reach the
 # socket, so the test directory is opened to it (the socket is 0666).
 chmod 755 "$TMP"
-SOCK=$TMP/nori.sock
-NORI_COOKIE_PATH=/ NORI_RUNDIR=$TMP "$NORI" serve --listen "unix:$SOCK" --workers 4 --socket-mode 0666 \
-    2>>"$TMP/serve.log" &
-SPID=$!
-track "$SPID"
-for i in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+serve_start NORI_COOKIE_PATH=/ --socket-mode 0666
 PORT=$(free_port)
 BASE=http://127.0.0.1:$PORT
 mkdir -p "$TMP/nginx"
@@ -22,10 +17,7 @@ sed -e "s|@PORT@|$PORT|g; s|@SOCKET@|$SOCK|g; s|@HOME@|$ROOT|g; s|@RUNDIR@|$TMP/
 nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' 2>>"$TMP/nginx.out" &
 NPID=$!
 track "$NPID"
-for i in $(seq 1 100); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/shop")" = 200 ] && break
-    sleep 0.05
-done
+wait_200 "$BASE/shop" || { cat "$TMP/nginx.out" >&2; fail "nginx did not serve the shop"; }
 
 echo "smoke"
 get 200 /shop "Home"

@@ -5,17 +5,6 @@
 # recycling, and a drain that lets the request in hand finish.
 source "$(dirname "$0")/lib.sh"
 
-SOCK=$TMP/nori.sock
-SPID=
-
-serve_start() {     # serve_start [flags...]
-    NORI_RUNDIR=$TMP "$NORI" serve --listen "unix:$SOCK" --workers 4 "$@" \
-        2>>"$TMP/serve.log" &
-    SPID=$!
-    track "$SPID"
-    for i in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
-    [ -S "$SOCK" ] || { cat "$TMP/serve.log" >&2; fail "nori serve did not start"; exit 1; }
-}
 serve_workers() { pgrep -P "$SPID" || true; }
 lighttpd_start() {
     PORT=$(free_port)
@@ -97,7 +86,7 @@ status=0
 wait "$SPID" || status=$?
 expect_eq "$status" 0 "nori serve exits 0 after draining"
 [ -e "$SOCK" ] && fail "socket left behind" || pass
-left=$(pgrep -f "$NORI serve" || true)
+left=$(pgrep -f "$NORI serve --listen unix:$SOCK" || true)
 [ -z "$left" ] && pass || fail "processes left: $left"
 
 echo "recycling with --max-requests"
