@@ -30,21 +30,6 @@ apache_stop() {
     for i in $(seq 1 50); do pgrep -f "apache2 -f $ROOT" >/dev/null || break; sleep 0.1; done
     pgrep -f "apache2 -f $ROOT" >/dev/null && fail "apache left processes" || pass
 }
-smoke() {   # smoke NAME
-    rm -f "$TMP/jar"
-    get 200 /shop "$1: Home"
-    expect_body 'href="/shop\?pg=Category&amp;id=1"' "$1: links from SCRIPT_NAME"
-    get 200 '/shop?pg=Item&id=26' "$1: Item"
-    expect_body '<h1>' "$1: Item has its name"
-    get 400 '/shop?pg=Item&id=0' "$1: a bad query"
-    req -c "$TMP/jar" -b "$TMP/jar" --data 'act=add&id=26&qty=2' /shop
-    expect_status 303 "$1: add to cart"
-    loc=$(header Location)
-    req -b "$TMP/jar" "$loc"
-    expect_body 'id="cart-count">2<' "$1: the cart on the next request"
-    get 301 / "$1: / redirects"
-    get 200 /static/nori.css "$1: the stylesheet"
-}
 
 echo "mod_fcgid"
 apache_start nori-fcgid.conf

@@ -159,6 +159,25 @@ expect_eq() {       # expect_eq GOT WANT WHAT
 # get CODE PATH WHAT: a GET that must answer CODE.
 get() { req "$2"; expect_status "$1" "$3"; }
 
+# smoke NAME: the flow every deployment must pass, through BASE: pages
+# with URLs built from SCRIPT_NAME, a 400, an add, and the cart seen on
+# the next request (LOC is left at that cart's URL).
+smoke() {
+    rm -f "$TMP/jar"
+    get 200 /shop "$1: Home"
+    expect_body 'href="/shop\?pg=Category&amp;id=1"' "$1: links from SCRIPT_NAME"
+    get 200 '/shop?pg=Item&id=26' "$1: Item"
+    expect_body '<h1>' "$1: Item has its name"
+    get 400 '/shop?pg=Item&id=0' "$1: a bad query"
+    req -c "$TMP/jar" -b "$TMP/jar" --data 'act=add&id=26&qty=2' /shop
+    expect_status 303 "$1: add to cart"
+    LOC=$(header Location)
+    req -b "$TMP/jar" "$LOC"
+    expect_body 'id="cart-count">2<' "$1: the cart on the next request"
+    get 301 / "$1: / redirects"
+    get 200 /static/nori.css "$1: the stylesheet"
+}
+
 finish() {
     srv_stop
     echo "  $PASSES checks passed, $FAILS failed"

@@ -20,20 +20,11 @@ track "$NPID"
 wait_200 "$BASE/shop" || { cat "$TMP/nginx.out" >&2; fail "nginx did not serve the shop"; }
 
 echo "smoke"
-get 200 /shop "Home"
-expect_body 'href="/shop\?pg=Category&amp;id=1"' "links from SCRIPT_NAME"
-get 200 '/shop?pg=Item&id=26' "Item"
-get 400 '/shop?pg=Item&id=0' "a bad query"
+smoke nginx
+loc=$LOC
 get 404 '/shop/below' "a path below the app"
 req /shopping
 [ "$STATUS" = 404 ] && pass || fail "/shopping is not the shop: $STATUS"
-req -c "$TMP/jar" -b "$TMP/jar" --data 'act=add&id=26&qty=2' /shop
-expect_status 303 "add to cart"
-loc=$(header Location)
-req -b "$TMP/jar" "$loc"
-expect_body 'id="cart-count">2<' "the cart on the next request"
-get 301 / "/ redirects"
-get 200 /static/nori.css "the stylesheet"
 get 200 /nori-status "the counters, from loopback"
 expect_body '"requests"' "the counters are JSON"
 

@@ -27,14 +27,7 @@ serve_start
 lighttpd_start
 
 echo "smoke"
-get 200 /shop "Home"
-get 200 '/shop?pg=Item&id=26' "Item"
-get 400 '/shop?pg=Item&id=0' "bad id"
-req -c "$TMP/jar" -b "$TMP/jar" --data 'act=add&id=26' /shop
-expect_status 303 "add"
-loc=$(header Location)
-req -b "$TMP/jar" "$loc"
-expect_body 'id="cart-count">1<' "the cart on the next request"
+smoke "nori serve"
 expect_eq "$(serve_workers | wc -l)" 4 "4 workers"
 
 echo "a second start is refused"
