@@ -41,10 +41,27 @@ left=$(pgrep -f "^$NORI\$" || true)
 [ -z "$left" ] && pass || fail "nori processes outlived apache: $left"
 
 echo "mod_proxy_fcgi to nori serve"
-serve_start --workers 2 --socket-mode 0666
-apache_start nori-proxy-fcgi.conf NORI_SOCKET="$SOCK"
+serve_start NORI_COOKIE_PATH=/ --workers 2 --socket-mode 0666
+# mod_authnz_fcgi reaches its authorizer over TCP only.
+aport=$(free_port)
+NORI_COOKIE_PATH=/ NORI_RUNDIR=$TMP "$NORI" serve --listen "127.0.0.1:$aport" --workers 1 \
+    2>>"$TMP/serve.log" &
+APZ=$!
+track "$APZ"
+apache_start nori-proxy-fcgi.conf NORI_SOCKET="$SOCK" NORI_AUTHZ="127.0.0.1:$aport"
 smoke proxy_fcgi
+get 403 /members/index.html "proxy_fcgi: /members/ without a session"
+key=${LOC##*_s=}
+get 403 "/members/index.html?_s=$key" "proxy_fcgi: /members/ before login"
+req -b "$TMP/jar" "$LOC"
+k=$(grep -o 'name="_k" value="[^"]*"' "$TMP/b" | head -1 | sed 's/.*value="//; s/"$//' || true)
+req -c "$TMP/jar" -b "$TMP/jar" --data "act=login&user=demo&password=nori-demo&_s=$key&_k=$k" /shop
+expect_status 303 "proxy_fcgi: login"
+key=$(header Location | sed -n 's/.*_s=//p')
+req -b "$TMP/jar" "/members/index.html?_s=$key"
+expect_status 200 "proxy_fcgi: /members/ after login"
+expect_body 'Members only' "proxy_fcgi: the protected file"
 apache_stop
-kill -TERM "$SPID"
+kill -TERM "$SPID" "$APZ"
 wait "$SPID" && pass || fail "nori serve did not exit 0"
 finish
