@@ -92,6 +92,24 @@ now=$(serve_workers | sort | tr '\n' ' ')
 expect_eq "$(serve_workers | wc -l)" 4 "4 workers after recycling"
 kill -TERM "$SPID"; wait "$SPID" || true
 
+echo "SIGHUP re-reads the catalog; a broken one is refused"
+cp "$ROOT/shop/data/catalog.tsv" "$TMP/catalog.tsv"
+serve_start NORI_CATALOG="$TMP/catalog.tsv"
+get 200 '/shop?pg=Item&id=26' "before the reload"
+expect_no_body 'Chef.s special' "the old name"
+sed -i 's/^I\t26\t\([0-9]*\)\t[^\t]*\t/I\t26\t\1\tChef'"'"'s special\t/' "$TMP/catalog.tsv"
+kill -HUP "$SPID"
+for i in $(seq 1 50); do grep -c 'reloaded 4 workers' "$TMP/serve.log" | grep -q 2 && break; sleep 0.1; done
+get 200 '/shop?pg=Item&id=26' "after the reload"
+expect_body 'Chef&#39;s special' "the new name is served"
+echo "broken line" >> "$TMP/catalog.tsv"
+kill -HUP "$SPID"
+for i in $(seq 1 50); do grep -q 'reload refused' "$TMP/serve.log" && break; sleep 0.1; done
+grep -q 'reload refused' "$TMP/serve.log" && pass || fail "a broken catalog was not refused"
+get 200 '/shop?pg=Item&id=26' "a refused reload keeps serving"
+expect_body 'Chef&#39;s special' "with the data it had"
+kill -TERM "$SPID"; wait "$SPID" || true
+
 echo "TCP, and FCGI_WEB_SERVER_ADDRS"
 tport=$(free_port)
 tcp_get() {
