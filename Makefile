@@ -21,7 +21,7 @@ BUILD     ?= build
 PACKAGES = gcc make pkg-config libfcgi-dev uthash-dev liblmdb-dev libcrypt-dev \
            check lighttpd curl \
            spawn-fcgi libfcgi-bin clang libclang-rt-14-dev wrk siege procps \
-           man-db apache2 libapache2-mod-fcgid nginx-light
+           man-db apache2 libapache2-mod-fcgid nginx-light iproute2
 
 CC       ?= cc
 CSTD      = -std=c11 -D_GNU_SOURCE

@@ -9,26 +9,31 @@ source "$(dirname "$0")/lib.sh"
 chmod 755 "$TMP"
 APID=
 
-apache_start() {    # apache_start CONF VAR=value...
-    local conf=$1; shift
+# apache_start CONF VAR=value...: Apache in the foreground with a deploy/
+# config, on a fresh port until one binds; sets APID.
+A_CONF=
+A_ENV=()
+apache_start() {
+    A_CONF=$1; shift
+    A_ENV=("$@")
+    on_fresh_port "apache ($A_CONF)" apache_run
+    APID=$UPID
+}
+apache_run() {
     RUNDIR=$TMP/apache.$RANDOM
     mkdir -p "$RUNDIR" && chmod 777 "$RUNDIR"
-    PORT=$(free_port)
-    BASE=http://127.0.0.1:$PORT
-    env "$@" APACHE_RUN_USER=www-data APACHE_RUN_GROUP=www-data NORI_HOME="$ROOT" \
-        NORI_RUNDIR="$RUNDIR" PORT="$PORT" \
-        apache2 -f "$ROOT/deploy/apache/$conf" -DFOREGROUND 2>>"$TMP/apache.out" &
-    APID=$!
-    track "$APID"
-    wait_200 "$BASE/shop" && return 0
-    cat "$TMP/apache.out" "$RUNDIR/apache-error.log" >&2
-    fail "apache with $conf did not serve the shop"
+    env ${A_ENV[@]+"${A_ENV[@]}"} APACHE_RUN_USER=www-data APACHE_RUN_GROUP=www-data \
+        NORI_HOME="$ROOT" NORI_RUNDIR="$RUNDIR" PORT="$PORT" \
+        apache2 -f "$ROOT/deploy/apache/$A_CONF" -DFOREGROUND 2>>"$TMP/apache.out" &
+    UPID=$!
+    track "$UPID"
 }
+apache_procs() { live $(pgrep -f "apache2 -f $ROOT" || true); }
+no_apache() { [ -z "$(apache_procs)" ]; }
 apache_stop() {
     kill -TERM "$APID" 2>/dev/null || true
     wait "$APID" 2>/dev/null || true
-    for i in $(seq 1 50); do pgrep -f "apache2 -f $ROOT" >/dev/null || break; sleep 0.1; done
-    pgrep -f "apache2 -f $ROOT" >/dev/null && fail "apache left processes" || pass
+    poll -- no_apache && pass || fail "apache left processes: $(apache_procs)"
 }
 
 echo "mod_fcgid"
@@ -37,18 +42,15 @@ smoke fcgid
 n=$(pgrep -f "^$NORI\$" | wc -l)
 [ "$n" -ge 1 ] && pass || fail "mod_fcgid started no nori"
 apache_stop
-left=$(pgrep -f "^$NORI\$" || true)
-[ -z "$left" ] && pass || fail "nori processes outlived apache: $left"
+no_nori() { [ -z "$(live $(pgrep -f "^$NORI\$" || true))" ]; }
+poll -- no_nori && pass || fail "nori processes outlived apache: $(pgrep -af "^$NORI\$")"
 
 echo "mod_proxy_fcgi to nori serve"
 serve_start NORI_COOKIE_PATH=/ --workers 2 --socket-mode 0666
 # mod_authnz_fcgi reaches its authorizer over TCP only.
-aport=$(free_port)
-NORI_COOKIE_PATH=/ NORI_RUNDIR=$TMP "$NORI" serve --listen "127.0.0.1:$aport" --workers 1 \
-    2>>"$TMP/serve.log" &
-APZ=$!
-track "$APZ"
-apache_start nori-proxy-fcgi.conf NORI_SOCKET="$SOCK" NORI_AUTHZ="127.0.0.1:$aport"
+serve_tcp NORI_COOKIE_PATH=/
+APZ=$TPID
+apache_start nori-proxy-fcgi.conf NORI_SOCKET="$SOCK" NORI_AUTHZ="127.0.0.1:$TPORT"
 smoke proxy_fcgi
 get 403 /members/index.html "proxy_fcgi: /members/ without a session"
 key=${LOC##*_s=}

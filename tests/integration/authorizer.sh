@@ -6,12 +6,7 @@ source "$(dirname "$0")/lib.sh"
 
 JAR=$TMP/jar
 serve_start NORI_COOKIE_PATH=/ --workers 2
-PORT=$(free_port)
-BASE=http://127.0.0.1:$PORT
-NORI_HOME=$ROOT NORI_SOCKET=$SOCK PORT=$PORT \
-    lighttpd -D -f "$ROOT/deploy/lighttpd/lighttpd-members.conf" 2>>"$TMP/error.log" &
-LPID=$!
-srv_wait || { cat "$TMP/error.log" "$TMP/serve.log" >&2; fail "servers did not start"; }
+lighttpd_with deploy/lighttpd/lighttpd-members.conf
 
 get 403 /members/index.html "no session: refused"
 expect_no_body 'Members only' "no session: nothing of the page"

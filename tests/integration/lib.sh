@@ -35,49 +35,151 @@ pass() { PASSES=$((PASSES + 1)); }
 
 source "$ROOT/tests/integration/port.sh"
 
-# srv_start [VAR=value...]: lighttpd with the shipped config and a fresh
-# run directory; extra NORI_* settings are passed through its environment
-# exactly as `make run` does.
-srv_start() {
-    local try
-    RUNDIR=$TMP/run.$RANDOM
-    mkdir -p "$RUNDIR"
-    for try in 1 2 3 4 5; do
+# ---- waiting, without fixed sleeps ----
+# A busy machine (two CPU hogs beside `make check`) makes everything
+# slow, so every wait polls a condition under a generous deadline.
+DEADLINE=${NORI_TEST_DEADLINE:-60}
+
+# alive PID: the process runs. A zombie is not alive: it has exited and
+# only waits for its parent (or a slow PID 1) to reap it.
+alive() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }           # the name may hold spaces and parens
+    [ "${stat%% *}" != Z ] && [ "${stat%% *}" != X ]
+}
+# live PID...: those of the PIDs that are alive.
+live() {
+    local p out=()
+    for p in "$@"; do alive "$p" && out+=("$p"); done
+    [ ${#out[@]} -eq 0 ] || printf '%s\n' "${out[@]}"
+}
+
+# poll [SECONDS] -- CMD...: runs CMD until it succeeds; 1 after SECONDS.
+poll() {
+    local secs=$DEADLINE
+    [ "$1" = -- ] || { secs=$1; shift; }
+    shift
+    local end=$((SECONDS + secs))
+    until "$@"; do
+        [ "$SECONDS" -lt "$end" ] || return 1
+        sleep 0.05
+    done
+}
+none_alive() { [ -z "$(live "$@")" ]; }
+# wait_gone PID...: until none of them is alive; 1 if some still are.
+wait_gone() { poll -- none_alive "$@"; }
+
+code_of() { curl -s -o /dev/null --max-time 10 -w '%{http_code}' "$1" || true; }
+is_200() { [ "$(code_of "$1")" = 200 ]; }
+
+# wait_up PID URL: 0 once URL answers 200 while PID runs; 1 as soon as
+# PID is gone (it could not bind, say: the caller retries on a fresh
+# port); 2 when the deadline passes.
+wait_up() {
+    local pid=$1 url=$2 end=$((SECONDS + DEADLINE))
+    while [ "$SECONDS" -lt "$end" ]; do
+        alive "$pid" || return 1
+        is_200 "$url" && alive "$pid" && return 0
+        sleep 0.05
+    done
+    return 2
+}
+
+# on_fresh_port NAME START: a free port can be taken between the probe
+# and the bind, so START (which sets PORT, BASE and starts a server that
+# must serve BASE/shop, leaving its PID in UPID) is tried on fresh ports
+# until one serves. Exits the suite when none does.
+UPID=
+on_fresh_port() {
+    local name=$1 start=$2 try rc
+    for try in 1 2 3 4 5 6; do
         PORT=$(free_port)
         BASE=http://127.0.0.1:$PORT
-        env "$@" NORI_HOME="$ROOT" NORI_RUNDIR="$RUNDIR" PORT="$PORT" \
-            lighttpd -D -f "$ROOT/lighttpd.conf" 2>>"$TMP/error.log" &
-        LPID=$!
-        if srv_wait; then
-            return 0
-        fi
-        kill "$LPID" 2>/dev/null || true
-        wait "$LPID" 2>/dev/null || true
-        LPID=
+        "$start"
+        rc=0
+        wait_up "$UPID" "$BASE/shop" || rc=$?
+        [ "$rc" = 0 ] && return 0
+        kill -TERM "$UPID" 2>/dev/null || true
+        wait "$UPID" 2>/dev/null || true
+        [ "$rc" = 1 ] || break      # up but not serving: not a port race
+        echo "  ($name lost port $PORT, retrying on another)" >&2
     done
-    echo "cannot start lighttpd; its log:" >&2
-    cat "$TMP/error.log" >&2
+    fail "$name did not serve $BASE/shop"
+    tail -n 20 "$TMP"/*.log "$TMP"/*.out >&2 2>/dev/null || true
     exit 1
 }
 
-srv_wait() {
-    local i
-    for i in $(seq 1 100); do
-        kill -0 "$LPID" 2>/dev/null || return 1
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/shop")" = 200 ] && return 0
-        sleep 0.05
+# serve_tcp [VAR=value...]: `nori serve` with one worker on a fresh
+# loopback TCP port, retried when the port is lost to a race; sets TPORT
+# and TPID.
+TPORT=
+TPID=
+tcp_listening() { (exec 3<>"/dev/tcp/127.0.0.1/$TPORT") 2>/dev/null; }
+tcp_up() { ! alive "$TPID" || tcp_listening; }
+serve_tcp() {
+    local try
+    for try in 1 2 3 4 5 6; do
+        TPORT=$(free_port)
+        env "$@" NORI_RUNDIR="$TMP" "$NORI" serve --listen "127.0.0.1:$TPORT" \
+            --workers 1 2>>"$TMP/serve.log" &
+        TPID=$!
+        track "$TPID"
+        poll -- tcp_up || true
+        alive "$TPID" && tcp_listening && return 0
+        kill -TERM "$TPID" 2>/dev/null || true
+        wait "$TPID" 2>/dev/null || true
     done
-    return 1
+    fail "nori serve could not listen on TCP"
+    tail -n 20 "$TMP/serve.log" >&2
+    exit 1
 }
 
-workers() { pgrep -P "$LPID" -f "$NORI" || true; }
+# srv_start [VAR=value...]: lighttpd with the shipped config and a fresh
+# run directory; extra NORI_* settings are passed through its environment
+# exactly as `make run` does.
+SRV_ENV=()
+srv_start() {
+    SRV_ENV=("$@")
+    RUNDIR=$TMP/run.$RANDOM
+    mkdir -p "$RUNDIR"
+    on_fresh_port lighttpd lighttpd_shipped
+    LPID=$UPID
+}
+lighttpd_shipped() {
+    env ${SRV_ENV[@]+"${SRV_ENV[@]}"} NORI_HOME="$ROOT" NORI_RUNDIR="$RUNDIR" PORT="$PORT" \
+        lighttpd -D -f "$ROOT/lighttpd.conf" 2>>"$TMP/error.log" &
+    UPID=$!
+}
+
+# lighttpd_with CONF [VAR=value...]: lighttpd with a deploy/ config in
+# front of an external nori (NORI_SOCKET=$SOCK); sets LPID.
+LT_CONF=
+lighttpd_with() {
+    LT_CONF=$1; shift
+    SRV_ENV=("$@")
+    on_fresh_port lighttpd lighttpd_external
+    LPID=$UPID
+}
+lighttpd_external() {
+    env ${SRV_ENV[@]+"${SRV_ENV[@]}"} NORI_HOME="$ROOT" NORI_SOCKET="$SOCK" PORT="$PORT" \
+        lighttpd -D -f "$ROOT/$LT_CONF" 2>>"$TMP/error.log" &
+    UPID=$!
+}
+
+# workers: lighttpd's live nori children.
+workers() { live $(pgrep -P "$LPID" -f "$NORI" || true); }
+nworkers() { workers | wc -l; }
+# wait_workers N: until lighttpd has N live workers.
+has_workers() { [ "$(nworkers)" = "$1" ]; }
+wait_workers() { poll -- has_workers "$1"; }
 
 # serve_start [VAR=value...] [flags...]: `nori serve` on $SOCK, 4 workers
 # unless a flag says otherwise, its run directory $TMP; sets SPID.
 SOCK=$TMP/nori.sock
 SPID=
 serve_start() {
-    local envs=() flags=() a i
+    local envs=() flags=() a
     for a in "$@"; do
         case $a in --*) flags+=("$a") ;; [A-Z]*=*) envs+=("$a") ;; *) flags+=("$a") ;; esac
     done
@@ -85,39 +187,25 @@ serve_start() {
         --workers 4 ${flags[@]+"${flags[@]}"} 2>>"$TMP/serve.log" &
     SPID=$!
     track "$SPID"
-    for i in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
-    [ -S "$SOCK" ] || { cat "$TMP/serve.log" >&2; fail "nori serve did not start"; exit 1; }
+    poll -- test -S "$SOCK" || { cat "$TMP/serve.log" >&2; fail "nori serve did not start"; exit 1; }
 }
 
-# wait_200 URL: until URL answers 200 (5 s at most); 1 if it never does.
-wait_200() {
-    local i
-    for i in $(seq 1 100); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" = 200 ] && return 0
-        sleep 0.05
-    done
-    return 1
-}
+# wait_200 URL: until URL answers 200; 1 if it never does.
+wait_200() { poll -- is_200 "$1"; }
 
 # Stops lighttpd the way an init system does and checks that it took
 # every worker with it.
 srv_stop() {
     [ -n "${LPID:-}" ] || return 0
-    local pids
+    local pids p
     pids=$(workers)
     kill -TERM "$LPID" 2>/dev/null || true
     wait "$LPID" 2>/dev/null || true
     LPID=
-    local p i
-    for p in $pids; do
-        for i in $(seq 1 50); do
-            kill -0 "$p" 2>/dev/null || break
-            sleep 0.05
-        done
-        if kill -0 "$p" 2>/dev/null; then
-            fail "worker $p outlived lighttpd"
-            kill -KILL "$p" 2>/dev/null || true
-        fi
+    wait_gone $pids && return 0
+    for p in $(live $pids); do
+        fail "worker $p outlived lighttpd"
+        kill -KILL "$p" 2>/dev/null || true
     done
 }
 

@@ -3,30 +3,27 @@
 # foreground process group, as a terminal sends it) leaves no process.
 source "$(dirname "$0")/lib.sh"
 
-PORT=$(free_port)
-BASE=http://127.0.0.1:$PORT
 # setsid: a process group of its own, like a terminal's foreground job.
-setsid make -s -C "$ROOT" run PORT="$PORT" >"$TMP/run.log" 2>&1 &
-leader=$!
-ok=
-for i in $(seq 1 200); do
-    if [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/shop?pg=Item&id=26")" = 200 ]; then
-        ok=1; break
-    fi
-    sleep 0.05
-done
-[ -n "$ok" ] && pass || { fail "make run did not serve the shop"; cat "$TMP/run.log" >&2; }
-pids=$(pgrep -g "$leader" || true)
-n=$(pgrep -g "$leader" -f "$ROOT/build/nori" | wc -l)
-expect_eq "$n" 4 "make run starts 4 workers"
+make_run() {
+    setsid make -s -C "$ROOT" run PORT="$PORT" >"$TMP/run.log" 2>&1 &
+    UPID=$!
+}
+on_fresh_port "make run" make_run
+leader=$UPID
+group() { pgrep -g "$leader" "$@" || true; }
+pass
+# lighttpd spawns its workers one after another: wait for all four.
+four_workers() { [ "$(live $(group -f "$ROOT/build/nori") | wc -l)" = 4 ]; }
+poll -- four_workers || true
+expect_eq "$(live $(group -f "$ROOT/build/nori") | wc -l)" 4 "make run starts 4 workers"
+pids=$(group)
 
 kill -INT -- "-$leader"
-for i in $(seq 1 100); do
-    [ -z "$(pgrep -g "$leader" || true)" ] && break
-    sleep 0.05
-done
-left=$(pgrep -g "$leader" -a || true)
-[ -z "$left" ] && pass || { fail "left behind after Ctrl-C: $left"; pkill -KILL -g "$leader" || true; }
-for p in $pids; do kill -0 "$p" 2>/dev/null && fail "process $p survived Ctrl-C"; done
-pass
+# A process that has exited but waits to be reaped (by make, lighttpd, or
+# a slow PID 1) is gone for the visitor: only live ones count.
+if wait_gone $pids; then pass; else
+    left=$(live $pids)
+    fail "left behind after Ctrl-C: $(ps -o pid=,stat=,args= -p "$(echo $left | tr ' ' ,)")"
+    kill -KILL $left 2>/dev/null || true
+fi
 finish

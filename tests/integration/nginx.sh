@@ -9,15 +9,16 @@ source "$(dirname "$0")/lib.sh"
 # socket, so the test directory is opened to it (the socket is 0666).
 chmod 755 "$TMP"
 serve_start NORI_COOKIE_PATH=/ --socket-mode 0666
-PORT=$(free_port)
-BASE=http://127.0.0.1:$PORT
 mkdir -p "$TMP/nginx"
-sed -e "s|@PORT@|$PORT|g; s|@SOCKET@|$SOCK|g; s|@HOME@|$ROOT|g; s|@RUNDIR@|$TMP/nginx|g" \
-    "$ROOT/deploy/nginx/nginx.conf" > "$TMP/nginx/nginx.conf"
-nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' 2>>"$TMP/nginx.out" &
-NPID=$!
-track "$NPID"
-wait_200 "$BASE/shop" || { cat "$TMP/nginx.out" >&2; fail "nginx did not serve the shop"; }
+nginx_run() {
+    sed -e "s|@PORT@|$PORT|g; s|@SOCKET@|$SOCK|g; s|@HOME@|$ROOT|g; s|@RUNDIR@|$TMP/nginx|g" \
+        "$ROOT/deploy/nginx/nginx.conf" > "$TMP/nginx/nginx.conf"
+    nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' 2>>"$TMP/nginx.out" &
+    UPID=$!
+    track "$UPID"
+}
+on_fresh_port nginx nginx_run
+NPID=$UPID
 
 echo "smoke"
 smoke nginx
@@ -72,12 +73,11 @@ expect_body 'id="cart-count">42<' "and all 40 are in the cart"
 # While nginx holds its idle kept connections, another client of the
 # socket (here cgi-fcgi) is still served: idle kept connections are let
 # go after a second, and a waiting connection takes a worker.
-start=$(date +%s%N)
+# A pinned worker would never answer: the bound is generous, since only
+# "served at all" is asserted (timing belongs to the bench).
 out=$(env -i QUERY_STRING='pg=Item&id=26' SCRIPT_NAME=/shop REQUEST_METHOD=GET \
-      timeout 10 cgi-fcgi -bind -connect "$SOCK" 2>/dev/null | head -1 || true)
-ms=$(( ($(date +%s%N) - start) / 1000000 ))
+      timeout 20 cgi-fcgi -bind -connect "$SOCK" 2>/dev/null | head -1 || true)
 echo "$out" | grep -q '^Status: 200' && pass || fail "a second client of the socket: '$out'"
-[ "$ms" -lt 3000 ] && pass || fail "a second client waited $ms ms"
 
 kill -TERM "$NPID"; wait "$NPID" || true
 kill -TERM "$SPID"

@@ -179,14 +179,13 @@ echo "kill -9 of every worker keeps the cart"
 post "act=add&id=9&qty=3&_s=$C&_k=$CK"
 expect_status 303 "add before the kill"
 for w in $(workers); do kill -KILL "$w"; done
-ok=
-for i in $(seq 1 100); do
+cart_is_14() {
     req -b "$JAR" "/shop?pg=Cart&_s=$C"
-    if [ "$STATUS" = 200 ] && [ "$(cart_count)" = 14 ]; then ok=1; break; fi
-    sleep 0.1
-done
-[ -n "$ok" ] && pass || fail "after kill -9: status $STATUS, cart $(cart_count), want 14"
-expect_eq "$(workers | wc -l)" 4 "lighttpd respawned 4 workers"
+    [ "$STATUS" = 200 ] && [ "$(cart_count)" = 14 ]
+}
+poll -- cart_is_14 && pass || fail "after kill -9: status $STATUS, cart $(cart_count), want 14"
+wait_workers 4 || true
+expect_eq "$(nworkers)" 4 "lighttpd respawned 4 workers"
 
 echo "status"
 out=$(fcgi "$sock" PATH_INFO=/nori-status REMOTE_ADDR=192.0.2.7)

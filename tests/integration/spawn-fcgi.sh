@@ -12,12 +12,7 @@ pids=$(pgrep -f "^$NORI\$" | while read -r p; do
 done || true)
 for p in $pids; do track "$p"; done
 expect_eq "$(echo "$pids" | wc -w)" 4 "spawn-fcgi forked 4 workers"
-PORT=$(free_port)
-BASE=http://127.0.0.1:$PORT
-NORI_HOME=$ROOT NORI_SOCKET=$SOCK PORT=$PORT \
-    lighttpd -D -f "$ROOT/deploy/lighttpd/lighttpd-external.conf" 2>>"$TMP/error.log" &
-LPID=$!
-srv_wait || fail "lighttpd did not start"
+lighttpd_with deploy/lighttpd/lighttpd-external.conf
 
 get 200 /shop "Home"
 get 200 '/shop?pg=Item&id=26' "Item"
@@ -29,10 +24,7 @@ expect_body 'id="cart-count">1<' "the cart on the next request"
 
 srv_stop
 kill -TERM $pids
-for i in $(seq 1 40); do
-    left=$(for p in $pids; do kill -0 "$p" 2>/dev/null && echo "$p"; done || true)
-    [ -z "$left" ] && break
-    sleep 0.05
-done
-[ -z "$left" ] && pass || { fail "workers ignored SIGTERM: $left"; kill -KILL $left; }
+if wait_gone $pids; then pass; else
+    left=$(live $pids); fail "workers ignored SIGTERM: $left"; kill -KILL $left
+fi
 finish

@@ -174,10 +174,9 @@ expect_header Content-Type '^text/css' "stylesheet type"
 echo "signals"
 # SIGTERM to an idle worker: it leaves accept at once and lighttpd
 # starts another; the shop keeps answering.
-w=$(workers | head -1)
+w=$(workers | sed -n 1p)
 kill -TERM "$w"
-for i in $(seq 1 40); do kill -0 "$w" 2>/dev/null || break; sleep 0.05; done
-kill -0 "$w" 2>/dev/null && fail "idle worker ignored SIGTERM" || pass
+wait_gone "$w" && pass || fail "idle worker ignored SIGTERM"
 for i in 1 2 3 4 5 6 7 8; do get 200 '/shop?pg=Item&id=26' "after SIGTERM ($i)"; done
 
 finish
