@@ -82,7 +82,18 @@ $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
-$(BUILD)/libnori.a: $(OBJS)
+# The build's identity (fcgi/build.h): a digest of every file that shapes
+# an answer, rewritten only when one of them changes.
+ID_SRCS   = $(sort $(MODULES) $(HEADERS) shop/main.c $(wildcard static/*))
+$(BUILD)/build_id.c: $(ID_SRCS)
+	@mkdir -p $(dir $@)
+	@printf 'const char nori_build_id[] = "%s";\n' \
+	  "$$(cat $(ID_SRCS) | sha256sum | cut -c1-16)" > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/build_id.o: $(BUILD)/build_id.c
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/libnori.a: $(OBJS) $(BUILD)/obj/build_id.o
 	ar rcs $@ $^
 
 $(BUILD)/nori: shop/main.c $(BUILD)/libnori.a

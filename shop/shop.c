@@ -5,10 +5,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include "../fcgi/build.h"
 #include "../fcgi/stats.h"
 #include "view.h"
-
-#define NORI_VERSION "0.1.0"
 
 /* No script at all, styles only from our own origin, forms only to us:
  * a URL may carry a session key, so nothing may leak it or inject into it. */
@@ -409,9 +408,9 @@ int shop_init(struct shop *s, const struct shop_config *cfg, char *err,
             snprintf(err, errlen, "cannot register page %s", shop_pages[i].name);
             goto fail;
         }
-    /* What a sessionless page shows depends on the catalog, this code and
-     * the stylesheet URL; the ETag covers all three. */
-    uint64_t h = fnv1a_str(s->catalog.digest, NORI_VERSION);
+    /* What a sessionless page shows depends on the catalog, this build
+     * and the stylesheet URL; the ETag covers all three. */
+    uint64_t h = fnv1a_str(s->catalog.digest, nori_build_id);
     h = fnv1a_str(h, cfg->style_url);
     snprintf(s->etag, sizeof s->etag, "\"%016llx\"", (unsigned long long)h);
     return 0;
