@@ -47,7 +47,7 @@ enum {
 
 /* A parsed navigation URL. Strings are decoded and NUL-terminated. A
  * key (_s, _k) that is present but not shaped like a minted key sets its
- * NAV_HAS_ bit with an empty string: DESIGN.md wants a malformed session
+ * NAV_HAS_ bit with an empty string: docs/design.md wants a malformed session
  * key treated like an unknown one (200, sessionless), not a 400. */
 struct nav {
     unsigned seen;

@@ -1,4 +1,4 @@
-/* visit.c -- the session lifecycle of DESIGN.md, one request at a time:
+/* visit.c -- the session lifecycle of docs/design.md, one request at a time:
  *
  *   no key               -> no store access (lazy) or a new session (eager)
  *   unknown/expired key  -> sessionless, nothing created, the key forgotten

@@ -49,7 +49,7 @@ static void check_status(enum nav_err err)
     CHECK(why != NULL && why[0] != '\0');
 }
 
-/* The typed fields obey DESIGN.md whenever the parse succeeded. */
+/* The typed fields obey docs/design.md ("URL grammar") whenever the parse succeeded. */
 static void check_fields(const struct nav *n)
 {
     CHECK(terminated(n->pg, sizeof n->pg));

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # stateless.sh -- the sessionless half through a real lighttpd with the
-# shipped config: pages, every bad-input status of DESIGN.md, caching,
+# shipped config: pages, every bad-input status of docs/design.md, caching,
 # methods, strict bodies, and what a window shopper must never get.
 source "$(dirname "$0")/lib.sh"
 
@@ -59,7 +59,7 @@ expect_body 'value="inc"' "++ is a POST form"
 get 200 '/shop?pg=Login' "Login"
 expect_body 'name="password"' "Login form"
 
-echo "bad input (DESIGN.md)"
+echo "bad input (docs/design.md)"
 get 400 '/shop?pg=Item&id=%zz' "malformed percent-encoding"
 get 400 '/shop?pg=Item&id=%2' "truncated percent-encoding"
 get 400 '/shop?pg=Search&q=a%00b' "%00"

@@ -1,4 +1,4 @@
-/* test_nav.c -- the navigation URL contract of DESIGN.md, against nav.c:
+/* test_nav.c -- the navigation URL contract of docs/design.md, against nav.c:
  * strict query and form parsing (every bad-input case with its status),
  * canonical URLs, HTML escaping.
  *
