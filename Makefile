@@ -159,6 +159,7 @@ bench: deps $(BUILD)/nori $(BUILD)/floor $(BUILD)/commit-floor
 	bash bench/rss.sh
 	bash bench/sessions.sh
 	bash bench/deploy.sh
+	bash bench/instructions.sh
 
 # The binary is rebuilt in its own tree with the installed paths compiled
 # in; data, stylesheet, examples and the man page go under PREFIX.

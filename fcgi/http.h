@@ -4,6 +4,7 @@
 #define NORI_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "arena.h"
 
@@ -54,6 +55,10 @@ void response_init(struct response *r, struct arena *a);
 void response_header(struct response *r, const char *name, const char *value);
 void response_write(struct response *r, const char *s, size_t n);
 void response_puts(struct response *r, const char *s);
+/* Decimal n, no printf: the hot path formats numbers by hand. */
+void response_uint(struct response *r, uint64_t n);
+/* Writes decimal n at out (room for 20 bytes); returns its length. */
+size_t http_uint(char *out, uint64_t n);
 void response_printf(struct response *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Room for n more body bytes; response_commit says how many were used. */

@@ -60,6 +60,27 @@ void response_puts(struct response *r, const char *s)
     response_write(r, s, strlen(s));
 }
 
+size_t http_uint(char *out, uint64_t n)
+{
+    char buf[20], *p = buf + sizeof buf;
+    size_t len;
+
+    do {
+        *--p = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    len = (size_t)(buf + sizeof buf - p);
+    memcpy(out, p, len);
+    return len;
+}
+
+void response_uint(struct response *r, uint64_t n)
+{
+    char buf[20];
+
+    response_write(r, buf, http_uint(buf, n));
+}
+
 void response_printf(struct response *r, const char *fmt, ...)
 {
     va_list ap;

@@ -187,6 +187,31 @@ static void request_build(struct io *io, struct arena *a, struct request *req,
 
 /* Status line, headers, Content-Length and body: assembled, then written
  * in one call. HEAD keeps the length of the body it does not send. */
+/* The two lines every answer has, formatted by hand: printf was a
+ * tenth of a page's cost. top holds 128 bytes, len 64. */
+static int status_line(char *top, int status)
+{
+    const char *reason = http_reason(status);
+    size_t rl = strlen(reason), n = 0;
+
+    memcpy(top, "Status: ", 8), n += 8;
+    n += http_uint(top + n, (uint64_t)(status > 0 ? status : 0));
+    top[n++] = ' ';
+    memcpy(top + n, reason, rl), n += rl;
+    memcpy(top + n, "\r\n", 2), n += 2;
+    return (int)n;
+}
+
+static int content_length_line(char *len, size_t body_len)
+{
+    size_t n = 0;
+
+    memcpy(len, "Content-Length: ", 16), n += 16;
+    n += http_uint(len + n, body_len);
+    memcpy(len + n, "\r\n", 2), n += 2;
+    return (int)n;
+}
+
 static int response_send(struct io *io, const struct request *req,
                          struct response *resp)
 {
@@ -199,11 +224,8 @@ static int response_send(struct io *io, const struct request *req,
         response_header(resp, "Content-Type", "text/plain; charset=utf-8");
         response_puts(resp, "Out of memory.\n");
     }
-    int tn = snprintf(top, sizeof top, "Status: %d %s\r\n", resp->status,
-                      http_reason(resp->status));
-    int ln = resp->status == 304 ? 0
-             : snprintf(len, sizeof len, "Content-Length: %zu\r\n",
-                        resp->body_len);
+    int tn = status_line(top, resp->status);
+    int ln = resp->status == 304 ? 0 : content_length_line(len, resp->body_len);
     int send_body = req->method != HTTP_HEAD && resp->status != 304;
     size_t total = (size_t)tn + resp->head_len + (size_t)ln + 2 +
                    (send_body ? resp->body_len : 0);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../nav/nav.h"
 #include "catalog.h"
 #include "textfile.h"
 
@@ -116,6 +117,41 @@ static char *fold(char *s)
     return s;
 }
 
+/* The catalog's text is escaped once, at load, instead of on every page
+ * that shows it; the limits above bound the worst case. */
+static char *html_dup(const char *s)
+{
+    char buf[1000 * NAV_HTML_WORST + 1];
+    size_t n = strlen(s);
+
+    if (n > 1000)
+        return NULL;
+    n = nav_html_escape(buf, s, n);
+    buf[n] = '\0';
+    return strdup(buf);
+}
+
+static int strings_escape(const char *name, const char *description,
+                          const char **name_html, const char **description_html)
+{
+    char *n = html_dup(name), *d = html_dup(description);
+
+    if (n == NULL || d == NULL) {
+        free(n);
+        free(d);
+        return -1;
+    }
+    *name_html = n;
+    *description_html = d;
+    return 0;
+}
+
+static void strings_free(const char *name_html, const char *description_html)
+{
+    free((char *)name_html);
+    free((char *)description_html);
+}
+
 static int category_add(struct catalog *c, char **f, size_t nf, size_t line,
                         char *err, size_t errlen)
 {
@@ -133,6 +169,10 @@ static int category_add(struct catalog *c, char **f, size_t nf, size_t line,
         return fail(err, errlen, line, "bad category name or description");
     if ((cat = calloc(1, sizeof *cat)) == NULL)
         return fail(err, errlen, line, "out of memory");
+    if (strings_escape(f[2], f[3], &cat->name_html, &cat->description_html) < 0) {
+        free(cat);
+        return fail(err, errlen, line, "out of memory");
+    }
     cat->id = id;
     cat->name = f[2];
     cat->description = f[3];
@@ -167,6 +207,11 @@ static int item_add(struct catalog *c, char **f, size_t nf, size_t line,
     char *folded = strdup(f[3]);
     if (folded == NULL || (it = calloc(1, sizeof *it)) == NULL) {
         free(folded);
+        return fail(err, errlen, line, "out of memory");
+    }
+    if (strings_escape(f[3], f[5], &it->name_html, &it->description_html) < 0) {
+        free(folded);
+        free(it);
         return fail(err, errlen, line, "out of memory");
     }
     it->name_folded = fold(folded);
@@ -267,11 +312,13 @@ void catalog_free(struct catalog *c)
     HASH_ITER(hh, c->item_index, it, itmp) {
         HASH_DEL(c->item_index, it);
         free((char *)it->name_folded);
+        strings_free(it->name_html, it->description_html);
         free(it);
     }
     HASH_ITER(hh, c->category_index, cat, ctmp) {
         HASH_DEL(c->category_index, cat);
         free(cat->items);
+        strings_free(cat->name_html, cat->description_html);
         free(cat);
     }
     free(c->categories);

@@ -14,6 +14,8 @@ struct category {
     uint32_t id;
     const char *name;
     const char *description;
+    const char *name_html;      /* escaped once at load, for the pages */
+    const char *description_html;
     struct item **items;        /* in file order */
     size_t nitems;
     UT_hash_handle hh;
@@ -25,6 +27,8 @@ struct item {
     const char *name;
     const char *name_folded;    /* ASCII lower case, for search */
     const char *description;
+    const char *name_html;      /* escaped once at load, for the pages */
+    const char *description_html;
     uint32_t price_cents;
     UT_hash_handle hh;
 };

@@ -3,6 +3,7 @@
  * from SCRIPT_NAME, and every string from the catalog or the request is
  * escaped on its way out. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "view.h"
@@ -36,9 +37,15 @@ void view_url(struct view *v, const struct nav_link *link)
 
 void view_price(struct view *v, uint64_t cents)
 {
-    /* The demo menu is priced in euros. */
-    response_printf(v->resp, "\xE2\x82\xAC%llu.%02u", (unsigned long long)(cents / 100),
-                    (unsigned)(cents % 100));
+    char buf[32];
+    size_t n = 3;
+
+    memcpy(buf, "\xE2\x82\xAC", 3);
+    n += http_uint(buf + n, cents / 100);
+    buf[n++] = '.';
+    buf[n++] = (char)('0' + cents / 10 % 10);
+    buf[n++] = (char)('0' + cents % 10);
+    response_write(v->resp, buf, n);
 }
 
 /* Forms post (or GET the search) to the app itself. */
@@ -49,7 +56,9 @@ void view_form_action(struct view *v)
 
 static void hidden(struct view *v, const char *name, const char *value)
 {
-    response_printf(v->resp, "<input type=\"hidden\" name=\"%s\" value=\"", name);
+    response_puts(v->resp, "<input type=\"hidden\" name=\"");
+    response_puts(v->resp, name);       /* a literal of ours */
+    response_puts(v->resp, "\" value=\"");
     view_text(v, value);
     response_puts(v->resp, "\">");
 }
@@ -59,7 +68,9 @@ void view_form_open(struct view *v, const char *cls, const char *act)
     const struct session *s = view_session(v);
     const char *key = v->visit ? visit_link_key(v->visit) : NULL;
 
-    response_printf(v->resp, "<form class=\"%s\" method=\"post\" action=\"", cls);
+    response_puts(v->resp, "<form class=\"");
+    response_puts(v->resp, cls);        /* a literal of ours */
+    response_puts(v->resp, "\" method=\"post\" action=\"");
     view_form_action(v);
     response_puts(v->resp, "\">");
     hidden(v, "act", act);
@@ -69,13 +80,14 @@ void view_form_open(struct view *v, const char *cls, const char *act)
         hidden(v, "_k", s->form_key);
 }
 
+/* label is HTML: a literal, or catalog text escaped at load. */
 static void view_link(struct view *v, const struct nav_link *link,
                       const char *label)
 {
     response_puts(v->resp, "<a href=\"");
     view_url(v, link);
     response_puts(v->resp, "\">");
-    view_text(v, label);
+    response_puts(v->resp, label);
     response_puts(v->resp, "</a>");
 }
 
@@ -90,14 +102,15 @@ static void header_render(struct view *v)
     for (size_t i = 0; i < c->ncategories; i++) {
         struct nav_link l = {.pg = "Category", .id = c->categories[i]->id};
         response_puts(v->resp, " ");
-        view_link(v, &l, c->categories[i]->name);
+        view_link(v, &l, c->categories[i]->name_html);
     }
     const struct session *sess = view_session(v);
     const char *key = v->visit ? visit_link_key(v->visit) : NULL;
     response_puts(v->resp, " <a href=\"");
     view_url(v, &cart);
-    response_printf(v->resp, "\">Cart (<span id=\"cart-count\">%u</span>)</a> ",
-                    sess ? cart_count(sess) : 0);
+    response_puts(v->resp, "\">Cart (<span id=\"cart-count\">");
+    response_uint(v->resp, sess ? cart_count(sess) : 0);
+    response_puts(v->resp, "</span>)</a> ");
     view_link(v, &counter, "Counter");
     response_puts(v->resp, " ");
     /* Logging out changes state, so it is a POST form, never a link. */
@@ -128,18 +141,73 @@ static void header_render(struct view *v)
     response_puts(v->resp, "<button>Search</button></form></header>\n");
 }
 
-void view_open(struct view *v, const char *title)
+/* Everything from </title> to <main>. */
+static void frame_render(struct view *v)
 {
-    response_puts(v->resp,
-                  "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                  "<title>");
-    view_text(v, title);
     response_puts(v->resp, " \xC2\xB7 nori sushi</title><link rel=\"stylesheet\" href=\"");
     view_text(v, v->shop->cfg.style_url);
     response_puts(v->resp, "\"></head>\n<body>\n");
     header_render(v);
     response_puts(v->resp, "<main>\n");
+}
+
+/* A sessionless page's frame depends only on the prefix, the stylesheet
+ * URL and the catalog, which are fixed for a worker's life (a catalog
+ * reload starts new workers), so it is rendered once and copied after:
+ * rebuilding the same links for every page was most of a page's cost.
+ * One prefix is kept, since a worker is mounted at one place; another
+ * prefix is rendered as before. */
+static int frame_shared(const struct view *v)
+{
+    return v->visit == NULL && !(v->nav && v->nav->q_len);
+}
+
+static void frame_keep(struct view *v, size_t from)
+{
+    struct frame *f = v->shop->frame;
+    size_t len = v->resp->body_len - from;
+
+    if (f == NULL || f->bytes || v->resp->failed)
+        return;
+    f->prefix = strdup(v->req->script_name);
+    f->bytes = malloc(len);
+    if (f->prefix == NULL || f->bytes == NULL) {
+        free(f->prefix);
+        free(f->bytes);
+        f->prefix = f->bytes = NULL;
+        return;
+    }
+    memcpy(f->bytes, v->resp->body + from, len);
+    f->len = len;
+}
+
+void view_open(struct view *v, const char *title)
+{
+    const struct frame *f = v->shop->frame;
+
+    response_puts(v->resp,
+                  "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                  "<title>");
+    response_puts(v->resp, title);
+    if (!frame_shared(v)) {
+        frame_render(v);
+    } else if (f && f->bytes && strcmp(f->prefix, v->req->script_name) == 0) {
+        response_write(v->resp, f->bytes, f->len);
+    } else {
+        size_t from = v->resp->body_len;
+        frame_render(v);
+        frame_keep(v, from);
+    }
+}
+
+void frame_free(struct frame *f)
+{
+    if (f == NULL)
+        return;
+    free(f->prefix);
+    free(f->bytes);
+    free(f);
 }
 
 void view_close(struct view *v)
@@ -155,7 +223,7 @@ void view_item_list(struct view *v, const struct item *const *items, size_t n)
     for (size_t i = 0; i < n; i++) {
         struct nav_link l = {.pg = "Item", .id = items[i]->id};
         response_puts(v->resp, "<li>");
-        view_link(v, &l, items[i]->name);
+        view_link(v, &l, items[i]->name_html);
         response_puts(v->resp, " <span class=\"price\">");
         view_price(v, items[i]->price_cents);
         response_puts(v->resp, "</span></li>\n");

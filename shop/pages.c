@@ -24,9 +24,11 @@ static int home_render(struct view *v)
         response_puts(v->resp, "<li><a href=\"");
         view_url(v, &l);
         response_puts(v->resp, "\">");
-        view_text(v, cat->name);
-        response_printf(v->resp, "</a> <span class=\"count\">(%zu)</span> ", cat->nitems);
-        view_text(v, cat->description);
+        response_puts(v->resp, cat->name_html);
+        response_puts(v->resp, "</a> <span class=\"count\">(");
+        response_uint(v->resp, cat->nitems);
+        response_puts(v->resp, ")</span> ");
+        response_puts(v->resp, cat->description_html);
         response_puts(v->resp, "</li>\n");
         if (cat->nitems && nf < sizeof featured / sizeof featured[0])
             featured[nf++] = cat->items[0];
@@ -48,11 +50,11 @@ static int category_render(struct view *v)
     npages = pages_for(cat->nitems);
     if (page > npages)
         return 404;
-    view_open(v, cat->name);
+    view_open(v, cat->name_html);
     response_puts(v->resp, "<h1>");
-    view_text(v, cat->name);
+    response_puts(v->resp, cat->name_html);
     response_puts(v->resp, "</h1>\n<p>");
-    view_text(v, cat->description);
+    response_puts(v->resp, cat->description_html);
     response_puts(v->resp, "</p>\n");
     size_t first = (size_t)(page - 1) * ITEMS_PER_PAGE;
     size_t n = cat->nitems - first;
@@ -72,25 +74,25 @@ static int item_render(struct view *v)
     if (it == NULL)
         return 404;
     cat = (struct nav_link){.pg = "Category", .id = it->category->id};
-    view_open(v, it->name);
+    view_open(v, it->name_html);
     response_puts(v->resp, "<article class=\"item\"><h1>");
-    view_text(v, it->name);
+    response_puts(v->resp, it->name_html);
     response_puts(v->resp, "</h1>\n<p class=\"price\">");
     view_price(v, it->price_cents);
     response_puts(v->resp, "</p>\n<p>");
-    view_text(v, it->description);
+    response_puts(v->resp, it->description_html);
     response_puts(v->resp, "</p>\n<p>In <a href=\"");
     view_url(v, &cat);
     response_puts(v->resp, "\">");
-    view_text(v, it->category->name);
+    response_puts(v->resp, it->category->name_html);
     response_puts(v->resp, "</a></p>\n");
     view_form_open(v, "add", "add");
-    response_printf(v->resp,
-                    "<input type=\"hidden\" name=\"id\" value=\"%u\">"
-                    "<label>Quantity <input type=\"number\" name=\"qty\" value=\"1\""
-                    " min=\"1\" max=\"99\"></label> <button>Add to cart</button>"
-                    "</form></article>\n",
-                    it->id);
+    response_puts(v->resp, "<input type=\"hidden\" name=\"id\" value=\"");
+    response_uint(v->resp, it->id);
+    response_puts(v->resp,
+                  "\"><label>Quantity <input type=\"number\" name=\"qty\" value=\"1\""
+                  " min=\"1\" max=\"99\"></label> <button>Add to cart</button>"
+                  "</form></article>\n");
     view_close(v);
     return 200;
 }
@@ -144,7 +146,7 @@ static void cart_line_render(struct view *v, const struct cart_line *l,
     response_puts(v->resp, "<tr><td><a href=\"");
     view_url(v, &link);
     response_puts(v->resp, "\">");
-    view_text(v, it->name);
+    response_puts(v->resp, it->name_html);
     response_puts(v->resp, "</a></td><td>");
     view_form_open(v, "qty", "set");
     response_printf(v->resp,

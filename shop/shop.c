@@ -1,6 +1,7 @@
 /* shop.c -- one request through the shop: method, URL, route, cache
  * validation, page or action, and the headers every answer carries. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -413,6 +414,8 @@ int shop_init(struct shop *s, const struct shop_config *cfg, char *err,
     uint64_t h = fnv1a_str(s->catalog.digest, nori_build_id);
     h = fnv1a_str(h, cfg->style_url);
     snprintf(s->etag, sizeof s->etag, "\"%016llx\"", (unsigned long long)h);
+    /* Without it every page renders its frame, as a session's page does. */
+    s->frame = calloc(1, sizeof *s->frame);
     return 0;
 fail:
     shop_free(s);
@@ -424,6 +427,8 @@ void shop_free(struct shop *s)
     sessions_close(&s->sessions);
     users_free(&s->users);
     route_free(s->routes);
+    frame_free(s->frame);
+    s->frame = NULL;
     catalog_free(&s->catalog);
     s->routes = NULL;
 }

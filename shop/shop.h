@@ -10,6 +10,14 @@
 #include "config.h"
 #include "users.h"
 
+/* The frame every sessionless page shares, rendered at the first one
+ * (layout.c); the only thing a request writes outside its arena. */
+struct frame {
+    char *prefix;               /* the SCRIPT_NAME it was rendered for */
+    char *bytes;
+    size_t len;
+};
+
 struct shop {
     struct shop_config cfg;
     struct catalog catalog;
@@ -17,6 +25,7 @@ struct shop {
     struct route_table *routes;
     struct sessions sessions;
     char etag[24];              /* of every sessionless page: see shop_init */
+    struct frame *frame;        /* NULL when it could not be allocated */
 };
 
 int shop_init(struct shop *s, const struct shop_config *cfg, char *err,

@@ -39,8 +39,11 @@ void view_form_action(struct view *v);                  /* the app URL */
 /* Opens a POST form for act, with the hidden _s and _k a live session
  * needs; the caller adds its fields and closes it. */
 void view_form_open(struct view *v, const char *cls, const char *act);
+/* title is HTML: a literal, or catalog text escaped at load (the
+ * *_html strings of catalog.h). */
 void view_open(struct view *v, const char *title);
 void view_close(struct view *v);
+void frame_free(struct frame *f);
 void view_pager(struct view *v, const struct nav_link *base, uint32_t npages);
 void view_item_list(struct view *v, const struct item *const *items, size_t n);
 void view_error(struct view *v, int status, const char *why);

@@ -775,6 +775,11 @@ START_TEST(html_escape)
     ck_assert_str_eq(escape("", 0), "");
     ck_assert_str_eq(escape("<<", 1), "&lt;");          /* len, not NUL */
     ck_assert_uint_eq(nav_html_escape((char[18]){0}, "a\0b", 3), 3);
+    /* spans: a special byte first, last, alone and in a row */
+    ck_assert_str_eq(escape("&ab", 3), "&amp;ab");
+    ck_assert_str_eq(escape("ab>", 3), "ab&gt;");
+    ck_assert_str_eq(escape("'", 1), "&#39;");
+    ck_assert_str_eq(escape("a<>\"b", 5), "a&lt;&gt;&quot;b");
 }
 END_TEST
 
