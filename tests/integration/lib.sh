@@ -138,31 +138,31 @@ serve_tcp() {
 # srv_start [VAR=value...]: lighttpd with the shipped config and a fresh
 # run directory; extra NORI_* settings are passed through its environment
 # exactly as `make run` does.
-SRV_ENV=()
 srv_start() {
-    SRV_ENV=("$@")
     RUNDIR=$TMP/run.$RANDOM
     mkdir -p "$RUNDIR"
-    on_fresh_port lighttpd lighttpd_shipped
-    LPID=$UPID
-}
-lighttpd_shipped() {
-    env ${SRV_ENV[@]+"${SRV_ENV[@]}"} NORI_HOME="$ROOT" NORI_RUNDIR="$RUNDIR" PORT="$PORT" \
-        lighttpd -D -f "$ROOT/lighttpd.conf" 2>>"$TMP/error.log" &
-    UPID=$!
+    lighttpd_up lighttpd.conf "$@" NORI_RUNDIR="$RUNDIR"
 }
 
 # lighttpd_with CONF [VAR=value...]: lighttpd with a deploy/ config in
 # front of an external nori (NORI_SOCKET=$SOCK); sets LPID.
-LT_CONF=
 lighttpd_with() {
+    local conf=$1; shift
+    lighttpd_up "$conf" "$@" NORI_SOCKET="$SOCK"
+}
+
+# lighttpd_up CONF VAR=value...: lighttpd -D with CONF (relative to the
+# tree) and that environment, on a fresh port; sets LPID.
+LT_CONF=
+LT_ENV=()
+lighttpd_up() {
     LT_CONF=$1; shift
-    SRV_ENV=("$@")
-    on_fresh_port lighttpd lighttpd_external
+    LT_ENV=("$@")
+    on_fresh_port lighttpd lighttpd_run
     LPID=$UPID
 }
-lighttpd_external() {
-    env ${SRV_ENV[@]+"${SRV_ENV[@]}"} NORI_HOME="$ROOT" NORI_SOCKET="$SOCK" PORT="$PORT" \
+lighttpd_run() {
+    env "${LT_ENV[@]}" NORI_HOME="$ROOT" PORT="$PORT" \
         lighttpd -D -f "$ROOT/$LT_CONF" 2>>"$TMP/error.log" &
     UPID=$!
 }
