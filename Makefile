@@ -44,7 +44,7 @@ LDLIBS    = -lfcgi -llmdb -lcrypt -lpthread
 
 MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/serve.c fcgi/stats.c \
             nav/nav.c nav/route.c \
-            fcgi/cookie.c \
+            fcgi/cookie.c fcgi/origin.c \
             session/key.c session/record.c session/session.c session/lmdb.c \
             session/sweeper.c session/visit.c \
             shop/textfile.c shop/catalog.c shop/users.c shop/config.c \
