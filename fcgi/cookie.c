@@ -5,13 +5,16 @@
 #include "http.h"
 
 /* Whitespace around pairs is skipped; a value in double quotes is taken
- * without them. Only the first cookie of that name counts: browsers send
- * the one with the longest Path first. */
-size_t request_cookie(const struct request *req, const char *name, char *out,
-                      size_t cap)
+ * without them. The first acceptable cookie of that name counts: browsers
+ * send the one with the longest Path first. One that does not fit, or
+ * that ok refuses, is passed over rather than ending the search, since
+ * anyone who can set a cookie for a parent path or domain can put one
+ * before ours. */
+size_t cookie_find(const char *header, const char *name, char *out, size_t cap,
+                   int (*ok)(const char *value, size_t len))
 {
     size_t nlen = strlen(name);
-    const char *p = req->cookie;
+    const char *p = header;
 
     while (p && *p) {
         while (*p == ' ' || *p == '\t' || *p == ';')
@@ -27,13 +30,40 @@ size_t request_cookie(const struct request *req, const char *name, char *out,
                 v++;
                 vlen -= 2;
             }
-            if (vlen + 1 > cap)
-                return 0;
-            memcpy(out, v, vlen);
-            out[vlen] = '\0';
-            return vlen;
+            if (vlen > 0 && vlen + 1 <= cap) {
+                memcpy(out, v, vlen);
+                out[vlen] = '\0';
+                if (ok == NULL || ok(out, vlen))
+                    return vlen;
+            }
         }
         p = end;
     }
+    if (cap)
+        out[0] = '\0';
     return 0;
+}
+
+size_t request_cookie_if(const struct request *req, const char *name, char *out,
+                         size_t cap, int (*ok)(const char *value, size_t len))
+{
+    return cookie_find(req->cookie, name, out, cap, ok);
+}
+
+size_t request_cookie(const struct request *req, const char *name, char *out,
+                      size_t cap)
+{
+    return cookie_find(req->cookie, name, out, cap, NULL);
+}
+
+int cookie_path_valid(const char *path)
+{
+    size_t n = strlen(path);
+
+    if (n == 0 || n > COOKIE_PATH_MAX || path[0] != '/')
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+        if (*p < 0x20 || *p == 0x7F || *p == ';')
+            return 0;
+    return 1;
 }

@@ -20,6 +20,7 @@ enum body_err {
     BODY_ETOOLARGE,     /* over HTTP_BODY_MAX: 413 */
     BODY_ETRUNCATED,    /* the stream ended or failed before CONTENT_LENGTH */
     BODY_ENOMEM,
+    BODY_ETIMEOUT,      /* not whole within the body deadline: 408 */
 };
 
 struct request {
@@ -33,6 +34,13 @@ struct request {
     const char *if_none_match;  /* NULL when absent */
     const char *cookie;         /* NULL when absent */
     const char *remote_addr;    /* the client, as the web server saw it */
+    const char *host;           /* Host header, NULL when absent */
+    const char *origin;         /* Origin header, NULL when absent */
+    const char *sec_fetch_site; /* Sec-Fetch-Site header, NULL when absent */
+    int https;                  /* HTTPS=on: the client spoke TLS to the server */
+    int proxied;                /* X-Forwarded-For, Forwarded or Via: a proxy
+                                 * stands between the client and the server */
+    int authorize_param;        /* NORI_AUTHORIZE=1 from the web server's config */
     int authorizer;             /* FastCGI role AUTHORIZER: allow or deny */
     const char *body;           /* NUL-terminated copy, "" when none */
     size_t body_len;
@@ -49,10 +57,16 @@ struct response {
     char *body;
     size_t body_len, body_cap;
     int failed;                 /* out of memory somewhere: answer 503 */
+    int bad_header;             /* a header value held CR, LF or NUL: 502 */
 };
 
 void response_init(struct response *r, struct arena *a);
+/* A value holding CR or LF would split the header: it is refused, and
+ * the whole response becomes a 502 (logged) when it is sent. */
 void response_header(struct response *r, const char *name, const char *value);
+/* Whether a header value is safe to send as is (no CR, LF or other CTL
+ * but tab). */
+int header_value_ok(const char *value);
 void response_write(struct response *r, const char *s, size_t n);
 void response_puts(struct response *r, const char *s);
 /* Decimal n, no printf: the hot path formats numbers by hand. */
@@ -69,9 +83,24 @@ void response_clear(struct response *r);
 const char *http_reason(int status);
 
 /* Copies the value of cookie `name` into out (cap bytes with the NUL) and
- * returns its length; 0 when absent, empty, or longer than cap allows. */
+ * returns its length; 0 when absent or empty. A cookie of that name too
+ * long for out is skipped, and the next one of the name is looked at: a
+ * planted oversized cookie must not hide the real one after it. */
 size_t request_cookie(const struct request *req, const char *name, char *out,
                       size_t cap);
+/* The same, taking the first cookie of that name whose value ok accepts
+ * (fits in out and, say, is shaped like a minted key). */
+size_t request_cookie_if(const struct request *req, const char *name, char *out,
+                         size_t cap, int (*ok)(const char *value, size_t len));
+/* The same over a bare Cookie header (NULL: none); what the fuzzer calls. */
+size_t cookie_find(const char *header, const char *name, char *out, size_t cap,
+                   int (*ok)(const char *value, size_t len));
+
+/* Whether path may be a cookie's Path= (RFC 6265 4.1.1): it starts with
+ * '/', holds no control character and no ';', and is at most
+ * COOKIE_PATH_MAX bytes. */
+#define COOKIE_PATH_MAX 1024
+int cookie_path_valid(const char *path);
 
 /* Logs to the FastCGI stderr stream, which ends in the web server's
  * error log (stderr in one-shot mode). */

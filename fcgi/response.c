@@ -104,12 +104,27 @@ void response_printf(struct response *r, const char *fmt, ...)
     r->body_len += (size_t)n;
 }
 
+/* RFC 9110 5.5: a field value is visible characters, blanks and tabs;
+ * a CR or LF in one would end the header and start another (splitting),
+ * and other controls have no business there either. */
+int header_value_ok(const char *value)
+{
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7F)
+            return 0;
+    return 1;
+}
+
 void response_header(struct response *r, const char *name, const char *value)
 {
     size_t nl = strlen(name), vl = strlen(value);
-    char *p = grow(r, &r->head, r->head_len, &r->head_cap, nl + vl + 4);
+    char *p;
 
-    if (p == NULL)
+    if (!header_value_ok(name) || !header_value_ok(value)) {
+        r->bad_header = 1;
+        return;
+    }
+    if ((p = grow(r, &r->head, r->head_len, &r->head_cap, nl + vl + 4)) == NULL)
         return;
     memcpy(p, name, nl);
     memcpy(p + nl, ": ", 2);
@@ -135,10 +150,12 @@ const char *http_reason(int status)
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
     case 415: return "Unsupported Media Type";
     case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
     }
     return "Unknown";

@@ -4,9 +4,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -23,6 +26,26 @@
 
 static volatile sig_atomic_t stopping;
 static volatile sig_atomic_t fastcgi_mode;
+static volatile sig_atomic_t body_expired;
+static unsigned long body_timeout_ms = 5000;
+
+/* Re-raised this often past the deadline: a SIGALRM that lands just
+ * before read() blocks is lost on that read, and the next one ends it. */
+#define BODY_TIMER_REPEAT_MS 50
+
+void worker_set_body_timeout(unsigned long ms)
+{
+    body_timeout_ms = ms;
+}
+
+/* SIGALRM only ever interrupts a body read (it is blocked otherwise, in
+ * every thread): the read fails with EINTR, libfcgi marks the stream
+ * broken, and body_read sees the flag. */
+static void on_alarm(int sig)
+{
+    (void)sig;
+    body_expired = 1;
+}
 
 /* SIGTERM/SIGINT: finish the request in hand, then leave. libfcgi's
  * shutdown flag plus FCGI_FAIL_ACCEPT_ON_INTR make an idle worker's
@@ -47,6 +70,15 @@ static int signals_install(void)
     sa.sa_handler = on_stop;
     sa.sa_flags = 0;        /* no SA_RESTART: blocking calls must see EINTR */
     if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+        return -1;
+    /* Blocked before any thread (the sweeper) exists, so that they all
+     * inherit it blocked and only the reading thread ever takes it. */
+    sigset_t alrm;
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    sa.sa_handler = on_alarm;
+    if (sigaction(SIGALRM, &sa, NULL) < 0 ||
+        sigprocmask(SIG_BLOCK, &alrm, NULL) < 0)
         return -1;
     /* A web server that hangs up mid-response must not kill the worker. */
     sa.sa_handler = SIG_IGN;
@@ -140,6 +172,48 @@ static const char *param_or_empty(struct io *io, const char *name)
     return v ? v : "";
 }
 
+static void timer_arm(unsigned long ms)
+{
+    struct itimerval it = {
+        .it_value = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000},
+        .it_interval = {0, BODY_TIMER_REPEAT_MS * 1000},
+    };
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* Disarms the timer and swallows a SIGALRM still pending, so that it
+ * cannot end the next request's read. */
+static void timer_disarm(const sigset_t *alrm)
+{
+    struct itimerval off = {{0, 0}, {0, 0}};
+    struct timespec zero = {0, 0};
+
+    setitimer(ITIMER_REAL, &off, NULL);
+    while (sigtimedwait(alrm, NULL, &zero) > 0)
+        ;
+}
+
+/* The body, within body_timeout_ms. A slow client (or one that sends 7
+ * of 100 bytes and waits) would otherwise hold this worker, which serves
+ * nobody else meanwhile, for as long as it likes. */
+static int read_timed(struct io *io, char *buf, size_t n)
+{
+    sigset_t alrm;
+    int rc;
+
+    if (body_timeout_ms == 0)
+        return io->read(io, buf, n);
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    body_expired = 0;
+    timer_arm(body_timeout_ms);
+    sigprocmask(SIG_UNBLOCK, &alrm, NULL);
+    rc = io->read(io, buf, n);
+    sigprocmask(SIG_BLOCK, &alrm, NULL);
+    timer_disarm(&alrm);
+    return rc;
+}
+
 static void body_read(struct io *io, struct request *req)
 {
     size_t len;
@@ -154,8 +228,15 @@ static void body_read(struct io *io, struct request *req)
         req->body_err = BODY_ENOMEM;
         return;
     }
-    if (io->read(io, buf, len) < 0) {
-        req->body_err = BODY_ETRUNCATED;
+    if (read_timed(io, buf, len) < 0) {
+        req->body_err = body_expired ? BODY_ETIMEOUT : BODY_ETRUNCATED;
+        if (req->body_err == BODY_ETIMEOUT)
+            request_log(req, "nori: the request body did not arrive within %lu ms: 408",
+                        body_timeout_ms);
+        /* The rest of the body may still come: the connection cannot
+         * carry another request. */
+        if (io->fcgi)
+            io->fcgi->keepConnection = 0;
         return;
     }
     buf[len] = '\0';
@@ -178,6 +259,16 @@ static void request_build(struct io *io, struct arena *a, struct request *req,
     req->if_none_match = io->param(io, "HTTP_IF_NONE_MATCH");
     req->cookie = io->param(io, "HTTP_COOKIE");
     req->remote_addr = param_or_empty(io, "REMOTE_ADDR");
+    req->host = io->param(io, "HTTP_HOST");
+    req->origin = io->param(io, "HTTP_ORIGIN");
+    req->sec_fetch_site = io->param(io, "HTTP_SEC_FETCH_SITE");
+    req->https = strcasecmp(param_or_empty(io, "HTTPS"), "on") == 0;
+    req->proxied = io->param(io, "HTTP_X_FORWARDED_FOR") != NULL ||
+                   io->param(io, "HTTP_FORWARDED") != NULL ||
+                   io->param(io, "HTTP_VIA") != NULL;
+    /* Not an HTTP_ name: a client cannot send it, only a web server's
+     * own configuration can (nginx's internal auth_request location). */
+    req->authorize_param = strcmp(param_or_empty(io, "NORI_AUTHORIZE"), "1") == 0;
     req->authorizer = strcmp(param_or_empty(io, "FCGI_ROLE"), "AUTHORIZER") == 0;
     if (req->method == HTTP_POST)
         body_read(io, req);
@@ -223,6 +314,15 @@ static int response_send(struct io *io, const struct request *req,
         resp->status = 503;
         response_header(resp, "Content-Type", "text/plain; charset=utf-8");
         response_puts(resp, "Out of memory.\n");
+    } else if (resp->bad_header) {
+        /* A header value held CR or LF: something upstream (SCRIPT_NAME
+         * from the front end, a setting) would have split the answer. */
+        request_log(req, "nori: refused to send a header with CR/LF in it");
+        response_init(resp, req->arena);
+        resp->status = 502;
+        response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+        response_header(resp, "Cache-Control", "no-store");
+        response_puts(resp, "The web server passed a request nori cannot answer safely.\n");
     }
     int tn = status_line(top, resp->status);
     int ln = resp->status == 304 ? 0 : content_length_line(len, resp->body_len);

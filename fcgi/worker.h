@@ -15,4 +15,10 @@ typedef void (*worker_handler)(const struct request *req,
  * request. Returns a process exit status. */
 int worker_run(worker_handler handler, void *ctx, unsigned long max_requests);
 
+/* How long a request body may take to arrive, in milliseconds, from the
+ * moment the worker starts reading it (0: forever). Past it the request
+ * gets BODY_ETIMEOUT and its connection is dropped. Set before
+ * worker_run; forked workers inherit it. */
+void worker_set_body_timeout(unsigned long ms);
+
 #endif

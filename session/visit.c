@@ -40,16 +40,44 @@ static void keys_read(struct visit *v, const char *s_param)
 
     v->given[0] = v->bind[0] = '\0';
     if (ss->carrier == CARRIER_COOKIE) {
-        n = request_cookie(v->req, COOKIE_SESSION, v->given, sizeof v->given);
-        if (!key_shaped(v->given, n))
+        n = request_cookie_if(v->req, visit_cookie_name(ss, v->req, COOKIE_SESSION),
+                              v->given, sizeof v->given, key_shaped);
+        if (n == 0)
             v->given[0] = '\0';
         return;
     }
     if (s_param && key_shaped(s_param, strlen(s_param)))
         memcpy(v->given, s_param, NAV_KEY_LEN + 1);
-    n = request_cookie(v->req, COOKIE_BIND, v->bind, sizeof v->bind);
-    if (!key_shaped(v->bind, n))
+    n = request_cookie_if(v->req, visit_cookie_name(ss, v->req, COOKIE_BIND),
+                          v->bind, sizeof v->bind, key_shaped);
+    if (n == 0)
         v->bind[0] = '\0';
+}
+
+static const char *cookie_path(const struct sessions *ss, const struct request *req)
+{
+    return ss->cookie_path && ss->cookie_path[0] ? ss->cookie_path
+           : req->script_name[0] ? req->script_name : "/";
+}
+
+static int cookie_secure(const struct sessions *ss, const struct request *req)
+{
+    return ss->cookie_secure || req->https;
+}
+
+const char *visit_cookie_name(const struct sessions *ss, const struct request *req,
+                              const char *base)
+{
+    int host = cookie_secure(ss, req) && strcmp(cookie_path(ss, req), "/") == 0;
+
+    if (strcmp(base, COOKIE_SESSION) == 0)
+        return host ? COOKIE_HOST_PREFIX COOKIE_SESSION : COOKIE_SESSION;
+    return host ? COOKIE_HOST_PREFIX COOKIE_BIND : COOKIE_BIND;
+}
+
+int visit_cookie_carried(const struct sessions *ss)
+{
+    return ss->carrier == CARRIER_COOKIE;
 }
 
 int visit_has_key(const struct sessions *ss, const struct request *req,
@@ -58,7 +86,8 @@ int visit_has_key(const struct sessions *ss, const struct request *req,
     char tmp[NAV_KEY_LEN + 1];
 
     if (ss->carrier == CARRIER_COOKIE)
-        return request_cookie(req, COOKIE_SESSION, tmp, sizeof tmp) > 0;
+        return request_cookie(req, visit_cookie_name(ss, req, COOKIE_SESSION), tmp,
+                              sizeof tmp) > 0;
     return s_param != NULL;
 }
 
@@ -117,9 +146,26 @@ enum visit_err visit_ensure(struct visit *v, uint64_t now)
     return VISIT_OK;
 }
 
+/* A binding cookie known before login (planted by a sibling site, say,
+ * or read off a shared machine) must be worth nothing after it. */
+static enum visit_err rebind(struct visit *v)
+{
+    if (v->ss->carrier != CARRIER_URL || !v->ss->bind)
+        return VISIT_OK;
+    if (key_mint(v->s.bind) < 0)
+        return VISIT_ERANDOM;
+    v->set_bind = 1;
+    v->s.dirty = 1;
+    return VISIT_OK;
+}
+
 enum visit_err visit_rotate(struct visit *v)
 {
-    if (!v->live || v->fresh)
+    if (!v->live)
+        return VISIT_OK;
+    if (rebind(v) != VISIT_OK)
+        return VISIT_ERANDOM;
+    if (v->fresh)
         return VISIT_OK;    /* a session made by this request is new anyway */
     memcpy(v->old_key, v->s.key, sizeof v->old_key);
     if (key_mint(v->s.key) < 0 || key_mint(v->s.form_key) < 0)
@@ -145,17 +191,31 @@ const char *visit_link_key(const struct visit *v)
                                                                   : NULL;
 }
 
+/* The value is a minted key and the path the mount prefix or a setting
+ * (checked at start): neither comes from the visitor. A SCRIPT_NAME that
+ * is no cookie path (a ';' would add attributes) is the front end's
+ * fault: the answer becomes a 502, as for CR/LF in any header. The line
+ * is sized to fit, never cut: a cut line loses HttpOnly and SameSite. */
 static void cookie_set(const struct visit *v, struct response *resp,
-                       const char *name, const char *value, int expire)
+                       const char *base, const char *value, int expire)
 {
-    const char *path = v->ss->cookie_path && v->ss->cookie_path[0] ? v->ss->cookie_path
-                       : v->req->script_name[0] ? v->req->script_name : "/";
+    const char *path = cookie_path(v->ss, v->req);
+    const char *name = visit_cookie_name(v->ss, v->req, base);
+    const char *secure = cookie_secure(v->ss, v->req) ? "; Secure" : "";
+    const char *fmt = "%s=%s; Path=%s; HttpOnly; SameSite=Lax%s%s";
+    const char *max_age = expire ? "; Max-Age=0" : "";
 
-    /* The value is a minted key and the path the mount prefix or a
-     * setting: neither comes from the visitor, so nothing needs quoting. */
-    char line[256];
-    snprintf(line, sizeof line, "%s=%s; Path=%s; HttpOnly; SameSite=Lax%s", name,
-             value, path, expire ? "; Max-Age=0" : "");
+    if (!cookie_path_valid(path)) {
+        resp->bad_header = 1;
+        return;
+    }
+    int n = snprintf(NULL, 0, fmt, name, value, path, secure, max_age);
+    char *line = n > 0 ? arena_alloc(resp->arena, (size_t)n + 1) : NULL;
+    if (line == NULL) {
+        resp->failed = 1;
+        return;
+    }
+    snprintf(line, (size_t)n + 1, fmt, name, value, path, secure, max_age);
     response_header(resp, "Set-Cookie", line);
 }
 

@@ -20,6 +20,10 @@ enum policy { POLICY_LAZY, POLICY_EAGER };
 
 #define COOKIE_SESSION "nori_s"     /* the key, with the cookie carrier */
 #define COOKIE_BIND    "nori_b"     /* browser binding, with the url carrier */
+/* With Secure and Path=/, the names carry the __Host- prefix: a browser
+ * then takes such a cookie only from this very host over HTTPS, so a
+ * sibling subdomain or a plain-HTTP answer cannot plant one. */
+#define COOKIE_HOST_PREFIX "__Host-"   /* prefix */
 
 /* A process's sessions: the rules it follows, and the store it opens at
  * the first request that carries a key (never before: a window shopper's
@@ -36,6 +40,7 @@ struct sessions {
     enum carrier carrier;
     int bind;                   /* url carrier: require the nori_b cookie */
     const char *cookie_path;    /* "" means the mount prefix */
+    int cookie_secure;          /* Secure always, not only over HTTPS */
 };
 
 enum visit_err {
@@ -89,6 +94,14 @@ int visit_form_ok(const struct visit *v, const char *k);
 const char *visit_link_key(const struct visit *v);
 /* Set-Cookie headers this answer needs (after visit_run). */
 void visit_cookies(const struct visit *v, struct response *resp);
+/* The name of cookie base (COOKIE_SESSION, COOKIE_BIND) for this
+ * request: with the __Host- prefix when its cookies are Secure (HTTPS=on
+ * or cookie_secure) and their path is "/". */
+const char *visit_cookie_name(const struct sessions *ss, const struct request *req,
+                              const char *base);
+/* Whether the carrier's cookies vary the answer to this URL: a page
+ * another client may cache must then say Vary: Cookie. */
+int visit_cookie_carried(const struct sessions *ss);
 /* Whether the request carried any session key at all. */
 int visit_has_key(const struct sessions *ss, const struct request *req,
                   const char *s_param);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../fcgi/origin.h"
 #include "config.h"
 
 #ifndef NORI_DATADIR
@@ -56,6 +57,12 @@ static const struct setting settings[] = {
       "url carrier: a session also needs its nori_b browser cookie"),
     S("NORI_COOKIE_PATH", "cookie-path", cookie_path, "",
       "Path= of nori_s/nori_b (default: the mount prefix); / lets an authorizer see them"),
+    C("NORI_COOKIE_SECURE", "cookie-secure", cookie_secure_name, "auto", "auto|on",
+      "Secure cookies: auto when the request came over HTTPS, on always (TLS proxy)"),
+    S("NORI_ALLOWED_ORIGINS", "allowed-origins", allowed_origins, "",
+      "origins a POST may come from besides the request's Host, e.g. https://shop.example"),
+    N("NORI_BODY_TIMEOUT_MS", "body-timeout-ms", body_timeout_ms, "5000", 0, 600000,
+      "a POST body not whole after this long answers 408 (0: no limit)"),
     N("NORI_SESSION_TTL", "session-ttl", ttl, "600", 2, 86400 * 30,
       "idle expiry, seconds"),
     N("NORI_SESSION_MAX_AGE", "session-max-age", max_age, "28800", 2, 86400 * 365,
@@ -135,6 +142,20 @@ static int derive(struct shop_config *cfg, char *err, size_t errlen)
     cfg->carrier = choice_index("url|cookie", cfg->carrier_name) == 1 ? CARRIER_COOKIE : CARRIER_URL;
     cfg->bind = strcmp(cfg->bind_name, "on") == 0;
     cfg->nosync = strcmp(cfg->sync_name, "none") == 0;
+    cfg->cookie_secure = strcmp(cfg->cookie_secure_name, "on") == 0;
+    /* Refused at start, not at the first Set-Cookie: a CR/LF would split
+     * the header, a ';' add attributes, a cut line lose HttpOnly. */
+    if (cfg->cookie_path[0] && !cookie_path_valid(cfg->cookie_path)) {
+        snprintf(err, errlen, "NORI_COOKIE_PATH: not a cookie path (it must start "
+                 "with /, have no control character or ';', at most %d bytes)",
+                 COOKIE_PATH_MAX);
+        return -1;
+    }
+    if (!origin_list_valid(cfg->allowed_origins)) {
+        snprintf(err, errlen, "NORI_ALLOWED_ORIGINS: each entry must be an origin, "
+                 "http(s)://host[:port], separated by commas or blanks");
+        return -1;
+    }
     if (cfg->store_spec[0] == '\0') {
         int n = snprintf(cfg->store_default, sizeof cfg->store_default,
                          "lmdb:%s/sessions", cfg->rundir);

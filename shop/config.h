@@ -17,6 +17,9 @@ struct shop_config {
     const char *status_path;        /* PATH_INFO of the JSON counters */
     const char *policy_name, *carrier_name, *bind_name, *sync_name;
     const char *cookie_path;
+    const char *cookie_secure_name; /* auto|on */
+    const char *allowed_origins;    /* origins besides the request's Host */
+    unsigned long body_timeout_ms;
     unsigned long ttl, max_age;
     unsigned long gc_foreground, gc_interval_ms, gc_batch;
     unsigned long map_size_mb;
@@ -27,6 +30,7 @@ struct shop_config {
     enum policy policy;
     enum carrier carrier;
     int bind;
+    int cookie_secure;
     int nosync;
     char store_default[4096];
 };

@@ -87,6 +87,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "stats") == 0)
         return stats_print(&a.cfg);
+    worker_set_body_timeout(a.cfg.body_timeout_ms);
     if (strcmp(cmd, "serve") == 0) {
         char *end;
         unsigned long mode = strtoul(a.cfg.socket_mode, &end, 8);

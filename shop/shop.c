@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "../fcgi/build.h"
+#include "../fcgi/origin.h"
 #include "../fcgi/stats.h"
 #include "view.h"
 
@@ -117,6 +118,12 @@ static void serve_sessionless(struct view *v, const struct shop *s,
     }
     response_header(v->resp, "ETag", s->etag);
     response_header(v->resp, "Cache-Control", "public, max-age=60");
+    /* With the cookie carrier the same URL is a personal page for a
+     * nori_s holder: a shared cache must not hand this one to them, nor
+     * theirs to anyone (theirs is no-store anyway). The url carrier puts
+     * the key in the URL, so the URL alone tells the pages apart. */
+    if (visit_cookie_carried(&s->sessions))
+        response_header(v->resp, "Vary", "Cookie");
 }
 
 static void serve_page(struct view *v, struct shop *s, uint64_t now)
@@ -185,6 +192,9 @@ static int form_read(struct view *v, struct nav_form *form, struct nav *nav)
     case BODY_ENOMEM:
         v->resp->failed = 1;
         return -1;
+    case BODY_ETIMEOUT:
+        answer_error(v, 408, "The form took too long to arrive; nothing was done.");
+        return -1;
     case BODY_ELENGTH:
     case BODY_ETRUNCATED:
         answer_error(v, 400, "The form arrived incomplete; nothing was done.");
@@ -219,6 +229,23 @@ static void redirect(struct view *v, const struct nav_link *next)
     response_puts(v->resp, "See Other\n");
 }
 
+/* A form posted from another site carries none of our SameSite=Lax
+ * cookies, so without this it would pass for a new visitor's and could
+ * log the victim into the attacker's account or replace their cookies.
+ * Refused before anything is read from the store or the body. */
+static int cross_site(struct view *v, const struct shop *s)
+{
+    const struct request *req = v->req;
+    enum origin_err err = origin_check(req->origin, req->sec_fetch_site, req->host,
+                                       s->cfg.allowed_origins);
+
+    if (err == ORIGIN_OK)
+        return 0;
+    request_log(req, "nori: refused a POST from another site: %s", origin_strerror(err));
+    answer_error(v, 403, "This form was sent from another site; nothing was done.");
+    return 1;
+}
+
 static void serve_action(struct view *v, struct shop *s, uint64_t now)
 {
     const struct request *req = v->req;
@@ -234,6 +261,8 @@ static void serve_action(struct view *v, struct shop *s, uint64_t now)
         v->resp->failed = 1;
         return;
     }
+    if (cross_site(v, s))
+        return;
     if (form_read(v, form, nav) < 0)
         return;
     /* Forms carry _s as a hidden field; a client may also post to a URL
@@ -272,7 +301,10 @@ static void serve_status(struct view *v, struct shop *s)
     struct store *st;
     size_t records = 0, bytes = 0;
 
-    if (!is_loopback(v->req->remote_addr)) {
+    /* Behind a proxy on this machine (a TLS terminator, say) every client
+     * is 127.0.0.1: a request a proxy forwarded is nobody's on this
+     * machine, whatever REMOTE_ADDR says. */
+    if (!is_loopback(v->req->remote_addr) || v->req->proxied) {
         answer_error(v, 403, "The status is for this machine only.");
         return;
     }
@@ -322,6 +354,8 @@ static void serve_authorize(struct view *v, struct shop *s, uint64_t now)
         return;
     }
     v->resp->status = 200;
+    /* The answer names a user: no cache may keep it for another request. */
+    response_header(v->resp, "Cache-Control", "no-store");
     response_header(v->resp, "Variable-NORI_USER", sess->user);
 }
 
@@ -332,8 +366,11 @@ void shop_handle(const struct request *req, struct response *resp, void *ctx)
     uint64_t now = (uint64_t)time(NULL);
 
     /* nginx has no authorizer role: its auth_request asks a responder,
-     * at /authorize below the app, the same question. */
-    if (req->authorizer || strcmp(req->path_info, "/authorize") == 0) {
+     * at /authorize below the app, the same question; but only from the
+     * internal location that sets NORI_AUTHORIZE=1 (a FastCGI parameter
+     * no client can send), or any client could ask who a key belongs to. */
+    if (req->authorizer ||
+        (req->authorize_param && strcmp(req->path_info, "/authorize") == 0)) {
         serve_authorize(&v, s, now);
         return;
     }
@@ -399,6 +436,7 @@ int shop_init(struct shop *s, const struct shop_config *cfg, char *err,
         .carrier = cfg->carrier,
         .bind = cfg->bind,
         .cookie_path = cfg->cookie_path,
+        .cookie_secure = cfg->cookie_secure,
     };
     if ((s->routes = route_new()) == NULL) {
         snprintf(err, errlen, "out of memory");
