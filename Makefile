@@ -58,9 +58,11 @@ CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 
 FUZZ_CC    = clang
 FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
-FUZZ_BINS  = $(BUILD)/fuzz_query $(BUILD)/fuzz_form $(BUILD)/fuzz_record
-# The pure parsers the fuzzers call: no libfcgi, no store.
-FUZZ_DEPS  = nav/nav.c session/record.c
+FUZZ_BINS  = $(BUILD)/fuzz_query $(BUILD)/fuzz_form $(BUILD)/fuzz_record \
+             $(BUILD)/fuzz_headers
+# The pure parsers the fuzzers call: no libfcgi, no store (cookie.c and
+# origin.c read strings only; http.h merely declares the rest).
+FUZZ_DEPS  = nav/nav.c session/record.c fcgi/cookie.c fcgi/origin.c
 
 .PHONY: all deps run check unit unit-asan integration fuzz-smoke fuzz bench install clean
 
