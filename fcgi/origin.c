@@ -51,7 +51,9 @@ static int authority_parse(const char *p, const char *end, struct site *s)
         return -1;
     if (p == end)
         return 0;
-    if (*p++ != ':' || p == end || end - p > 5)
+    /* Browsers write ports without leading zeros; one with them is
+     * nobody's origin, and refusing it keeps comparison byte-exact. */
+    if (*p++ != ':' || p == end || end - p > 5 || *p == '0')
         return -1;
     unsigned long n = 0;
     for (; p < end; p++) {
