@@ -11,15 +11,13 @@ TIMEOUT_MS=1500
 # wait_reading PID: until worker PID is blocked on a request's connection
 # rather than waiting in accept on fd 0 (the listening socket): the
 # blocking call's first argument, in /proc/PID/syscall, is then not fd 0.
-wait_reading() {
-    local i s
-    for i in $(seq 1 200); do
-        s=$(cat "/proc/$1/syscall" 2>/dev/null || true)
-        case $s in running|'') ;; *) [ "$(awk '{print $2}' <<<"$s")" != 0x0 ] && return 0 ;; esac
-        sleep 0.05
-    done
-    return 1
+reading() {
+    local s
+    s=$(cat "/proc/$1/syscall" 2>/dev/null || true)
+    case $s in running|'') return 1 ;; esac
+    [ "$(awk '{print $2}' <<<"$s")" != 0x0 ]
 }
+wait_reading() { poll -- reading "$1"; }
 counter() { NORI_RUNDIR=$TMP "$NORI" stats | awk -v n="$1" '$1 == n {print $2}'; }
 
 echo "nori serve, one worker"
@@ -39,9 +37,11 @@ wait_reading "$worker" && pass || fail "the worker never took the slow request"
 out=$(env -i SCRIPT_NAME=/shop REQUEST_METHOD=GET QUERY_STRING='pg=Item&id=26' \
       REMOTE_ADDR=127.0.0.1 timeout 60 cgi-fcgi -bind -connect "$SOCK" 2>/dev/null || true)
 grep -q '^Status: 200' <<<"$out" && pass || fail "another client was not served"
+# The client may go now (it has its answer, or, without the deadline,
+# it would wait for ever).
+exec 5>&-
 wait "$SLOW" || true
 grep -q '^Status: 408' "$TMP/slow.out" && pass || fail "the slow body: $(head -1 "$TMP/slow.out")"
-exec 5>&-
 expect_eq "$(counter sessions_created)" 0 "the slow POST made no session"
 expect_eq "$(counter commits)" 0 "and committed nothing"
 # The worker is whole after it: a normal POST works on it.
@@ -57,20 +57,16 @@ serve_start NORI_BODY_TIMEOUT_MS=$TIMEOUT_MS --workers 1 --socket-mode 0666
 worker=$(pgrep -P "$SPID" | head -1)
 RUNDIR=$TMP/apache
 mkdir -p "$RUNDIR" && chmod 777 "$RUNDIR"
-for try in 1 2 3; do
-    PORT=$(free_port)
-    BASE=http://127.0.0.1:$PORT
+apache_run() {
     env APACHE_RUN_USER=www-data APACHE_RUN_GROUP=www-data NORI_HOME="$ROOT" \
         NORI_RUNDIR="$RUNDIR" PORT="$PORT" NORI_SOCKET="$SOCK" NORI_AUTHZ=127.0.0.1:9 \
         apache2 -f "$ROOT/deploy/apache/nori-proxy-fcgi.conf" -DFOREGROUND \
         2>>"$TMP/apache.out" &
-    APID=$!
-    track "$APID"
-    wait_200 "$BASE/shop" && break
-    kill -TERM "$APID" 2>/dev/null; wait "$APID" 2>/dev/null || true
-done
-wait_200 "$BASE/shop" && pass \
-    || { cat "$TMP/apache.out" "$RUNDIR/apache-error.log" >&2; fail "apache did not serve the shop"; }
+    UPID=$!
+    track "$UPID"
+}
+on_fresh_port apache apache_run
+APID=$UPID
 commits=$(counter commits)
 exec 6<>"/dev/tcp/127.0.0.1/$PORT"
 printf 'POST /shop HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\nConnection: close\r\n\r\nact=inc' \
@@ -89,7 +85,7 @@ exec 6<&-
 head -1 "$TMP/slow.http" | grep -q ' 408 ' && pass || fail "the slow client: $(head -1 "$TMP/slow.http")"
 expect_eq "$(counter commits)" "$commits" "nothing committed"
 kill -TERM "$APID"; wait "$APID" 2>/dev/null || true
-for i in $(seq 1 50); do pgrep -f "apache2 -f $ROOT" >/dev/null || break; sleep 0.1; done
-pgrep -f "apache2 -f $ROOT" >/dev/null && fail "apache left processes" || pass
+no_apache() { [ -z "$(live $(pgrep -f "apache2 -f $ROOT" || true))" ]; }
+poll -- no_apache && pass || fail "apache left processes"
 kill -TERM "$SPID"; wait "$SPID" && pass || fail "nori serve did not exit 0"
 finish
