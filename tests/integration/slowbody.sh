@@ -72,7 +72,7 @@ exec 6<>"/dev/tcp/127.0.0.1/$PORT"
 printf 'POST /shop HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\nConnection: close\r\n\r\nact=inc' \
     "$PORT" >&6
 wait_reading "$worker" && pass || fail "Apache did not pass the slow body on to nori"
-req '/shop?pg=Item&id=26'
+req --max-time 60 '/shop?pg=Item&id=26'
 expect_status 200 "another client through Apache was served"
 # ... while Apache still waits for the slow client's body: nori's own
 # deadline freed the worker, not Apache giving up (which answers the
