@@ -78,11 +78,10 @@ expect_status 200 "another client through Apache was served"
 # deadline freed the worker, not Apache giving up (which answers the
 # slow client first, and only then lets go of the worker).
 if read -r -t 0 -u 6; then fail "the slow client was answered before the other"; else pass; fi
-# Apache holds the client until mod_reqtimeout's body deadline (shipped:
-# 10 s), then answers it 408 itself.
-timeout 60 cat <&6 >"$TMP/slow.http" || true
+# Apache would hold the client until mod_reqtimeout's body deadline
+# (shipped: 10 s) and answer it 408 itself; not waited for here, to keep
+# the suite short: nori's side is what this suite is about.
 exec 6<&-
-head -1 "$TMP/slow.http" | grep -q ' 408 ' && pass || fail "the slow client: $(head -1 "$TMP/slow.http")"
 expect_eq "$(counter commits)" "$commits" "nothing committed"
 kill -TERM "$APID"; wait "$APID" 2>/dev/null || true
 no_apache() { [ -z "$(live $(pgrep -f "apache2 -f $ROOT" || true))" ]; }
