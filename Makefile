@@ -174,6 +174,7 @@ install:
 	install -D -m 644 shop/data/catalog.tsv $(DESTDIR)$(SHARE)/data/catalog.tsv
 	install -D -m 644 shop/data/users $(DESTDIR)$(SHARE)/data/users
 	install -D -m 644 static/nori.css $(DESTDIR)$(SHARE)/static/nori.css
+	install -D -m 644 static/favicon.ico $(DESTDIR)$(SHARE)/static/favicon.ico
 	install -D -m 644 lighttpd.conf $(DESTDIR)$(SHARE)/examples/lighttpd.conf
 	for f in $$(find deploy -type f); do \
 	  install -D -m 644 $$f $(DESTDIR)$(SHARE)/examples/$${f#deploy/}; \

@@ -43,6 +43,8 @@ static const struct setting settings[] = {
       "user:crypt(3)-hash lines"),
     S("NORI_STYLE_URL", "style-url", style_url, "/static/nori.css",
       "the stylesheet every page links"),
+    S("NORI_ICON_URL", "icon-url", icon_url, "/static/favicon.ico",
+      "the icon every page links"),
     S("NORI_RUNDIR", "rundir", rundir, NORI_RUNDIR,
       "runtime state: the counters file and the default store"),
     S("NORI_STORE", "store", store_spec, "",

@@ -12,6 +12,7 @@ struct shop_config {
     const char *catalog_path;
     const char *users_path;
     const char *style_url;
+    const char *icon_url;
     const char *rundir;             /* counters file; default store */
     const char *store_spec;         /* "" means lmdb:RUNDIR/sessions */
     const char *status_path;        /* PATH_INFO of the JSON counters */

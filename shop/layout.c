@@ -146,13 +146,17 @@ static void frame_render(struct view *v)
 {
     response_puts(v->resp, " \xC2\xB7 nori sushi</title><link rel=\"stylesheet\" href=\"");
     view_text(v, v->shop->cfg.style_url);
+    /* Linked, so that a browser asks for the icon where the stylesheet
+     * lives instead of guessing /favicon.ico (which is served too). */
+    response_puts(v->resp, "\"><link rel=\"icon\" href=\"");
+    view_text(v, v->shop->cfg.icon_url);
     response_puts(v->resp, "\"></head>\n<body>\n");
     header_render(v);
     response_puts(v->resp, "<main>\n");
 }
 
 /* A sessionless page's frame depends only on the prefix, the stylesheet
- * URL and the catalog, which are fixed for a worker's life (a catalog
+ * and icon URLs and the catalog, which are fixed for a worker's life (a catalog
  * reload starts new workers), so it is rendered once and copied after:
  * rebuilding the same links for every page was most of a page's cost.
  * One prefix is kept, since a worker is mounted at one place; another

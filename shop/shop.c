@@ -448,9 +448,10 @@ int shop_init(struct shop *s, const struct shop_config *cfg, char *err,
             goto fail;
         }
     /* What a sessionless page shows depends on the catalog, this build
-     * and the stylesheet URL; the ETag covers all three. */
+     * and the stylesheet and icon URLs; the ETag covers them all. */
     uint64_t h = fnv1a_str(s->catalog.digest, nori_build_id);
     h = fnv1a_str(h, cfg->style_url);
+    h = fnv1a_str(h, cfg->icon_url);
     snprintf(s->etag, sizeof s->etag, "\"%016llx\"", (unsigned long long)h);
     /* Without it every page renders its frame, as a session's page does. */
     s->frame = calloc(1, sizeof *s->frame);

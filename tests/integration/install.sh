@@ -7,7 +7,7 @@ DEST=$TMP/root
 make -s -C "$ROOT" install DESTDIR="$DEST" PREFIX=/opt/nori STATEDIR=/srv/nori >"$TMP/install.log" 2>&1 \
     && pass || { fail "make install"; cat "$TMP/install.log" >&2; }
 for f in bin/nori share/man/man8/nori.8 share/nori/data/catalog.tsv share/nori/data/users \
-         share/nori/static/nori.css share/nori/examples/lighttpd.conf \
+         share/nori/static/nori.css share/nori/static/favicon.ico share/nori/examples/lighttpd.conf \
          share/nori/examples/lighttpd/lighttpd-external.conf \
          share/nori/examples/systemd/nori.service; do
     [ -f "$DEST/opt/nori/$f" ] && pass || fail "not installed: $f"

@@ -264,10 +264,24 @@ smoke() {
     expect_body 'id="cart-count">2<' "$1: the cart on the next request"
     get 301 / "$1: / redirects"
     get 200 /static/nori.css "$1: the stylesheet"
+    favicon_check "$1"
 }
 
 finish() {
     srv_stop
     echo "  $PASSES checks passed, $FAILS failed"
     [ "$FAILS" -eq 0 ]
+}
+
+# favicon_check NAME: the icon every page links, and /favicon.ico that
+# browsers ask for unbidden, are served as images, byte for byte.
+favicon_check() {
+    local path
+    for path in /favicon.ico /static/favicon.ico; do
+        req "$path"
+        expect_status 200 "$1: $path"
+        expect_header Content-Type '^image/' "$1: $path is an image"
+        if cmp -s "$TMP/b" "$ROOT/static/favicon.ico"; then pass
+        else fail "$1: $path is not static/favicon.ico"; fi
+    done
 }

@@ -170,6 +170,9 @@ n=$(wc -l < "$TMP/seen")
 req /static/nori.css
 expect_status 200 "stylesheet is served"
 expect_header Content-Type '^text/css' "stylesheet type"
+get 200 /shop "Home, for its head"
+expect_body '<link rel="icon" href="/static/favicon.ico">' "every page links the icon"
+favicon_check shipped
 
 echo "signals"
 # SIGTERM to an idle worker: it leaves accept at once and lighttpd
