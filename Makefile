@@ -16,12 +16,13 @@ BUILD     ?= build
 # tests (check, curl, spawn-fcgi, cgi-fcgi from libfcgi-bin, clang and its
 # runtime for the fuzzers and sanitizers, man-db to check the man page),
 # serving (lighttpd; Apache with mod_fcgid and nginx for their tested
-# configs), load
-# (wrk, siege).
+# configs), the browser walk (chromium headless, driven through
+# chromium-driver by python3-selenium), load (wrk, siege).
 PACKAGES = gcc make pkg-config libfcgi-dev uthash-dev liblmdb-dev libcrypt-dev \
            check lighttpd curl \
            spawn-fcgi libfcgi-bin clang libclang-rt-14-dev wrk siege procps \
-           man-db apache2 libapache2-mod-fcgid nginx-light iproute2
+           man-db apache2 libapache2-mod-fcgid nginx-light iproute2 \
+           chromium chromium-driver python3-selenium
 
 CC       ?= cc
 CSTD      = -std=c11 -D_GNU_SOURCE
