@@ -14,28 +14,36 @@ rm -f "$OUT"/*.png
 srv_start
 
 # Debian's python3-selenium: /usr/bin/python3, not a pyenv one on PATH.
-/usr/bin/python3 "$ROOT/tests/browser/walk.py" --base "$BASE" --out "$OUT" \
-    --profiles "$PROFILES" &
+# XDG_CONFIG_HOME: Chromium's crash handler keeps its database there; so
+# nothing is written under ~/.config and every browser process, the crash
+# handlers included, names $PROFILES on its command line.
+XDG_CONFIG_HOME=$PROFILES/config /usr/bin/python3 "$ROOT/tests/browser/walk.py" \
+    --base "$BASE" --out "$OUT" --profiles "$PROFILES" &
 WPID=$!
 track "$WPID"
 if wait "$WPID"; then pass; else fail "the browser walk (see above)"; fi
 
-# walk.py quits its browsers; any Chromium or chromedriver left running
-# on one of its profiles (each names it on its command line) is a leak.
+# walk.py quits its browsers. Anything still running that names $PROFILES
+# on its command line (chromedriver, Chromium, its crash handlers), or
+# descends from such a process, is a leak: reported, then ended by pid.
+# One ps per look; awk reads the path from its environment, so that its
+# own command line does not match.
 browser_pids() {
-    local p
-    for p in $(pgrep -f -- "$PROFILES" || true); do
-        [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" = Z ] || echo "$p"
-    done
+    ps -eo pid=,ppid=,stat=,args= | PAT=$PROFILES awk '
+        { parent[$1] = $2; stat[$1] = $3; if (index($0, ENVIRON["PAT"])) hit[$1] = 1 }
+        END {
+            do { more = 0
+                 for (p in parent) if (!(p in hit) && (parent[p] in hit)) { hit[p] = 1; more = 1 }
+            } while (more)
+            for (p in hit) if (stat[p] !~ /^Z/) print p
+        }'
 }
-left=
-for i in $(seq 1 100); do
-    left=$(browser_pids)
-    [ -z "$left" ] && break
+deadline=$((SECONDS + 20))
+while left=$(browser_pids); [ -n "$left" ] && [ "$SECONDS" -lt "$deadline" ]; do
     sleep 0.1
 done
 if [ -z "$left" ]; then pass; else
-    fail "browser processes outlived the walk: $left"
+    fail "browser processes outlived the walk:" $left
     kill -KILL $left 2>/dev/null || true
 fi
 n=$(ls "$OUT"/*.png 2>/dev/null | wc -l)
