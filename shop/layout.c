@@ -156,9 +156,10 @@ static void frame_render(struct view *v)
 }
 
 /* A sessionless page's frame depends only on the prefix, the stylesheet
- * and icon URLs and the catalog, which are fixed for a worker's life (a catalog
- * reload starts new workers), so it is rendered once and copied after:
- * rebuilding the same links for every page was most of a page's cost.
+ * and icon URLs and the catalog, which are fixed for a worker's life (a
+ * catalog reload starts new workers), so it is rendered once and copied
+ * after: rebuilding the same links for every page was most of a page's
+ * cost.
  * One prefix is kept, since a worker is mounted at one place; another
  * prefix is rendered as before. */
 static int frame_shared(const struct view *v)

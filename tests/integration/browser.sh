@@ -38,11 +38,9 @@ browser_pids() {
             for (p in hit) if (stat[p] !~ /^Z/) print p
         }'
 }
-deadline=$((SECONDS + 20))
-while left=$(browser_pids); [ -n "$left" ] && [ "$SECONDS" -lt "$deadline" ]; do
-    sleep 0.1
-done
-if [ -z "$left" ]; then pass; else
+no_browser_left() { [ -z "$(browser_pids)" ]; }
+if poll 20 -- no_browser_left; then pass; else
+    left=$(browser_pids)
     fail "browser processes outlived the walk:" $left
     kill -KILL $left 2>/dev/null || true
 fi

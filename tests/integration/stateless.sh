@@ -173,6 +173,15 @@ expect_header Content-Type '^text/css' "stylesheet type"
 get 200 /shop "Home, for its head"
 expect_body '<link rel="icon" href="/static/favicon.ico">' "every page links the icon"
 favicon_check shipped
+# NORI_ICON_URL moves the icon link, and changes the ETag with the page.
+item() { env "$@" QUERY_STRING='pg=Item&id=26' SCRIPT_NAME=/shop REQUEST_METHOD=GET \
+             NORI_RUNDIR="$TMP" "$NORI"; }
+moved=$(item NORI_ICON_URL=/img/nori.png)
+echo "$moved" | grep -q '<link rel="icon" href="/img/nori.png">' && pass \
+    || fail "NORI_ICON_URL does not move the icon link"
+expect_eq "$(echo "$moved" | grep -c '^ETag: ')" 1 "a page with a moved icon has an ETag"
+[ "$(echo "$moved" | grep '^ETag: ')" != "$(item | grep '^ETag: ')" ] && pass \
+    || fail "a moved icon kept the ETag"
 
 echo "signals"
 # SIGTERM to an idle worker: it leaves accept at once and lighttpd
