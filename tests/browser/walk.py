@@ -14,8 +14,10 @@ and network log searched: any console error, CSP violation or failed or
 same machinery, or the walk fails too: a log reader that sees nothing
 proves nothing.
 
-Prints one line per check, ends with "N checks passed, M failed", and
-exits 0 only when nothing failed. Browsers quit in every case.
+Prints one line per check and ends with "walk: N checks passed, M
+failed"; with --counts FILE also writes "N M" there, for the suite to add
+to its own. Exits 0 only when nothing failed. Browsers quit in every
+case.
 """
 import argparse
 import json
@@ -351,6 +353,7 @@ def main():
     ap.add_argument("--base", required=True, help="http://127.0.0.1:PORT")
     ap.add_argument("--out", required=True, help="directory for the screenshots")
     ap.add_argument("--profiles", required=True, help="directory for fresh profiles")
+    ap.add_argument("--counts", help="file to write 'passed failed' into")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     # SIGTERM (a suite timing out) unwinds through the finally below, so
@@ -373,7 +376,10 @@ def main():
     finally:
         if a:
             a.quit()
-    print(f"  {r.passed} checks passed, {r.failed} failed")
+    print(f"  walk: {r.passed} checks passed, {r.failed} failed")
+    if args.counts:
+        with open(args.counts, "w") as f:
+            f.write(f"{r.passed} {r.failed}\n")
     return 0 if r.failed == 0 else 1
 
 
