@@ -20,6 +20,7 @@ to its own. Exits 0 only when nothing failed. Browsers quit in every
 case.
 """
 import argparse
+import concurrent.futures
 import json
 import os
 import signal
@@ -103,8 +104,12 @@ class Browser:
             NoSuchElementException, StaleElementReferenceException))
 
     def quit(self):
+        """Quits Chromium and chromedriver; again is a no-op."""
+        if self.driver is None:
+            return
+        driver, self.driver = self.driver, None
         try:
-            self.driver.quit()
+            driver.quit()
         except WebDriverException as e:
             print(f"  ({self.name}: quit: {e.msg})")
 
@@ -223,9 +228,9 @@ def count_is(css, n):
     return ok
 
 
-def walk(r, a, profiles, args):
-    """The shopper's walk, in one browser (a), and a second one for the
-    pasted Cart URL."""
+def walk(r, a, second):
+    """The shopper's walk, in one browser (a), and a second one (a future:
+    it starts while the first walks) for the pasted Cart URL."""
     a.visit("/shop")
     r.require(a.driver.title.startswith("Home"), "home: title")
     sessionless(r, a, "home")
@@ -259,7 +264,7 @@ def walk(r, a, profiles, args):
     r.check(session_bearing(r, a, "counter") == key, "counter: the same session")
     page_clean(r, a, "counter")
 
-    other(r, os.path.join(profiles, "second"), args, cart_url)
+    other(r, second.result(), cart_url)
 
     a.click("//nav[@class='site']/a[text()='Login']",
             lambda d: "pg=Login" in d.current_url, "click Login")
@@ -290,9 +295,8 @@ def walk(r, a, profiles, args):
     page_clean(r, a, "logged-out-cart")
 
 
-def other(r, profile, args, cart_url):
+def other(r, b, cart_url):
     """The Cart URL pasted into another browser: the session stays home."""
-    b = Browser("second browser", profile, args.out, args.base)
     try:
         b.visit(cart_url)
         r.check(b.text("#cart-count") == "0", "pasted cart: cart-count is 0")
@@ -362,9 +366,14 @@ def main():
     port = urllib.parse.urlsplit(args.base).port
     r = Report()
     a = None
+    # The second browser starts beside the first: a Chromium start is most
+    # of the walk's time on a busy machine.
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    second = pool.submit(Browser, "second browser", os.path.join(args.profiles, "second"),
+                         args.out, args.base)
     try:
         a = Browser("browser", os.path.join(args.profiles, "first"), args.out, args.base)
-        walk(r, a, args.profiles, args)
+        walk(r, a, second)
         favicon_seen(r, a)
         teeth(r, a, port)
     except Failed as e:
@@ -376,6 +385,9 @@ def main():
     finally:
         if a:
             a.quit()
+        if second.exception() is None:  # waits for a start still under way
+            second.result().quit()
+        pool.shutdown()
     print(f"  walk: {r.passed} checks passed, {r.failed} failed")
     if args.counts:
         with open(args.counts, "w") as f:
