@@ -159,7 +159,7 @@ class Browser:
             self.wait.until(until)
         except TimeoutException:
             raise Failed(f"{self.name}: {what}: nothing happened within {DEADLINE} s"
-                         f" (at {self.driver.current_url})")
+                         f" (at {self.driver.current_url}; logs: {self.take_errors()})")
         self.loaded()
 
     def text(self, css):
