@@ -16,10 +16,13 @@
 #define CSP "default-src 'none'; style-src 'self'; img-src 'self'; " \
             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+/* same-origin, not no-referrer: no other site sees a URL (it may carry a
+ * session key), and our own form POSTs keep their Origin, which a browser
+ * sends as "null" under no-referrer and the cross-site check refuses. */
 static void headers_common(struct response *resp)
 {
     response_header(resp, "X-Content-Type-Options", "nosniff");
-    response_header(resp, "Referrer-Policy", "no-referrer");
+    response_header(resp, "Referrer-Policy", "same-origin");
     response_header(resp, "Content-Security-Policy", CSP);
 }
 

@@ -18,7 +18,7 @@ expect_body 'name="pg" value="Search"' "Home has the search form"
 expect_body 'href="/shop\?pg=Category&amp;id=1"' "Home links categories from SCRIPT_NAME"
 expect_header Content-Type '^text/html; charset=utf-8$' "Home content type"
 expect_header X-Content-Type-Options '^nosniff$' "nosniff"
-expect_header Referrer-Policy '^no-referrer$' "Referrer-Policy"
+expect_header Referrer-Policy '^same-origin$' "Referrer-Policy"
 expect_header Content-Security-Policy "default-src 'none'" "CSP"
 if header Content-Security-Policy | grep -q "unsafe-inline"; then
     fail "CSP allows inline script"
