@@ -2,47 +2,17 @@
 # apache.sh -- Apache 2.4 with the shipped configs: mod_fcgid spawning
 # nori itself (deploy/apache/nori-fcgid.conf), and mod_proxy_fcgi in
 # front of `nori serve` (deploy/apache/nori-proxy-fcgi.conf). The same
-# smoke flow through each. Apache's children run as www-data, so the
-# run directory is made theirs to write.
+# smoke flow through each.
 source "$(dirname "$0")/lib.sh"
 
-chmod 755 "$TMP"
-APID=
-
-# apache_start CONF VAR=value...: Apache in the foreground with a deploy/
-# config, on a fresh port until one binds; sets APID.
-A_CONF=
-A_ENV=()
-apache_start() {
-    A_CONF=$1; shift
-    A_ENV=("$@")
-    on_fresh_port "apache ($A_CONF)" apache_run
-    APID=$UPID
-}
-apache_run() {
-    RUNDIR=$TMP/apache.$RANDOM
-    mkdir -p "$RUNDIR" && chmod 777 "$RUNDIR"
-    env ${A_ENV[@]+"${A_ENV[@]}"} APACHE_RUN_USER=www-data APACHE_RUN_GROUP=www-data \
-        NORI_HOME="$ROOT" NORI_RUNDIR="$RUNDIR" PORT="$PORT" \
-        apache2 -f "$ROOT/deploy/apache/$A_CONF" -DFOREGROUND 2>>"$TMP/apache.out" &
-    UPID=$!
-    track "$UPID"
-}
-apache_procs() { live $(pgrep -f "apache2 -f $ROOT" || true); }
-no_apache() { [ -z "$(apache_procs)" ]; }
-apache_stop() {
-    kill -TERM "$APID" 2>/dev/null || true
-    wait "$APID" 2>/dev/null || true
-    poll -- no_apache && pass || fail "apache left processes: $(apache_procs)"
-}
+source "$(dirname "$0")/apache-lib.sh"
 
 echo "mod_fcgid"
 apache_start nori-fcgid.conf
 smoke fcgid
-n=$(pgrep -f "^$NORI\$" | wc -l)
+n=$(fcgid_noris | wc -l)
 [ "$n" -ge 1 ] && pass || fail "mod_fcgid started no nori"
 apache_stop
-no_nori() { [ -z "$(live $(pgrep -f "^$NORI\$" || true))" ]; }
 poll -- no_nori && pass || fail "nori processes outlived apache: $(pgrep -af "^$NORI\$")"
 
 echo "mod_proxy_fcgi to nori serve"

@@ -1,0 +1,40 @@
+# apache-lib.sh -- Apache 2.4 with a shipped deploy/apache config, for
+# the suites that start one (sourced after lib.sh). Apache's children run
+# as www-data, so the run directory is made theirs to write.
+
+chmod 755 "$TMP"
+APID=
+
+# apache_start CONF VAR=value...: Apache in the foreground with a deploy/
+# config (or CONF as an absolute path), on a fresh port until one binds;
+# sets APID and RUNDIR.
+A_CONF=
+A_ENV=()
+apache_start() {
+    A_CONF=$1; shift
+    A_ENV=("$@")
+    case $A_CONF in /*) ;; *) A_CONF=$ROOT/deploy/apache/$A_CONF ;; esac
+    on_fresh_port "apache ($A_CONF)" apache_run
+    APID=$UPID
+}
+apache_run() {
+    RUNDIR=$TMP/apache.$RANDOM
+    mkdir -p "$RUNDIR" && chmod 777 "$RUNDIR"
+    env ${A_ENV[@]+"${A_ENV[@]}"} APACHE_RUN_USER=www-data APACHE_RUN_GROUP=www-data \
+        NORI_HOME="$ROOT" NORI_RUNDIR="$RUNDIR" PORT="$PORT" \
+        apache2 -f "$A_CONF" -DFOREGROUND 2>>"$TMP/apache.out" &
+    UPID=$!
+    track "$UPID"
+}
+apache_procs() { live $(pgrep -f "apache2 -f $A_CONF" || true); }
+no_apache() { [ -z "$(apache_procs)" ]; }
+apache_stop() {
+    kill -TERM "$APID" 2>/dev/null || true
+    wait "$APID" 2>/dev/null || true
+    poll -- no_apache && pass || fail "apache left processes: $(apache_procs)"
+}
+
+# The nori processes mod_fcgid runs (its wrapper's command line is the
+# bare path).
+fcgid_noris() { live $(pgrep -f "^$NORI\$" || true); }
+no_nori() { [ -z "$(fcgid_noris)" ]; }
