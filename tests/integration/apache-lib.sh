@@ -17,6 +17,29 @@ apache_start() {
     on_fresh_port "apache ($A_CONF)" apache_run
     APID=$UPID
 }
+# apache_start_cold CONF: the same, but ready when Apache serves a static
+# file, so that no request has reached nori yet: mod_fcgid's pool is
+# empty, and the first burst of requests starts several workers at once.
+apache_start_cold() {
+    local try rc
+    A_CONF=$1; A_ENV=()
+    case $A_CONF in /*) ;; *) A_CONF=$ROOT/deploy/apache/$A_CONF ;; esac
+    for try in 1 2 3 4 5 6; do
+        PORT=$(free_port)
+        BASE=http://127.0.0.1:$PORT
+        apache_run
+        APID=$UPID
+        rc=0
+        wait_up "$APID" "$BASE/static/nori.css" || rc=$?
+        [ "$rc" = 0 ] && return 0
+        kill -TERM "$APID" 2>/dev/null || true
+        wait "$APID" 2>/dev/null || true
+        [ "$rc" = 1 ] || break
+    done
+    fail "apache ($A_CONF) did not serve $BASE/static/nori.css"
+    tail -n 20 "$TMP/apache.out" "$RUNDIR/apache-error.log" >&2 || true
+    exit 1
+}
 apache_run() {
     RUNDIR=$TMP/apache.$RANDOM
     mkdir -p "$RUNDIR" && chmod 777 "$RUNDIR"

@@ -14,16 +14,23 @@ CLIENTS=20
 ROUNDS=20
 ITEM='/shop?pg=Item&id=26'
 
-apache_start "${NORI_FCGID_CONF:-nori-fcgid.conf}"
+apache_start_cold "${NORI_FCGID_CONF:-nori-fcgid.conf}"
 pool=$(awk '$1 == "FcgidMaxProcessesPerClass" {print $2}' "$A_CONF")
 echo "mod_fcgid, a pool of $pool"
 
-# mod_fcgid starts workers only when a request finds none idle, so a
-# fresh Apache has one (from the first request). Bursts of load fill the
-# pool, as a first visit of traffic would; the fixed pool then keeps it.
+# mod_fcgid starts a worker only when a request finds none idle: at once
+# while none is busy either (a fresh Apache's first burst), and otherwise
+# after that request has slept its second and still finds none. Bursts
+# of adds to a cart (a commit each keeps a worker busy longest) fill the
+# pool, as the first minutes of traffic would; the fixed pool keeps it.
+cat > "$TMP/add.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = "act=add&id=26&qty=1"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+LUA
 pool_full() { [ "$(fcgid_noris | wc -l)" -ge "$pool" ]; }
 burst_fills() {
-    wrk -t1 -c$((2 * pool)) -d1s "$BASE$ITEM" >/dev/null 2>&1 || true
+    wrk -t1 -c$((2 * pool)) -d1s -s "$TMP/add.lua" "$BASE/shop" >/dev/null 2>&1 || true
     pool_full
 }
 poll 40 -- burst_fills && pass || fail "mod_fcgid started $(fcgid_noris | wc -l) of $pool workers"
