@@ -17,12 +17,13 @@ BUILD     ?= build
 # runtime for the fuzzers and sanitizers, man-db to check the man page),
 # serving (lighttpd; Apache with mod_fcgid and nginx for their tested
 # configs), the browser walk (chromium headless, driven through
-# chromium-driver by python3-selenium), load (wrk, siege).
+# chromium-driver by python3-selenium), load (wrk, siege), the plot of the
+# latency bench (gnuplot-nox).
 PACKAGES = gcc make pkg-config libfcgi-dev uthash-dev liblmdb-dev libcrypt-dev \
            check lighttpd curl \
            spawn-fcgi libfcgi-bin clang libclang-rt-14-dev wrk siege procps \
            man-db apache2 libapache2-mod-fcgid nginx-light iproute2 \
-           chromium chromium-driver python3-selenium
+           chromium chromium-driver python3-selenium gnuplot-nox
 
 CC       ?= cc
 CSTD      = -std=c11 -D_GNU_SOURCE
@@ -163,6 +164,7 @@ bench: deps $(BUILD)/nori $(BUILD)/floor $(BUILD)/commit-floor
 	bash bench/sessions.sh
 	bash bench/deploy.sh
 	bash bench/instructions.sh
+	bash bench/latency.sh
 
 # The binary is rebuilt in its own tree with the installed paths compiled
 # in; data, stylesheet, examples and the man page go under PREFIX.
