@@ -12,18 +12,20 @@ PORT      ?= 8080
 FUZZ_TIME ?= 300
 BUILD     ?= build
 
-# Debian packages: build (libfcgi, uthash, LMDB, libcrypt, pkg-config),
+# Debian packages: build (libfcgi, uthash, LMDB, hiredis, libcrypt, pkg-config),
 # tests (check, curl, spawn-fcgi, cgi-fcgi from libfcgi-bin, clang and its
 # runtime for the fuzzers and sanitizers, man-db to check the man page),
 # serving (lighttpd; Apache with mod_fcgid and nginx for their tested
-# configs), the browser walk (chromium headless, driven through
+# configs; redis-server, redis-sentinel and redis-cli for the Redis
+# store's tests), the browser walk (chromium headless, driven through
 # chromium-driver by python3-selenium), load (wrk, siege), the plot of the
 # latency bench (gnuplot-nox).
 PACKAGES = gcc make pkg-config libfcgi-dev uthash-dev liblmdb-dev libcrypt-dev \
            check lighttpd curl \
            spawn-fcgi libfcgi-bin clang libclang-rt-14-dev wrk siege procps \
            man-db apache2 libapache2-mod-fcgid nginx-light iproute2 \
-           chromium chromium-driver python3-selenium gnuplot-nox
+           chromium chromium-driver python3-selenium gnuplot-nox \
+           libhiredis-dev redis-server redis-sentinel redis-tools
 
 CC       ?= cc
 CSTD      = -std=c11 -D_GNU_SOURCE
@@ -42,12 +44,13 @@ CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SAN) -DNORI_DATADIR='"$(DATADIR)"' \
 PREFIX   ?= /usr/local
 STATEDIR ?= /var/lib/nori
 SHARE     = $(PREFIX)/share/nori
-LDLIBS    = -lfcgi -llmdb -lcrypt -lpthread
+LDLIBS    = -lfcgi -llmdb -lhiredis -lcrypt -lpthread
 
 MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/serve.c fcgi/stats.c \
             nav/nav.c nav/route.c \
             fcgi/cookie.c fcgi/origin.c \
-            session/key.c session/record.c session/session.c session/lmdb.c \
+            session/key.c session/record.c session/session.c session/store.c \
+            session/lmdb.c session/redis.c \
             session/sweeper.c session/visit.c \
             shop/textfile.c shop/catalog.c shop/users.c shop/config.c \
             shop/layout.c shop/pages.c shop/actions.c shop/shop.c

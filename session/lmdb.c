@@ -15,13 +15,14 @@
 
 #include <lmdb.h>
 
-#include "store.h"
+#include "store_impl.h"
 
 #define VALUE_HEAD 16
 #define EXPIRY_KEY_MAX (8 + 64)
 #define SESSION_KEY_MAX 64
 
-struct store {
+struct lmdb_store {
+    struct store base;              /* first: store.c dispatches on it */
     MDB_env *env;
     MDB_dbi sessions, expiry, meta;
     MDB_txn *reader;                /* reset between gets, renewed for the next */
@@ -83,7 +84,7 @@ static int mkdir_p(const char *path)
 }
 
 /* Another process may have grown the map; adopt its size and retry. */
-static int txn_begin(struct store *st, unsigned flags, MDB_txn **txn)
+static int txn_begin(struct lmdb_store *st, unsigned flags, MDB_txn **txn)
 {
     int rc = mdb_txn_begin(st->env, NULL, flags, txn);
 
@@ -92,7 +93,7 @@ static int txn_begin(struct store *st, unsigned flags, MDB_txn **txn)
     return rc;
 }
 
-static int dbis_open(struct store *st)
+static int dbis_open(struct lmdb_store *st)
 {
     MDB_txn *txn;
     int rc = txn_begin(st, 0, &txn);
@@ -108,10 +109,12 @@ static int dbis_open(struct store *st)
     return mdb_txn_commit(txn);
 }
 
-struct store *store_open(const char *spec, const struct store_options *opt,
+static void lmdb_close(struct store *base);
+
+static struct store *lmdb_open(const char *spec, const struct store_options *opt,
                          char *err, size_t errlen)
 {
-    struct store *st;
+    struct lmdb_store *st;
     const char *path;
     int rc, dead;
 
@@ -128,6 +131,7 @@ struct store *store_open(const char *spec, const struct store_options *opt,
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    st->base.ops = &store_lmdb_ops;
     st->opt = *opt;
     if ((rc = mdb_env_create(&st->env)) ||
         (rc = mdb_env_set_maxdbs(st->env, 4)) ||
@@ -136,16 +140,18 @@ struct store *store_open(const char *spec, const struct store_options *opt,
         (rc = dbis_open(st)) ||
         (rc = txn_begin(st, MDB_RDONLY, &st->reader))) {
         snprintf(err, errlen, "%s: %s", path, mdb_strerror(rc));
-        store_close(st);
+        lmdb_close(&st->base);
         return NULL;
     }
     mdb_txn_reset(st->reader);
     mdb_reader_check(st->env, &dead);
-    return st;
+    return &st->base;
 }
 
-void store_close(struct store *st)
+static void lmdb_close(struct store *base)
 {
+    struct lmdb_store *st = (struct lmdb_store *)base;
+
     if (st == NULL)
         return;
     if (st->reader)
@@ -155,9 +161,10 @@ void store_close(struct store *st)
     free(st);
 }
 
-enum store_err store_get(struct store *st, const char *key, void *buf,
+static enum store_err lmdb_get(struct store *base, const char *key, void *buf,
                          size_t cap, size_t *len, uint64_t *version)
 {
+    struct lmdb_store *st = (struct lmdb_store *)base;
     MDB_val k = {strlen(key), (void *)key}, v;
     int rc = mdb_txn_renew(st->reader);
 
@@ -177,7 +184,7 @@ enum store_err store_get(struct store *st, const char *key, void *buf,
 }
 
 /* Deletes a record and its index entry. */
-static int record_drop(struct store *st, MDB_txn *txn, MDB_val *k,
+static int record_drop(struct lmdb_store *st, MDB_txn *txn, MDB_val *k,
                        uint64_t expires)
 {
     unsigned char ek[EXPIRY_KEY_MAX];
@@ -190,7 +197,7 @@ static int record_drop(struct store *st, MDB_txn *txn, MDB_val *k,
 }
 
 /* The version and expiry of the record at k; version 0 when absent. */
-static int record_head(struct store *st, MDB_txn *txn, MDB_val *k,
+static int record_head(struct lmdb_store *st, MDB_txn *txn, MDB_val *k,
                        uint64_t *version, uint64_t *expires)
 {
     MDB_val v;
@@ -209,7 +216,7 @@ static int record_head(struct store *st, MDB_txn *txn, MDB_val *k,
 }
 
 /* Deletes up to max records whose expiry is before now, oldest first. */
-static int reclaim(struct store *st, MDB_txn *txn, uint64_t now, unsigned max,
+static int reclaim(struct lmdb_store *st, MDB_txn *txn, uint64_t now, unsigned max,
                    unsigned *count)
 {
     MDB_cursor *cur;
@@ -245,7 +252,7 @@ static int reclaim(struct store *st, MDB_txn *txn, uint64_t now, unsigned max,
     return rc == MDB_NOTFOUND || rc == MDB_SUCCESS ? 0 : rc;
 }
 
-static int put_checked(struct store *st, MDB_txn *txn,
+static int put_checked(struct lmdb_store *st, MDB_txn *txn,
                        const struct store_write *w, uint64_t *new_version)
 {
     MDB_val k = {strlen(w->key), (void *)w->key};
@@ -286,10 +293,11 @@ static int put_checked(struct store *st, MDB_txn *txn,
     return 0;
 }
 
-enum store_err store_put(struct store *st, const struct store_write *w,
+static enum store_err lmdb_put(struct store *base, const struct store_write *w,
                          uint64_t now, uint64_t *new_version,
                          unsigned *reclaimed)
 {
+    struct lmdb_store *st = (struct lmdb_store *)base;
     MDB_txn *txn;
     uint64_t nv = 0;
     unsigned n = 0;
@@ -311,8 +319,9 @@ enum store_err store_put(struct store *st, const struct store_write *w,
     return STORE_OK;
 }
 
-enum store_err store_del(struct store *st, const char *key)
+static enum store_err lmdb_del(struct store *base, const char *key)
 {
+    struct lmdb_store *st = (struct lmdb_store *)base;
     MDB_val k = {strlen(key), (void *)key};
     uint64_t version, expires;
     MDB_txn *txn;
@@ -329,10 +338,11 @@ enum store_err store_del(struct store *st, const char *key)
     return map_err(mdb_txn_commit(txn));
 }
 
-enum store_err store_sweep(struct store *st, uint64_t now, uint64_t now_ms,
+static enum store_err lmdb_sweep(struct store *base, uint64_t now, uint64_t now_ms,
                            uint64_t interval_ms, unsigned max,
                            unsigned *reclaimed)
 {
+    struct lmdb_store *st = (struct lmdb_store *)base;
     static const char last_key[] = "last_sweep_ms";
     MDB_val k = {sizeof last_key - 1, (void *)last_key}, v;
     unsigned char stamp[8];
@@ -363,15 +373,17 @@ enum store_err store_sweep(struct store *st, uint64_t now, uint64_t now_ms,
     return STORE_OK;
 }
 
-void store_readers_check(struct store *st)
+static void lmdb_readers_check(struct store *base)
 {
+    struct lmdb_store *st = (struct lmdb_store *)base;
     int dead;
 
     mdb_reader_check(st->env, &dead);
 }
 
-enum store_err store_stat(struct store *st, size_t *records, size_t *bytes)
+static enum store_err lmdb_stat(struct store *base, size_t *records, size_t *bytes)
 {
+    struct lmdb_store *st = (struct lmdb_store *)base;
     MDB_stat ms;
     MDB_envinfo info;
     MDB_txn *txn;
@@ -388,14 +400,14 @@ enum store_err store_stat(struct store *st, size_t *records, size_t *bytes)
     return STORE_OK;
 }
 
-const char *store_strerror(enum store_err err)
-{
-    switch (err) {
-    case STORE_OK: return "ok";
-    case STORE_ENOTFOUND: return "no such record";
-    case STORE_ECONFLICT: return "the record changed since it was read";
-    case STORE_EFULL: return "the store is full";
-    case STORE_EIO: return "the store failed";
-    }
-    return "store error";
-}
+const struct store_ops store_lmdb_ops = {
+    .name = "lmdb",
+    .open = lmdb_open,
+    .close = lmdb_close,
+    .get = lmdb_get,
+    .put = lmdb_put,
+    .del = lmdb_del,
+    .sweep = lmdb_sweep,
+    .readers_check = lmdb_readers_check,
+    .stat = lmdb_stat,
+};

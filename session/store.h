@@ -4,7 +4,11 @@
  * and fails with STORE_ECONFLICT when another worker wrote in between
  * (compare-and-put), so the caller runs its action again on fresh state.
  * Each record also carries its expiry, so the store can reclaim expired
- * records without decoding them. */
+ * records without decoding them.
+ *
+ * Several backends implement it (store_impl.h), chosen by the scheme of
+ * the spec: "lmdb:PATH" (one machine), "redis://...", "redis+unix://..."
+ * and "redis-sentinel://..." (several machines). */
 #ifndef NORI_STORE_H
 #define NORI_STORE_H
 
@@ -17,12 +21,16 @@ enum store_err {
     STORE_ECONFLICT,      /* the version read is no longer current */
     STORE_EFULL,          /* the map is full */
     STORE_EIO,
+    STORE_EDOWN,          /* cannot reach the store now; try again later */
 };
 
 struct store_options {
     int nosync;               /* NORI_SYNC=none: no fsync per commit */
     size_t map_size;          /* NORI_LMDB_MAPSIZE, bytes */
     unsigned gc_foreground;   /* expired records reclaimed per commit */
+    const char *redis_prefix; /* NORI_REDIS_PREFIX: before every key */
+    unsigned redis_timeout_ms;/* NORI_REDIS_TIMEOUT_MS: connect, read, write */
+    unsigned redis_wait;      /* NORI_REDIS_WAIT: replicas a commit waits for */
 };
 
 /* One write: put `key` at version `expect` (0: must not exist yet). When
@@ -40,8 +48,10 @@ struct store_write {
 
 struct store;
 
-/* spec: "lmdb:PATH". The store must be opened in the process that uses
- * it, after any fork. */
+/* spec: "lmdb:PATH", or a Redis URL (redis.c). The store must be opened
+ * in the process that uses it, after any fork. A Redis store opens even
+ * while Redis is down (its calls answer STORE_EDOWN until it is back);
+ * only a spec that cannot be right is refused. */
 struct store *store_open(const char *spec, const struct store_options *opt,
                          char *err, size_t errlen);
 void store_close(struct store *st);
@@ -63,6 +73,10 @@ enum store_err store_sweep(struct store *st, uint64_t now,
                            unsigned max, unsigned *reclaimed);
 /* Clears reader slots left by processes that died mid-transaction. */
 void store_readers_check(struct store *st);
+/* Whether the store needs nori's sweeper: Redis expires keys itself. */
+int store_sweeps(const struct store *st);
+/* "lmdb", "redis": which backend the spec chose. */
+const char *store_backend(const struct store *st);
 /* Records in the store, and bytes of its data file in use. */
 enum store_err store_stat(struct store *st, size_t *records, size_t *bytes);
 const char *store_strerror(enum store_err err);

@@ -364,7 +364,10 @@ struct store *sessions_store(struct sessions *ss, const struct request *req)
         return NULL;
     }
     /* Without the sweeper, sessions still expire and commits still
-     * reclaim them; it only keeps idle periods tidy. */
+     * reclaim them; it only keeps idle periods tidy. A store that
+     * expires records by itself (Redis) needs none. */
+    if (!store_sweeps(ss->store))
+        return ss->store;
     ss->sweeper = sweeper_start(ss->store, ss->gc_interval_ms, ss->gc_batch);
     if (ss->sweeper == NULL)
         request_log(req, "nori: no background sweeper; commits still reclaim");

@@ -48,7 +48,15 @@ static const struct setting settings[] = {
     S("NORI_RUNDIR", "rundir", rundir, NORI_RUNDIR,
       "runtime state: the counters file and the default store"),
     S("NORI_STORE", "store", store_spec, "",
-      "session store, lmdb:PATH (default lmdb:RUNDIR/sessions)"),
+      "session store: lmdb:PATH (default lmdb:RUNDIR/sessions), "
+      "redis://[:PASSWORD@]HOST:PORT[/DB], redis+unix:///PATH[?db=N], "
+      "redis-sentinel://HOST:PORT[,HOST:PORT...]/MASTER"),
+    S("NORI_REDIS_PREFIX", "redis-prefix", redis_prefix, "nori:",
+      "Redis: before every session key, so that several shops share one Redis"),
+    N("NORI_REDIS_TIMEOUT_MS", "redis-timeout-ms", redis_timeout_ms, "500", 1, 60000,
+      "Redis: connect, read and write timeout, milliseconds"),
+    N("NORI_REDIS_WAIT", "redis-wait", redis_wait, "0", 0, 100,
+      "Redis: replicas each commit must reach before the answer (WAIT)"),
     S("NORI_STATUS_PATH", "status-path", status_path, "/nori-status",
       "below the app: JSON counters, for loopback clients only"),
     C("NORI_SESSION_POLICY", "session-policy", policy_name, "lazy", "lazy|eager",

@@ -24,6 +24,8 @@ struct shop_config {
     unsigned long ttl, max_age;
     unsigned long gc_foreground, gc_interval_ms, gc_batch;
     unsigned long map_size_mb;
+    const char *redis_prefix;
+    unsigned long redis_timeout_ms, redis_wait;
     const char *listen;             /* nori serve */
     unsigned long workers, max_requests;
     const char *socket_mode;        /* octal, "" leaves it to the umask */

@@ -35,6 +35,9 @@ static void answer_error(struct view *v, int status, const char *why)
     response_header(v->resp, "Cache-Control", "no-store");
     if (status == 405)
         response_header(v->resp, "Allow", "GET, HEAD, POST");
+    /* Every 503 is a store that is down or busy for a moment. */
+    if (status == 503)
+        response_header(v->resp, "Retry-After", "2");
     view_error(v, status, why);
 }
 
@@ -303,6 +306,7 @@ static void serve_status(struct view *v, struct shop *s)
 {
     struct store *st;
     size_t records = 0, bytes = 0;
+    int reachable = 0;
 
     /* Behind a proxy on this machine (a TLS terminator, say) every client
      * is 127.0.0.1: a request a proxy forwarded is nobody's on this
@@ -313,7 +317,7 @@ static void serve_status(struct view *v, struct shop *s)
     }
     st = sessions_store(&s->sessions, v->req);
     if (st)
-        store_stat(st, &records, &bytes);
+        reachable = store_stat(st, &records, &bytes) == STORE_OK;
     headers_common(v->resp);
     response_header(v->resp, "Content-Type", "application/json");
     response_header(v->resp, "Cache-Control", "no-store");
@@ -321,6 +325,8 @@ static void serve_status(struct view *v, struct shop *s)
     for (int i = 0; i < STAT_COUNT; i++)
         response_printf(v->resp, "\"%s\": %llu, ", stats_name((enum stat_id)i),
                         (unsigned long long)stats_get((enum stat_id)i));
+    response_printf(v->resp, "\"store_backend\": \"%s\", \"store_reachable\": %s, ",
+                    st ? store_backend(st) : "none", reachable ? "true" : "false");
     response_printf(v->resp, "\"store_records\": %zu, \"store_bytes\": %zu}\n",
                     records, bytes);
 }
@@ -349,6 +355,7 @@ static void serve_authorize(struct view *v, struct shop *s, uint64_t now)
     if (visit_run(visit, &s->sessions, req, s_param, now, page_visit, NULL,
                   &status) != VISIT_OK) {
         answer_plain(v, 503, "The session store is not available.\n");
+        response_header(v->resp, "Retry-After", "2");
         return;
     }
     sess = visit->live ? &visit->s : NULL;
@@ -431,7 +438,10 @@ int shop_init(struct shop *s, const struct shop_config *cfg, char *err,
         .store_spec = cfg->store_spec,
         .store_opt = {.nosync = cfg->nosync,
                       .map_size = (size_t)cfg->map_size_mb << 20,
-                      .gc_foreground = (unsigned)cfg->gc_foreground},
+                      .gc_foreground = (unsigned)cfg->gc_foreground,
+                      .redis_prefix = cfg->redis_prefix,
+                      .redis_timeout_ms = (unsigned)cfg->redis_timeout_ms,
+                      .redis_wait = (unsigned)cfg->redis_wait},
         .gc_interval_ms = cfg->gc_interval_ms,
         .gc_batch = (unsigned)cfg->gc_batch,
         .life = {.ttl = cfg->ttl, .max_age = cfg->max_age},

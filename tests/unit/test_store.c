@@ -620,6 +620,70 @@ static int race(atomic_ulong *conflicts)
     return 0;
 }
 
+/* Redis specs are checked when opened, before any connection: a good
+ * one opens (Redis need not be up), a bad one is refused with a reason. */
+START_TEST(redis_specs)
+{
+    static const char *const good[] = {
+        "redis://127.0.0.1:6379", "redis://localhost:1/15", "redis://:s3cret@h:6379/2",
+        "redis://[::1]:6380", "redis+unix:///run/redis.sock", "redis+unix:///r.sock?db=4",
+        "redis-sentinel://10.0.0.1:26379/shop",
+        "redis-sentinel://:pw@a:26379,b:26380,[::1]:26381/my-master.1/3",
+    };
+    static const char *const bad[] = {
+        "redis://", "redis://host", "redis://host:", "redis://host:0", "redis://host:65536",
+        "redis://host:6379/", "redis://host:6379/x", "redis://host:6379/-1",
+        "redis://:@host:6379", "redis://:pw", "redis://ho/st:6379", "redis://:6379",
+        "redis+unix://", "redis+unix://relative.sock", "redis+unix:///r.sock?db=",
+        "redis+unix:///r.sock?database=1", "redis-sentinel://h:26379",
+        "redis-sentinel://h:26379/", "redis-sentinel:///master", "redis-sentinel://h/master",
+        "redis-sentinel://h:26379/bad name", "redis-sentinel://h:1,/m", "rediss://h:6379",
+    };
+    struct store_options ro = opt;
+    char err[512];
+    struct store *st;
+
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        err[0] = '\0';
+        st = store_open(good[i], &ro, err, sizeof err);
+        ck_assert_msg(st != NULL, "'%s' refused: %s", good[i], err);
+        ck_assert_str_eq(store_backend(st), "redis");
+        ck_assert_int_eq(store_sweeps(st), 0);
+        store_close(st);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        err[0] = '\0';
+        ck_assert_msg(store_open(bad[i], &ro, err, sizeof err) == NULL, "'%s' accepted", bad[i]);
+        ck_assert_msg(err[0] != '\0', "'%s': no message", bad[i]);
+    }
+    char longp[200];
+    memset(longp, 'p', sizeof longp - 1);
+    longp[sizeof longp - 1] = '\0';
+    ro.redis_prefix = longp;
+    ck_assert_ptr_null(store_open("redis://h:1", &ro, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "NORI_REDIS_PREFIX"));
+}
+END_TEST
+
+/* Nothing listens on the port: every call says "down", at once, and
+ * nothing is pretended. */
+START_TEST(redis_down_is_edown)
+{
+    char err[256], buf[64];
+    size_t len, n, bytes;
+    uint64_t v;
+    struct store *st = store_open("redis+unix:///nonexistent/nori-test.sock", &opt,
+                                  err, sizeof err);
+
+    ck_assert_msg(st != NULL, "%s", err);
+    ck_assert_int_eq(store_get(st, "k", buf, sizeof buf, &len, &v), STORE_EDOWN);
+    ck_assert_int_eq(put(st, "k", "x", 0, 2000, 1000, &v, NULL), STORE_EDOWN);
+    ck_assert_int_eq(store_del(st, "k"), STORE_EDOWN);
+    ck_assert_int_eq(store_stat(st, &n, &bytes), STORE_EDOWN);
+    store_close(st);
+}
+END_TEST
+
 START_TEST(racing_processes_lose_nothing)
 {
     struct store *st = store_fresh();
@@ -693,6 +757,8 @@ int main(void)
     tcase_add_test(tc, sweep_interval_spans_processes);
     tcase_add_test(tc, bad_specs_are_refused);
     tcase_add_test(tc, racing_processes_lose_nothing);
+    tcase_add_test(tc, redis_specs);
+    tcase_add_test(tc, redis_down_is_edown);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,96 @@
+/* store.c -- the one store interface, dispatched to the backend that the
+ * spec's scheme names. */
+#include <stdio.h>
+#include <string.h>
+
+#include "store_impl.h"
+
+static const struct {
+    const char *prefix;
+    const struct store_ops *ops;
+} schemes[] = {
+    {"lmdb:", &store_lmdb_ops},
+    {"redis://", &store_redis_ops},
+    {"redis+unix://", &store_redis_ops},
+    {"redis-sentinel://", &store_redis_ops},
+};
+
+struct store *store_open(const char *spec, const struct store_options *opt,
+                         char *err, size_t errlen)
+{
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+        if (strncmp(spec, schemes[i].prefix, strlen(schemes[i].prefix)) == 0)
+            return schemes[i].ops->open(spec, opt, err, errlen);
+    snprintf(err, errlen, "unknown store '%s' (want lmdb:PATH, redis://HOST:PORT, "
+             "redis+unix:///PATH or redis-sentinel://HOST:PORT/MASTER)", spec);
+    return NULL;
+}
+
+void store_close(struct store *st)
+{
+    if (st)
+        st->ops->close(st);
+}
+
+enum store_err store_get(struct store *st, const char *key, void *buf,
+                         size_t cap, size_t *len, uint64_t *version)
+{
+    return st->ops->get(st, key, buf, cap, len, version);
+}
+
+enum store_err store_put(struct store *st, const struct store_write *w,
+                         uint64_t now, uint64_t *new_version,
+                         unsigned *reclaimed)
+{
+    return st->ops->put(st, w, now, new_version, reclaimed);
+}
+
+enum store_err store_del(struct store *st, const char *key)
+{
+    return st->ops->del(st, key);
+}
+
+enum store_err store_sweep(struct store *st, uint64_t now, uint64_t now_ms,
+                           uint64_t interval_ms, unsigned max,
+                           unsigned *reclaimed)
+{
+    *reclaimed = 0;
+    if (st->ops->sweep == NULL)
+        return STORE_OK;
+    return st->ops->sweep(st, now, now_ms, interval_ms, max, reclaimed);
+}
+
+void store_readers_check(struct store *st)
+{
+    if (st->ops->readers_check)
+        st->ops->readers_check(st);
+}
+
+int store_sweeps(const struct store *st)
+{
+    return st->ops->sweep != NULL;
+}
+
+const char *store_backend(const struct store *st)
+{
+    return st->ops->name;
+}
+
+enum store_err store_stat(struct store *st, size_t *records, size_t *bytes)
+{
+    *records = *bytes = 0;
+    return st->ops->stat(st, records, bytes);
+}
+
+const char *store_strerror(enum store_err err)
+{
+    switch (err) {
+    case STORE_OK: return "ok";
+    case STORE_ENOTFOUND: return "no such record";
+    case STORE_ECONFLICT: return "the record changed since it was read";
+    case STORE_EFULL: return "the store is full";
+    case STORE_EIO: return "the store failed";
+    case STORE_EDOWN: return "the store cannot be reached";
+    }
+    return "store error";
+}

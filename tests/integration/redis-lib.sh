@@ -1,0 +1,58 @@
+# redis-lib.sh -- real redis-server (and redis-sentinel) processes for the
+# suites of the Redis store, sourced after lib.sh: loopback ports found
+# free, no persistence, their files under $TMP, tracked so that a suite
+# that stops early leaves none behind.
+
+# redis_up PORT PIDVAR [args...]: one redis-server on PORT; 1 when it
+# does not answer PING (the port was taken meanwhile, say).
+redis_up() {
+    local port=$1 var=$2 i pid
+    shift 2
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+        --daemonize no --dir "$TMP" --logfile "$TMP/redis.$port.log" "$@" &
+    pid=$!
+    track "$pid"
+    printf -v "$var" %s "$pid"
+    for i in $(seq 1 200); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# redis_start [args...]: a redis-server on a free port, with a unix
+# socket beside it; sets RPORT, RPID, RSOCK.
+redis_start() {
+    local try
+    for try in 1 2 3 4 5; do
+        RPORT=$(free_port)
+        RSOCK=$TMP/redis.$RPORT.sock
+        redis_up "$RPORT" RPID --unixsocket "$RSOCK" --unixsocketperm 700 "$@" && return 0
+        redis_kill "$RPID"
+    done
+    cat "$TMP"/redis.*.log >&2 || true
+    fail "cannot start redis-server"
+    exit 1
+}
+
+# redis_kill PID: SIGTERM, and waits until it is gone (reaped, not a zombie).
+redis_kill() {
+    kill -TERM "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+
+# redis_restart [args...]: the same server again on the same port and
+# socket (a Redis that comes back); 1 if it cannot have its port back.
+redis_restart() {
+    local try
+    for try in 1 2 3 4 5 6 7 8 9 10; do
+        redis_up "$RPORT" RPID --unixsocket "$RSOCK" --unixsocketperm 700 "$@" && return 0
+        redis_kill "$RPID"
+        sleep 0.2
+    done
+    return 1
+}
+
+# rcli ARGS...: redis-cli against the test's server, without the \r.
+rcli() { redis-cli -p "$RPORT" "$@" | tr -d '\r'; }
