@@ -56,3 +56,37 @@ redis_restart() {
 
 # rcli ARGS...: redis-cli against the test's server, without the \r.
 rcli() { redis-cli -p "$RPORT" "$@" | tr -d '\r'; }
+
+# sentinel_up PORT MASTER-PORT PIDVAR: a redis-sentinel watching the
+# master "shop" on 127.0.0.1:MASTER-PORT, quorum 2, judging a master
+# down after 1 s; 1 when it does not answer PING.
+sentinel_up() {
+    local port=$1 mport=$2 var=$3 conf=$TMP/sentinel.$1.conf i pid
+    cat > "$conf" <<CONF
+port $port
+bind 127.0.0.1
+daemonize no
+dir $TMP
+logfile $TMP/sentinel.$port.log
+sentinel monitor shop 127.0.0.1 $mport 2
+sentinel down-after-milliseconds shop 1000
+sentinel failover-timeout shop 10000
+sentinel parallel-syncs shop 2
+CONF
+    redis-sentinel "$conf" &
+    pid=$!
+    track "$pid"
+    printf -v "$var" %s "$pid"
+    for i in $(seq 1 200); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# sentinel_field PORT NAME: a field of SENTINEL MASTER shop.
+sentinel_field() {
+    redis-cli -p "$1" --raw sentinel master shop 2>/dev/null | tr -d '\r' |
+        awk -v f="$2" 'prev == f {print; exit} {prev = $0}'
+}

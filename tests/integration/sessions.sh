@@ -262,6 +262,12 @@ expect_eq "$commits" 0 "lazy: no commit for the same run"
 expect_eq "$avoided" 20 "lazy: 20 commits avoided"
 srv_stop
 
+# Redis reclaims by its own expiry, which redis.sh tests by itself.
+if [ -n "${IT_STORE:-}" ]; then
+    finish
+    exit
+fi
+
 echo "the store stops growing"
 # Sessions live 2 s; the sweeper runs every 200 ms. Sessions are made
 # at a steady rate for 8 s; once the first ones expire, reclamation must
@@ -278,8 +284,7 @@ reclaimed=$(stat reclaimed)
 mid=$(awk -v t=$((end - 5)) -v u=$((end - 3)) '$1 >= t && $1 < u {if ($2 > m) m = $2} END {print m + 0}' "$TMP/samples")
 last=$(awk -v t=$((end - 3)) '$1 >= t {if ($2 > m) m = $2} END {print m + 0}' "$TMP/samples")
 echo "  created $created, reclaimed $reclaimed, max records mid-run $mid, at the end $last"
-# Redis expires records itself: nori's sweeper, and its counter, are LMDB's.
-[ -n "${IT_STORE:-}" ] || { [ "$reclaimed" -gt 0 ] && pass || fail "nothing was reclaimed"; }
+[ "$reclaimed" -gt 0 ] && pass || fail "nothing was reclaimed"
 [ "$last" -le $((mid * 13 / 10 + 20)) ] && pass || fail "the store kept growing ($mid -> $last)"
 # Without reclamation every session ever made would still be there.
 [ "$last" -lt $((created / 2)) ] && pass || fail "most sessions ever made are still stored"
