@@ -50,7 +50,7 @@ MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/serve.c fcgi/stats.c
             nav/nav.c nav/route.c \
             fcgi/cookie.c fcgi/origin.c \
             session/key.c session/record.c session/session.c session/store.c \
-            session/lmdb.c session/redis.c \
+            session/lmdb.c session/redis.c session/memory.c \
             session/sweeper.c session/visit.c \
             shop/textfile.c shop/catalog.c shop/users.c shop/config.c \
             shop/layout.c shop/pages.c shop/actions.c shop/shop.c

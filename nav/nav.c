@@ -202,6 +202,25 @@ static enum nav_err v_key(const struct field *f, const char *v, size_t len,
     return NAV_OK;
 }
 
+/* A session key may carry the route of the worker that holds it, as
+ * KEY.ROUTE (the memory store's sticky routing); the route is a word of
+ * 1..NAV_ROUTE_MAX characters. Anything else is kept as "", as above. */
+static enum nav_err v_skey(const struct field *f, const char *v, size_t len,
+                           char *dst)
+{
+    size_t r = len > NAV_KEY_LEN + 1 ? len - NAV_KEY_LEN - 1 : 0;
+    int ok = len == NAV_KEY_LEN ? is_word(v, len, 0)
+             : r >= 1 && r <= NAV_ROUTE_MAX && v[NAV_KEY_LEN] == '.' &&
+               is_word(v, NAV_KEY_LEN, 0) && is_word(v + NAV_KEY_LEN + 1, r, 0);
+
+    (void)f;
+    if (!ok)
+        len = 0;
+    memcpy(dst, v, len);
+    dst[len] = '\0';
+    return NAV_OK;
+}
+
 #define NAV_FIELD(name, bit, member, min, max, fn) \
     { name, bit, offsetof(struct nav, member), min, max, fn }
 #define FORM_FIELD(name, bit, member, min, max, fn) \
@@ -212,7 +231,7 @@ static const struct field query_fields[] = {
     NAV_FIELD("id", NAV_HAS_ID, id, 1, INT32_MAX, v_number),
     NAV_FIELD("page", NAV_HAS_PAGE, page, 1, NAV_PAGE_MAX, v_number),
     NAV_FIELD("q", NAV_HAS_Q, q, 1, NAV_Q_MAX, v_text),
-    NAV_FIELD("_s", NAV_HAS_S, s, 0, 0, v_key),
+    NAV_FIELD("_s", NAV_HAS_S, s, 0, 0, v_skey),
     NAV_FIELD("_k", NAV_HAS_K, k, 0, 0, v_key),
 };
 
@@ -223,7 +242,7 @@ static const struct field form_fields[] = {
     FORM_FIELD("user", NAV_HAS_USER, user, 1, NAV_USER_MAX, v_text),
     FORM_FIELD("password", NAV_HAS_PASSWORD, password, 1, NAV_PASSWORD_MAX,
                v_text),
-    FORM_FIELD("_s", NAV_HAS_S, s, 0, 0, v_key),
+    FORM_FIELD("_s", NAV_HAS_S, s, 0, 0, v_skey),
     FORM_FIELD("_k", NAV_HAS_K, k, 0, 0, v_key),
 };
 

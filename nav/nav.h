@@ -16,6 +16,8 @@
 #define NAV_Q_MAX       200     /* search text, in bytes after decoding */
 #define NAV_PAGE_MAX    10000   /* listing page numbers */
 #define NAV_KEY_LEN     22      /* a 128-bit key in unpadded base64url */
+#define NAV_ROUTE_MAX   16      /* KEY.ROUTE: the worker that holds the session */
+#define NAV_SKEY_MAX    (NAV_KEY_LEN + 1 + NAV_ROUTE_MAX)
 #define NAV_USER_MAX    64
 #define NAV_PASSWORD_MAX 128
 #define NAV_ACT_MAX     16
@@ -57,7 +59,7 @@ struct nav {
     uint32_t page;              /* 1..10000; 1 when absent */
     char q[NAV_Q_MAX + 1];
     size_t q_len;
-    char s[NAV_KEY_LEN + 1];    /* session key */
+    char s[NAV_SKEY_MAX + 1];   /* session key, KEY or KEY.ROUTE */
     char k[NAV_KEY_LEN + 1];    /* form key */
 };
 
@@ -69,7 +71,7 @@ struct nav_form {
     uint32_t qty;               /* 0..99; the action checks its own range */
     char user[NAV_USER_MAX + 1];
     char password[NAV_PASSWORD_MAX + 1];
-    char s[NAV_KEY_LEN + 1];
+    char s[NAV_SKEY_MAX + 1];
     char k[NAV_KEY_LEN + 1];
 };
 

@@ -13,6 +13,7 @@ static const struct {
     {"redis://", &store_redis_ops},
     {"redis+unix://", &store_redis_ops},
     {"redis-sentinel://", &store_redis_ops},
+    {"memory", &store_memory_ops},
 };
 
 struct store *store_open(const char *spec, const struct store_options *opt,
@@ -22,7 +23,7 @@ struct store *store_open(const char *spec, const struct store_options *opt,
         if (strncmp(spec, schemes[i].prefix, strlen(schemes[i].prefix)) == 0)
             return schemes[i].ops->open(spec, opt, err, errlen);
     snprintf(err, errlen, "unknown store '%s' (want lmdb:PATH, redis://HOST:PORT, "
-             "redis+unix:///PATH or redis-sentinel://HOST:PORT/MASTER)", spec);
+             "redis+unix:///PATH, redis-sentinel://HOST:PORT/MASTER or memory)", spec);
     return NULL;
 }
 

@@ -8,7 +8,8 @@
  *
  * Several backends implement it (store_impl.h), chosen by the scheme of
  * the spec: "lmdb:PATH" (one machine), "redis://...", "redis+unix://..."
- * and "redis-sentinel://..." (several machines). */
+ * and "redis-sentinel://..." (several machines), "memory" (each worker
+ * its own, with sticky routing). */
 #ifndef NORI_STORE_H
 #define NORI_STORE_H
 
@@ -31,6 +32,7 @@ struct store_options {
     const char *redis_prefix; /* NORI_REDIS_PREFIX: before every key */
     unsigned redis_timeout_ms;/* NORI_REDIS_TIMEOUT_MS: connect, read, write */
     unsigned redis_wait;      /* NORI_REDIS_WAIT: replicas a commit waits for */
+    size_t memory_max;        /* NORI_MEMORY_MAX: records one worker keeps */
 };
 
 /* One write: put `key` at version `expect` (0: must not exist yet). When

@@ -35,5 +35,6 @@ struct store {
 
 extern const struct store_ops store_lmdb_ops;
 extern const struct store_ops store_redis_ops;
+extern const struct store_ops store_memory_ops;
 
 #endif

@@ -31,23 +31,75 @@ static int key_shaped(const char *k, size_t n)
     return 1;
 }
 
+/* KEY or KEY.ROUTE, whichever route: the shape a session cookie must
+ * have to be taken (key_take then checks the route). */
+static int skey_shaped(const char *k, size_t n)
+{
+    if (n <= NAV_KEY_LEN + 1 || n > NAV_SKEY_MAX)
+        return key_shaped(k, n);
+    if (k[NAV_KEY_LEN] != '.' || !key_shaped(k, NAV_KEY_LEN))
+        return 0;
+    for (size_t i = NAV_KEY_LEN + 1; i < n; i++) {
+        char c = k[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+/* A carried key: KEY, or KEY.ROUTE when this worker has a route, and
+ * then only its own route (a key routed elsewhere reached the wrong
+ * worker, which does not hold it). Copies KEY to out, or "" for none. */
+static void key_take(const struct sessions *ss, const char *k, size_t n,
+                     char out[NAV_KEY_LEN + 1])
+{
+    const char *route = ss->route ? ss->route : "";
+    size_t rl = strlen(route);
+
+    out[0] = '\0';
+    if (n < NAV_KEY_LEN || !key_shaped(k, NAV_KEY_LEN))
+        return;
+    if (rl ? n == NAV_KEY_LEN + 1 + rl && k[NAV_KEY_LEN] == '.' &&
+                 memcmp(k + NAV_KEY_LEN + 1, route, rl) == 0
+           : n == NAV_KEY_LEN) {
+        memcpy(out, k, NAV_KEY_LEN);
+        out[NAV_KEY_LEN] = '\0';
+    }
+}
+
+/* s.key as links and cookies carry it: with the route when there is one. */
+static void carried_set(struct visit *v)
+{
+    const char *route = v->ss->route ? v->ss->route : "";
+
+    snprintf(v->carried, sizeof v->carried, "%s%s%s", v->s.key, route[0] ? "." : "",
+             route);
+}
+
+/* The key as carried: s.key itself when there is no route. */
+static const char *carried(const struct visit *v)
+{
+    return v->ss->route && v->ss->route[0] ? v->carried : v->s.key;
+}
+
 /* The key the request carries with the configured carrier, and its
  * binding cookie; anything not shaped like a minted key counts as none. */
 static void keys_read(struct visit *v, const char *s_param)
 {
     const struct sessions *ss = v->ss;
+    char raw[NAV_SKEY_MAX + 1];
     size_t n;
 
     v->given[0] = v->bind[0] = '\0';
     if (ss->carrier == CARRIER_COOKIE) {
         n = request_cookie_if(v->req, visit_cookie_name(ss, v->req, COOKIE_SESSION),
-                              v->given, sizeof v->given, key_shaped);
-        if (n == 0)
-            v->given[0] = '\0';
+                              raw, sizeof raw, skey_shaped);
+        key_take(ss, raw, n, v->given);
         return;
     }
-    if (s_param && key_shaped(s_param, strlen(s_param)))
-        memcpy(v->given, s_param, NAV_KEY_LEN + 1);
+    if (s_param)
+        key_take(ss, s_param, strlen(s_param), v->given);
     n = request_cookie_if(v->req, visit_cookie_name(ss, v->req, COOKIE_BIND),
                           v->bind, sizeof v->bind, key_shaped);
     if (n == 0)
@@ -83,7 +135,7 @@ int visit_cookie_carried(const struct sessions *ss)
 int visit_has_key(const struct sessions *ss, const struct request *req,
                   const char *s_param)
 {
-    char tmp[NAV_KEY_LEN + 1];
+    char tmp[NAV_SKEY_MAX + 1];
 
     if (ss->carrier == CARRIER_COOKIE)
         return request_cookie(req, visit_cookie_name(ss, req, COOKIE_SESSION), tmp,
@@ -124,6 +176,7 @@ static enum visit_err load(struct visit *v, uint64_t now)
         !key_equal(v->s.bind, v->bind))
         return VISIT_OK;
     v->live = 1;
+    carried_set(v);
     return VISIT_OK;
 }
 
@@ -142,6 +195,7 @@ enum visit_err visit_ensure(struct visit *v, uint64_t now)
         memcpy(v->s.bind, v->bind, sizeof v->s.bind);
     v->set_bind = bind && !v->bind[0];
     v->live = v->fresh = 1;
+    carried_set(v);
     v->version = 0;
     return VISIT_OK;
 }
@@ -172,6 +226,7 @@ enum visit_err visit_rotate(struct visit *v)
         return VISIT_ERANDOM;
     v->rotated = 1;
     v->s.dirty = 1;
+    carried_set(v);
     return VISIT_OK;
 }
 
@@ -187,7 +242,7 @@ int visit_form_ok(const struct visit *v, const char *k)
 
 const char *visit_link_key(const struct visit *v)
 {
-    return v->live && !v->ended && v->ss->carrier == CARRIER_URL ? v->s.key
+    return v->live && !v->ended && v->ss->carrier == CARRIER_URL ? carried(v)
                                                                   : NULL;
 }
 
@@ -228,7 +283,7 @@ void visit_cookies(const struct visit *v, struct response *resp)
     if (v->ended && v->committed)
         cookie_set(v, resp, COOKIE_SESSION, "", 1);
     else if ((v->fresh || v->rotated) && v->committed)
-        cookie_set(v, resp, COOKIE_SESSION, v->s.key, 0);
+        cookie_set(v, resp, COOKIE_SESSION, carried(v), 0);
 }
 
 static enum visit_err commit_end(struct visit *v)

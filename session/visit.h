@@ -41,6 +41,7 @@ struct sessions {
     int bind;                   /* url carrier: require the nori_b cookie */
     const char *cookie_path;    /* "" means the mount prefix */
     int cookie_secure;          /* Secure always, not only over HTTPS */
+    const char *route;          /* NORI_ROUTE: keys travel as KEY.ROUTE; "" none */
 };
 
 enum visit_err {
@@ -54,6 +55,7 @@ struct visit {
     struct sessions *ss;
     const struct request *req;
     char given[NAV_KEY_LEN + 1];    /* the key the request carried, "" none */
+    char carried[NAV_SKEY_MAX + 1]; /* s.key as links and cookies carry it */
     char bind[NAV_KEY_LEN + 1];     /* its nori_b cookie, "" none */
     struct session s;
     int live;                   /* s is a session: found, or made here */

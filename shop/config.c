@@ -50,11 +50,15 @@ static const struct setting settings[] = {
     S("NORI_STORE", "store", store_spec, "",
       "session store: lmdb:PATH (default lmdb:RUNDIR/sessions), "
       "redis://[:PASSWORD@]HOST:PORT[/DB], redis+unix:///PATH[?db=N], "
-      "redis-sentinel://HOST:PORT[,HOST:PORT...]/MASTER"),
+      "redis-sentinel://HOST:PORT[,HOST:PORT...]/MASTER, memory"),
     S("NORI_REDIS_PREFIX", "redis-prefix", redis_prefix, "nori:",
       "Redis: before every session key, so that several shops share one Redis"),
     N("NORI_REDIS_TIMEOUT_MS", "redis-timeout-ms", redis_timeout_ms, "500", 1, 60000,
       "Redis: connect, read and write timeout, milliseconds"),
+    S("NORI_ROUTE", "route", route, "",
+      "this worker's route: session keys travel as KEY.ROUTE (memory store, sticky balancers)"),
+    N("NORI_MEMORY_MAX", "memory-max", memory_max, "100000", 1, 100000000,
+      "memory store: sessions one worker keeps at most"),
     N("NORI_REDIS_WAIT", "redis-wait", redis_wait, "0", 0, 100,
       "Redis: replicas each commit must reach before the answer (WAIT)"),
     S("NORI_STATUS_PATH", "status-path", status_path, "/nori-status",
@@ -164,6 +168,13 @@ static int derive(struct shop_config *cfg, char *err, size_t errlen)
     if (!origin_list_valid(cfg->allowed_origins)) {
         snprintf(err, errlen, "NORI_ALLOWED_ORIGINS: each entry must be an origin, "
                  "http(s)://host[:port], separated by commas or blanks");
+        return -1;
+    }
+    size_t rl = strspn(cfg->route, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                   "0123456789-_");
+    if (cfg->route[rl] != '\0' || rl > NAV_ROUTE_MAX) {
+        snprintf(err, errlen, "NORI_ROUTE: '%s' is not 1..%d of A-Z a-z 0-9 - _",
+                 cfg->route, NAV_ROUTE_MAX);
         return -1;
     }
     if (cfg->store_spec[0] == '\0') {

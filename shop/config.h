@@ -25,6 +25,8 @@ struct shop_config {
     unsigned long gc_foreground, gc_interval_ms, gc_batch;
     unsigned long map_size_mb;
     const char *redis_prefix;
+    const char *route;
+    unsigned long memory_max;
     unsigned long redis_timeout_ms, redis_wait;
     const char *listen;             /* nori serve */
     unsigned long workers, max_requests;

@@ -72,6 +72,12 @@ void view_form_open(struct view *v, const char *cls, const char *act)
     response_puts(v->resp, cls);        /* a literal of ours */
     response_puts(v->resp, "\" method=\"post\" action=\"");
     view_form_action(v);
+    /* A sticky balancer reads the route from the URL, never from a
+     * body: with a route, the key goes in the action URL too. */
+    if (key && v->shop->cfg.route[0]) {
+        response_puts(v->resp, "?_s=");
+        view_text(v, key);
+    }
     response_puts(v->resp, "\">");
     hidden(v, "act", act);
     if (key)

@@ -441,7 +441,8 @@ int shop_init(struct shop *s, const struct shop_config *cfg, char *err,
                       .gc_foreground = (unsigned)cfg->gc_foreground,
                       .redis_prefix = cfg->redis_prefix,
                       .redis_timeout_ms = (unsigned)cfg->redis_timeout_ms,
-                      .redis_wait = (unsigned)cfg->redis_wait},
+                      .redis_wait = (unsigned)cfg->redis_wait,
+                      .memory_max = cfg->memory_max},
         .gc_interval_ms = cfg->gc_interval_ms,
         .gc_batch = (unsigned)cfg->gc_batch,
         .life = {.ttl = cfg->ttl, .max_age = cfg->max_age},
@@ -450,6 +451,7 @@ int shop_init(struct shop *s, const struct shop_config *cfg, char *err,
         .bind = cfg->bind,
         .cookie_path = cfg->cookie_path,
         .cookie_secure = cfg->cookie_secure,
+        .route = cfg->route,
     };
     if ((s->routes = route_new()) == NULL) {
         snprintf(err, errlen, "out of memory");

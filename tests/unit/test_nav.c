@@ -457,6 +457,13 @@ START_TEST(session_keys)
     ck_assert_int_eq(parse("pg=Cart&_s=" KEY, &n), NAV_OK);
     ck_assert(n.seen & NAV_HAS_S);
     ck_assert_str_eq(n.s, KEY);
+    /* KEY.ROUTE, for sticky balancers; a form key never has one. */
+    ck_assert_int_eq(parse("pg=Cart&_s=" KEY ".w-2_b", &n), NAV_OK);
+    ck_assert_str_eq(n.s, KEY ".w-2_b");
+    ck_assert_int_eq(parse("_s=" KEY "." "abcdefghijklmnop", &n), NAV_OK);
+    ck_assert_str_eq(n.s, KEY ".abcdefghijklmnop");
+    ck_assert_int_eq(parse("_k=" KEY ".r1", &n), NAV_OK);
+    ck_assert_str_eq(n.k, "");
     ck_assert_int_eq(parse("_k=" KEY, &n), NAV_OK);
     ck_assert(n.seen & NAV_HAS_K);
     ck_assert_str_eq(n.k, KEY);
@@ -470,6 +477,10 @@ START_TEST(session_keys)
         "_s=3q2-7wAbcD_eF9hIjKl%2BnO",          /* '+' is not base64url */
         "_s=3q2-7wAbcD_eF9hIjKl+nO",            /* a space */
         "_s=3q2-7wAbcD_eF9hIjKl/nO",
+        "_s=" KEY ".",                          /* an empty route */
+        "_s=" KEY ".r1.r2", "_s=" KEY ".r%21",  /* a route is one word */
+        "_s=" KEY "." "abcdefghijklmnopq",      /* 17: too long a route */
+        "_s=" KEY "x.r1",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ck_assert_msg(parse(bad[i], &n) == NAV_OK, "%s", bad[i]);

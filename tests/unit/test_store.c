@@ -522,7 +522,7 @@ START_TEST(bad_specs_are_refused)
     struct store *st;
     FILE *f;
 
-    static const char *const specs[] = {"not-lmdb:x", "redis://x", "memory",
+    static const char *const specs[] = {"not-lmdb:x", "redis://x", "memory:x",
                                         "", "lmdb", "lmdb:", "LMDB:/tmp/x"};
     for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
         err[0] = '\0';
@@ -684,6 +684,63 @@ START_TEST(redis_down_is_edown)
 }
 END_TEST
 
+/* The memory store: the same compare-and-put and login move, its own
+ * bound, and reclamation by commits (it has no sweeper). */
+START_TEST(memory_store)
+{
+    struct store_options mo = opt;
+    char err[256];
+    uint64_t v;
+    unsigned n;
+    size_t recs, bytes;
+
+    mo.memory_max = 4;
+    mo.gc_foreground = 2;
+    struct store *st = store_open("memory", &mo, err, sizeof err);
+    ck_assert_msg(st != NULL, "%s", err);
+    ck_assert_str_eq(store_backend(st), "memory");
+    ck_assert_int_eq(store_sweeps(st), 0);
+    ck_assert_int_eq(put(st, "a", "one", 0, 2000, 1000, &v, &n), STORE_OK);
+    ck_assert_uint_eq(v, 1);
+    ck_assert_int_eq(put(st, "a", "two", 0, 2000, 1000, &v, &n), STORE_ECONFLICT);
+    ck_assert_int_eq(put(st, "a", "two", 1, 2000, 1000, &v, &n), STORE_OK);
+    assert_record(st, "a", "two", 2);
+    /* Login: b replaces a at once, or nothing happens. */
+    struct store_write w = {.key = "b", .rec = "three", .len = 5, .expect = 0,
+                            .expires = 2000, .drop_key = "a", .drop_expect = 1};
+    ck_assert_int_eq(store_put(st, &w, 1000, &v, &n), STORE_ECONFLICT);
+    assert_record(st, "a", "two", 2);
+    w.drop_expect = 2;
+    ck_assert_int_eq(store_put(st, &w, 1000, &v, &n), STORE_OK);
+    assert_absent(st, "a");
+    assert_record(st, "b", "three", 1);
+    ck_assert_int_eq(store_del(st, "b"), STORE_OK);
+    ck_assert_int_eq(store_del(st, "b"), STORE_ENOTFOUND);
+    /* Full of live sessions: a new one is refused, an update is not. */
+    ck_assert_int_eq(put(st, "c1", "x", 0, 1500, 1000, &v, &n), STORE_OK);
+    ck_assert_int_eq(put(st, "c2", "x", 0, 1500, 1000, &v, &n), STORE_OK);
+    ck_assert_int_eq(put(st, "c3", "x", 0, 1500, 1000, &v, &n), STORE_OK);
+    ck_assert_int_eq(put(st, "c4", "x", 0, 9000, 1000, &v, &n), STORE_OK);
+    ck_assert_int_eq(put(st, "c5", "x", 0, 9000, 1000, &v, &n), STORE_EFULL);
+    ck_assert_int_eq(put(st, "c4", "y", 1, 9000, 1000, &v, &n), STORE_OK);
+    ck_assert_int_eq(store_stat(st, &recs, &bytes), STORE_OK);
+    ck_assert_uint_eq(recs, 4);
+    ck_assert_uint_gt(bytes, 0);
+    /* Once c1..c3 expired, a commit reclaims up to gc_foreground of them,
+     * and a new session finds room by reclaiming the rest. */
+    ck_assert_int_eq(put(st, "c4", "z", 2, 9000, 2000, &v, &n), STORE_OK);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(put(st, "c5", "x", 0, 9000, 2000, &v, &n), STORE_OK);
+    ck_assert_int_eq(put(st, "c6", "x", 0, 9000, 2000, &v, &n), STORE_OK);
+    assert_absent(st, "c1");
+    assert_absent(st, "c3");
+    assert_record(st, "c4", "z", 3);
+    ck_assert_int_eq(store_stat(st, &recs, &bytes), STORE_OK);
+    ck_assert_uint_eq(recs, 3);
+    store_close(st);
+}
+END_TEST
+
 START_TEST(racing_processes_lose_nothing)
 {
     struct store *st = store_fresh();
@@ -759,6 +816,7 @@ int main(void)
     tcase_add_test(tc, racing_processes_lose_nothing);
     tcase_add_test(tc, redis_specs);
     tcase_add_test(tc, redis_down_is_edown);
+    tcase_add_test(tc, memory_store);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
