@@ -168,6 +168,7 @@ bench: deps $(BUILD)/nori $(BUILD)/floor $(BUILD)/commit-floor
 	bash bench/deploy.sh
 	bash bench/instructions.sh
 	bash bench/latency.sh
+	bash bench/stores.sh
 
 # The binary is rebuilt in its own tree with the installed paths compiled
 # in; data, stylesheet, examples and the man page go under PREFIX.

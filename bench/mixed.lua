@@ -14,7 +14,8 @@ request = function()
   if n % 20 == 0 and #sessions > 0 then
     local s = sessions[(n / 20) % #sessions + 1]
     id = (n % 40) + 1  -- a cart holds 64 different dishes at most
-    return wrk.format("POST", "/shop", {
+    -- _s in the URL too: a sticky balancer (memory store) routes on it.
+    return wrk.format("POST", "/shop?_s=" .. s.key, {
       ["Content-Type"] = "application/x-www-form-urlencoded",
       ["Cookie"] = "nori_b=" .. s.b,
     }, "act=add&id=" .. id .. "&qty=1&_s=" .. s.key .. "&_k=" .. s.k)
