@@ -62,7 +62,7 @@ host_start() {
             PORT="$port" lighttpd -D -f "$ROOT/lighttpd.conf" 2>>"$TMP/host$i.log" &
         HPIDS[$i]=$!
         for k in $(seq 1 100); do
-            kill -0 "${HPIDS[$i]}" 2>/dev/null || break
+            alive "${HPIDS[$i]}" || break
             if [ "$(in_host "$i" curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/shop")" = 200 ]; then
                 HPORT[$i]=$port
                 return 0
@@ -146,10 +146,10 @@ for i in 0 1; do
     kill -TERM "${HPIDS[$i]}"
     wait "${HPIDS[$i]}" 2>/dev/null || true
     HPIDS[$i]=
-    for w in $ws; do
-        for k in $(seq 1 50); do kill -0 "$w" 2>/dev/null || break; sleep 0.05; done
-        kill -0 "$w" 2>/dev/null && { fail "host $i: worker $w outlived lighttpd"; kill -KILL "$w"; } || pass
-    done
+    # A zombie is not a survivor (lib.sh: alive).
+    if wait_gone $ws; then pass; else
+        for w in $(live $ws); do fail "host $i: worker $w outlived lighttpd"; kill -KILL "$w"; done
+    fi
 done
 
 finish

@@ -14,7 +14,7 @@ redis_up() {
     track "$pid"
     printf -v "$var" %s "$pid"
     for i in $(seq 1 200); do
-        kill -0 "$pid" 2>/dev/null || return 1
+        alive "$pid" || return 1
         [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && return 0
         sleep 0.05
     done
@@ -78,7 +78,7 @@ CONF
     track "$pid"
     printf -v "$var" %s "$pid"
     for i in $(seq 1 200); do
-        kill -0 "$pid" 2>/dev/null || return 1
+        alive "$pid" || return 1
         [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && return 0
         sleep 0.05
     done

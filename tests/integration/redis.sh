@@ -30,7 +30,7 @@ echo "the session flow of sessions.sh, on Redis over TCP"
 if IT_STORE="redis://127.0.0.1:$RPORT" IT_REDIS_PORT=$RPORT \
        bash "$(dirname "$0")/sessions.sh" > "$TMP/sessions.out" 2>&1; then
     pass
-    tail -1 "$TMP/sessions.out"
+    echo "  (sessions.sh on Redis: $(tail -1 "$TMP/sessions.out" | sed "s/^ *//"))"
 else
     cat "$TMP/sessions.out"
     fail "sessions.sh on Redis"

@@ -15,12 +15,6 @@ cart_count() { grep -o 'id="cart-count">[0-9]*' "$TMP/b" | grep -o '[0-9]*$' || 
 # How many adds of the load answered CODE.
 answered() { grep -c "^$1\$" "$TMP/adds" || true; }
 
-# poll SECONDS COMMAND...: until COMMAND succeeds; 1 if it never does.
-poll() {
-    local end=$((SECONDS + $1)); shift
-    while [ $SECONDS -lt $end ]; do "$@" && return 0; sleep 0.1; done
-    return 1
-}
 
 echo "a master, two replicas, three sentinels"
 redis_start
@@ -32,7 +26,7 @@ for i in 1 2; do
     REPL+=("$p")
 done
 linked() { redis-cli -p "$1" info replication | tr -d '\r' | grep -q '^master_link_status:up'; }
-for p in "${REPL[@]}"; do poll 20 linked "$p" || fail "replica $p never linked"; done
+for p in "${REPL[@]}"; do poll 20 -- linked "$p" || fail "replica $p never linked"; done
 SENT=()
 for i in 1 2 3; do
     p=$(free_port)
@@ -48,7 +42,7 @@ ready() {
         [ "$(sentinel_field "$p" num-other-sentinels)" = 2 ] || return 1
     done
 }
-poll 30 ready && pass || { fail "the sentinels never saw each other"; exit 1; }
+poll 30 -- ready && pass || { fail "the sentinels never saw each other"; exit 1; }
 
 spec="redis-sentinel://127.0.0.1:${SENT[0]},127.0.0.1:${SENT[1]},127.0.0.1:${SENT[2]}/shop"
 srv_start NORI_STORE="$spec" NORI_REDIS_WAIT=1 NORI_REDIS_TIMEOUT_MS=1000
@@ -76,13 +70,13 @@ K1=$(page_k)
 loader=$!
 track "$loader"
 some_acked() { [ "$(answered 303)" -ge 3 ]; }
-poll 10 some_acked || fail "no add before the kill"
+poll 10 -- some_acked || fail "no add before the kill"
 workers_before=$(workers | sort | tr '\n' ' ')
 kill -KILL "$MPID"
 wait "$MPID" 2>/dev/null || true
 # The load goes on until the adds succeed again on the new master.
 acked_after() { [ "$(tail -3 "$TMP/adds" | grep -c 303)" = 3 ] && [ "$(answered 503)" -gt 0 ]; }
-poll 40 acked_after && pass || fail "no recovery after the failover: $(tail -3 "$TMP/adds" | tr '\n' ' ')"
+poll 40 -- acked_after && pass || fail "no recovery after the failover: $(tail -3 "$TMP/adds" | tr '\n' ' ')"
 touch "$TMP/stop"
 wait "$loader"
 newport=$(redis-cli -p "${SENT[0]}" sentinel get-master-addr-by-name shop | tail -1 | tr -d '\r')
