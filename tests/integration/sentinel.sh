@@ -20,17 +20,33 @@ echo "a master, two replicas, three sentinels"
 redis_start
 MPORT=$RPORT MPID=$RPID
 REPL=()
+# on_port VAR START...: START PORT (a function) on fresh ports until one
+# takes (a port can be lost between the probe and the bind); VAR gets it.
+on_port() {
+    local _var=$1 _try _port
+    shift
+    for _try in 1 2 3 4 5 6; do
+        _port=$(free_port)
+        if "$@" "$_port"; then printf -v "$_var" %s "$_port"; return 0; fi
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        echo "  (lost port $_port, retrying)" >&2
+    done
+    cat "$TMP"/*.log >&2 || true
+    fail "$* did not start"
+    exit 1
+}
+replica_up() { redis_up "$1" pid --replicaof 127.0.0.1 "$MPORT"; }
+sentinel_on() { sentinel_up "$1" "$MPORT" pid; }
 for i in 1 2; do
-    p=$(free_port)
-    redis_up "$p" pid --replicaof 127.0.0.1 "$MPORT" || { fail "replica did not start"; exit 1; }
+    on_port p replica_up
     REPL+=("$p")
 done
 linked() { redis-cli -p "$1" info replication | tr -d '\r' | grep -q '^master_link_status:up'; }
 for p in "${REPL[@]}"; do poll 20 -- linked "$p" || fail "replica $p never linked"; done
 SENT=()
 for i in 1 2 3; do
-    p=$(free_port)
-    sentinel_up "$p" "$MPORT" pid || { fail "sentinel did not start"; exit 1; }
+    on_port p sentinel_on
     SENT+=("$p")
 done
 # Each sentinel must know the replicas and the other sentinels before a
