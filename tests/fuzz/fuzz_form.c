@@ -43,6 +43,26 @@ static int good_key(const char *s)
     return 1;
 }
 
+/* A session key may carry a route: KEY.ROUTE, the route 1..NAV_ROUTE_MAX
+ * characters of the key alphabet. */
+static int good_skey(const char *s)
+{
+    char key[NAV_KEY_LEN + 1];
+    size_t n = strlen(s), r = n > NAV_KEY_LEN + 1 ? n - NAV_KEY_LEN - 1 : 0;
+
+    if (n <= NAV_KEY_LEN)
+        return good_key(s);
+    if (s[NAV_KEY_LEN] != '.' || r == 0 || r > NAV_ROUTE_MAX)
+        return 0;
+    for (const char *p = s + NAV_KEY_LEN + 1; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+            return 0;
+    memcpy(key, s, NAV_KEY_LEN);
+    key[NAV_KEY_LEN] = '\0';
+    return good_key(key);
+}
+
 static void check_fields(const struct nav_form *f)
 {
     CHECK(terminated(f->act, sizeof f->act));
@@ -75,7 +95,7 @@ static void check_fields(const struct nav_form *f)
         CHECK(good_text(f->password, NAV_PASSWORD_MAX));
     else
         CHECK(f->password[0] == '\0');
-    CHECK(good_key(f->s) && ((f->seen & NAV_HAS_S) || f->s[0] == '\0'));
+    CHECK(good_skey(f->s) && ((f->seen & NAV_HAS_S) || f->s[0] == '\0'));
     CHECK(good_key(f->k) && ((f->seen & NAV_HAS_K) || f->k[0] == '\0'));
     /* Query-only bits never appear in a form. */
     CHECK((f->seen & (NAV_HAS_PG | NAV_HAS_PAGE | NAV_HAS_Q)) == 0);

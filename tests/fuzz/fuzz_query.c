@@ -37,6 +37,19 @@ static int is_word(const char *s)
     return 1;
 }
 
+/* KEY.ROUTE: a key, a dot, a route of 1..NAV_ROUTE_MAX word characters. */
+static int routed_key(const char *s)
+{
+    char key[NAV_KEY_LEN + 1];
+    size_t n = strlen(s);
+
+    if (n < NAV_KEY_LEN + 2 || n > NAV_SKEY_MAX || s[NAV_KEY_LEN] != '.')
+        return 0;
+    memcpy(key, s, NAV_KEY_LEN);
+    key[NAV_KEY_LEN] = '\0';
+    return is_word(key) && is_word(s + NAV_KEY_LEN + 1);
+}
+
 static void check_status(enum nav_err err)
 {
     int st = nav_status(err);
@@ -77,7 +90,8 @@ static void check_fields(const struct nav *n)
     CHECK((n->seen & NAV_HAS_PG) || n->pg[0] == '\0');
     CHECK(n->pg_known_shape == (!(n->seen & NAV_HAS_PG) || n->pg[0] != '\0'));
     /* A key is either empty or shaped as minted. */
-    CHECK(n->s[0] == '\0' || (strlen(n->s) == NAV_KEY_LEN && is_word(n->s)));
+    CHECK(n->s[0] == '\0' || (strlen(n->s) == NAV_KEY_LEN && is_word(n->s)) ||
+          routed_key(n->s));
     CHECK(n->k[0] == '\0' || (strlen(n->k) == NAV_KEY_LEN && is_word(n->k)));
     CHECK((n->seen & NAV_HAS_S) || n->s[0] == '\0');
     CHECK((n->seen & NAV_HAS_K) || n->k[0] == '\0');
