@@ -59,7 +59,8 @@ rcli() { redis-cli -p "$RPORT" "$@" | tr -d '\r'; }
 
 # sentinel_up PORT MASTER-PORT PIDVAR: a redis-sentinel watching the
 # master "shop" on 127.0.0.1:MASTER-PORT, quorum 2, judging a master
-# down after 1 s; 1 when it does not answer PING.
+# down after 2 s (less makes a loaded machine fail over for nothing); 1
+# when it does not answer PING.
 sentinel_up() {
     local port=$1 mport=$2 var=$3 conf=$TMP/sentinel.$1.conf i pid
     cat > "$conf" <<CONF
@@ -69,7 +70,7 @@ daemonize no
 dir $TMP
 logfile $TMP/sentinel.$port.log
 sentinel monitor shop 127.0.0.1 $mport 2
-sentinel down-after-milliseconds shop 1000
+sentinel down-after-milliseconds shop 2000
 sentinel failover-timeout shop 10000
 sentinel parallel-syncs shop 2
 CONF
