@@ -8,6 +8,7 @@
  * SIGTERM. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,8 +23,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <fcgiapp.h>
 
 #include "serve.h"
 
@@ -62,53 +61,154 @@ static void say(const char *fmt, ...)
     va_end(ap);
 }
 
-/* libfcgi's FCGX_OpenSocket unlinks a unix socket path before binding
- * (stealing it from a running server) and exits the process when bind
- * fails, so first find out whether anyone answers there. */
-static int address_taken(const char *listen)
+/* A unix socket address for PATH; -1 when it does not fit. */
+static int unix_addr(const char *path, struct sockaddr_un *sa)
 {
-    int fd = -1, taken = 0;
+    memset(sa, 0, sizeof *sa);
+    sa->sun_family = AF_UNIX;
+    if (path[0] == '\0' || strlen(path) >= sizeof sa->sun_path)
+        return -1;
+    strcpy(sa->sun_path, path);
+    return 0;
+}
 
-    if (strncmp(listen, "unix:", 5) == 0) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        if (strlen(listen + 5) >= sizeof sa.sun_path)
-            return 0;
-        strcpy(sa.sun_path, listen + 5);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        taken = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-    } else {
-        char host[256];
-        const char *colon = strrchr(listen, ':');
-        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
-        if (colon == NULL || (size_t)(colon - listen) >= sizeof host)
-            return 0;
-        memcpy(host, listen, (size_t)(colon - listen));
-        host[colon - listen] = '\0';
-        if (getaddrinfo(host[0] ? host : "127.0.0.1", colon + 1, &hints, &ai) != 0)
-            return 0;
-        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        taken = fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0;
-        freeaddrinfo(ai);
-    }
+/* HOST:PORT (HOST may be empty: loopback) resolved for binding. */
+static int tcp_addr(const char *listen, struct addrinfo **ai)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+
+    if (colon == NULL || colon[1] == '\0' || (size_t)(colon - listen) >= sizeof host)
+        return -1;
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    return getaddrinfo(host[0] ? host : "127.0.0.1", colon + 1, &hints, ai) == 0
+               ? 0 : -1;
+}
+
+/* Whether anyone answers at the address: binding over a live socket
+ * would steal it from a running server. */
+static int address_taken(const struct sockaddr *sa, socklen_t len)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int taken = fd >= 0 && connect(fd, sa, len) == 0;
+
     if (fd >= 0)
         close(fd);
     return taken;
 }
 
-static int listen_open(const char *listen)
+/* socket, bind, listen; on failure says which step, and closes. */
+static int bound_socket(const char *addr, const struct sockaddr *sa,
+                        socklen_t len)
 {
-    const char *path = strncmp(listen, "unix:", 5) == 0 ? listen + 5 : listen;
-    int sock;
+    int one = 1, fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-    if (address_taken(listen)) {
-        say("%s is already in use: is another nori serving it?", listen);
+    if (fd < 0) {
+        say("NORI_LISTEN=%s: cannot make a socket: %s", addr, strerror(errno));
         return -1;
     }
-    errno = 0;
-    if ((sock = FCGX_OpenSocket(path, BACKLOG)) < 0)
-        say("cannot listen on %s: %s", listen,
-            errno ? strerror(errno) : "want unix:PATH or HOST:PORT");
-    return sock;
+    if (sa->sa_family != AF_UNIX)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, sa, len) < 0 || listen(fd, BACKLOG) < 0) {
+        say("NORI_LISTEN=%s: cannot listen: %s", addr, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* A stale socket file (its server gone) is replaced; anything else at
+ * the path is left alone and refused. */
+static int unix_listen(const char *addr)
+{
+    const char *path = addr + 5;
+    struct sockaddr_un sa;
+    struct stat sb;
+
+    if (unix_addr(path, &sa) < 0) {
+        say("NORI_LISTEN=%s: the path is empty or longer than %zu bytes", addr,
+            sizeof sa.sun_path - 1);
+        return -1;
+    }
+    if (address_taken((struct sockaddr *)&sa, sizeof sa)) {
+        say("NORI_LISTEN=%s: already in use: is another nori serving it?", addr);
+        return -1;
+    }
+    if (lstat(path, &sb) == 0 && !S_ISSOCK(sb.st_mode)) {
+        say("NORI_LISTEN=%s: %s exists and is not a socket", addr, path);
+        return -1;
+    }
+    if (lstat(path, &sb) == 0 && unlink(path) < 0) {
+        say("NORI_LISTEN=%s: cannot remove the stale socket: %s", addr,
+            strerror(errno));
+        return -1;
+    }
+    return bound_socket(addr, (struct sockaddr *)&sa, sizeof sa);
+}
+
+static int tcp_listen(const char *addr)
+{
+    struct addrinfo *ai;
+    int fd;
+
+    if (tcp_addr(addr, &ai) < 0) {
+        say("NORI_LISTEN=%s: want unix:PATH or HOST:PORT", addr);
+        return -1;
+    }
+    if (address_taken(ai->ai_addr, ai->ai_addrlen)) {
+        say("NORI_LISTEN=%s: already in use: is another nori serving it?", addr);
+        freeaddrinfo(ai);
+        return -1;
+    }
+    fd = bound_socket(addr, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    return fd;
+}
+
+/* The web server often runs as another user than nori serve: the unix
+ * socket gets the mode and group it needs to connect. */
+static int unix_share(const struct serve_options *opt)
+{
+    const char *path = opt->listen + 5;
+    struct group *gr;
+    char *end;
+
+    if (opt->socket_mode && chmod(path, opt->socket_mode) < 0) {
+        say("NORI_SOCKET_MODE=%o: cannot chmod %s: %s", opt->socket_mode, path,
+            strerror(errno));
+        return -1;
+    }
+    if (opt->socket_group == NULL || opt->socket_group[0] == '\0')
+        return 0;
+    gid_t gid = (gid_t)strtoul(opt->socket_group, &end, 10);
+    if (*end && (gr = getgrnam(opt->socket_group)) == NULL) {
+        say("NORI_SOCKET_GROUP=%s: no such group", opt->socket_group);
+        return -1;
+    }
+    if (*end)
+        gid = gr->gr_gid;
+    if (chown(path, (uid_t)-1, gid) < 0) {
+        say("NORI_SOCKET_GROUP=%s: cannot give %s to it: %s", opt->socket_group,
+            path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* libfcgi's FCGX_OpenSocket is not used: it exits the process when bind
+ * fails, with errno as the status and no path in its message. */
+static int listen_open(const struct serve_options *opt)
+{
+    int is_unix = strncmp(opt->listen, "unix:", 5) == 0;
+    int sock = is_unix ? unix_listen(opt->listen) : tcp_listen(opt->listen);
+
+    if (sock < 0 || !is_unix || unix_share(opt) == 0)
+        return sock;
+    close(sock);
+    unlink(opt->listen + 5);
+    return -1;
 }
 
 /* In the child: the socket becomes fd 0, signals go back to what a
@@ -292,8 +392,8 @@ int serve_run(const struct serve_options *opt, const struct serve_app *app)
     int sock;
 
     if (n == 0 || n > WORKERS_MAX) {
-        say("--workers must be 1..%d", WORKERS_MAX);
-        return 2;
+        say("NORI_WORKERS=%u: not a number from 1 to %d", n, WORKERS_MAX);
+        return 1;
     }
     /* Refuse at once what every worker would refuse. */
     if (app->load(app->ctx, err, sizeof err) < 0) {
@@ -301,15 +401,8 @@ int serve_run(const struct serve_options *opt, const struct serve_app *app)
         return 1;
     }
     app->unload(app->ctx);
-    if ((sock = listen_open(opt->listen)) < 0)
+    if ((sock = listen_open(opt)) < 0)
         return 1;
-    /* The web server often runs as another user than nori serve. */
-    if (opt->socket_mode && strncmp(opt->listen, "unix:", 5) == 0 &&
-        chmod(opt->listen + 5, opt->socket_mode) < 0) {
-        say("cannot chmod %s: %s", opt->listen + 5, strerror(errno));
-        close(sock);
-        return 1;
-    }
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
     sigaddset(&set, SIGHUP);

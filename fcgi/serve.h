@@ -15,6 +15,7 @@ struct serve_options {
     unsigned workers;
     unsigned long max_requests;     /* recycle a worker after this many; 0 never */
     unsigned socket_mode;           /* chmod of a unix socket; 0 leaves it */
+    const char *socket_group;       /* chgrp of a unix socket; "" leaves it */
 };
 
 /* What a worker runs. load is called in each worker after the fork (and
@@ -29,8 +30,9 @@ struct serve_app {
     void *handle_ctx;               /* what handle is given */
 };
 
-/* Runs until SIGTERM/SIGINT. Returns a process exit status; prints why
- * to stderr when it cannot start (socket taken, data that does not load). */
+/* Runs until SIGTERM/SIGINT. Returns a process exit status: 0 after a
+ * drain, 1 when it cannot start, with one line on stderr saying why
+ * (data that does not load, a socket taken or that cannot be made). */
 int serve_run(const struct serve_options *opt, const struct serve_app *app);
 
 #endif

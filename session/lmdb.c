@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 
@@ -107,6 +108,53 @@ static int dbis_open(struct lmdb_store *st)
         return rc;
     }
     return mdb_txn_commit(txn);
+}
+
+/* A file of the environment that exists must be ours to read and write
+ * (another user's store gives EACCES at the first commit otherwise). */
+static int env_file_check(const char *dir, const char *name, char *err,
+                          size_t errlen)
+{
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s/%s", dir, name);
+
+    if (n < 0 || (size_t)n >= sizeof path) {
+        snprintf(err, errlen, "path too long");
+        return -1;
+    }
+    if (access(path, F_OK) == 0 && access(path, R_OK | W_OK) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int lmdb_spec_check(const char *spec, char *err, size_t errlen)
+{
+    struct stat sb;
+    const char *path;
+
+    if (strncmp(spec, "lmdb:", 5) != 0 || spec[5] == '\0') {
+        snprintf(err, errlen, "want lmdb:PATH");
+        return -1;
+    }
+    path = spec + 5;
+    if (mkdir_p(path) < 0 || stat(path, &sb) < 0) {
+        snprintf(err, errlen, "cannot make the directory %s: %s", path,
+                 strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        snprintf(err, errlen, "%s is not a directory", path);
+        return -1;
+    }
+    if (access(path, W_OK | X_OK) < 0) {
+        snprintf(err, errlen, "cannot write in %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return env_file_check(path, "data.mdb", err, errlen) < 0 ||
+                   env_file_check(path, "lock.mdb", err, errlen) < 0
+               ? -1 : 0;
 }
 
 static void lmdb_close(struct store *base);

@@ -27,6 +27,16 @@ struct store *store_open(const char *spec, const struct store_options *opt,
     return NULL;
 }
 
+int store_spec_check(const char *spec, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+        if (strncmp(spec, schemes[i].prefix, strlen(schemes[i].prefix)) == 0)
+            return schemes[i].ops == &store_lmdb_ops ? lmdb_spec_check(spec, err, errlen) : 0;
+    snprintf(err, errlen, "unknown store (want lmdb:PATH, redis://HOST:PORT, "
+             "redis+unix:///PATH, redis-sentinel://HOST:PORT/MASTER or memory)");
+    return -1;
+}
+
 void store_close(struct store *st)
 {
     if (st)

@@ -50,6 +50,14 @@ struct store_write {
 
 struct store;
 
+/* Checks a store spec before any request is served, without opening
+ * the store (a supervisor checks, then forks): the scheme is one this
+ * build knows (store.c), and for lmdb:PATH the directory is writable or
+ * can be made (lmdb.c; nothing is left made). A Redis store is not
+ * reached: it may be down at start, as store_open allows. On a bad spec,
+ * writes why into err (without repeating the spec). */
+int store_spec_check(const char *spec, char *err, size_t errlen);
+
 /* spec: "lmdb:PATH", or a Redis URL (redis.c). The store must be opened
  * in the process that uses it, after any fork. A Redis store opens even
  * while Redis is down (its calls answer STORE_EDOWN until it is back);

@@ -34,6 +34,8 @@ struct store {
 };
 
 extern const struct store_ops store_lmdb_ops;
+/* lmdb.c: the directory of an lmdb:PATH spec is writable or makeable. */
+int lmdb_spec_check(const char *spec, char *err, size_t errlen);
 extern const struct store_ops store_redis_ops;
 extern const struct store_ops store_memory_ops;
 

@@ -270,7 +270,7 @@ int catalog_load(struct catalog *c, const char *path, char *err, size_t errlen)
     if ((text = textfile_read(path, CATALOG_FILE_MAX, &len, err, errlen)) == NULL)
         return -1;
     if (memchr(text, '\0', len)) {
-        snprintf(err, errlen, "%s: contains a NUL byte", path);
+        snprintf(err, errlen, "contains a NUL byte");
         free(text);
         return -1;
     }
@@ -291,7 +291,7 @@ int catalog_load(struct catalog *c, const char *path, char *err, size_t errlen)
             goto fail;
     }
     if (c->ncategories == 0) {
-        snprintf(err, errlen, "%s: no categories", path);
+        snprintf(err, errlen, "no categories");
         goto fail;
     }
     if (categories_index(c) < 0) {

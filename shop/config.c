@@ -17,7 +17,7 @@
 #define NORI_RUNDIR "var"
 #endif
 
-enum kind { STR, NUM, CHOICE };
+enum kind { STR, NUM, CHOICE, OCTAL };
 
 struct setting {
     const char *env, *flag;
@@ -33,6 +33,8 @@ struct setting {
     {env, flag, STR, offsetof(struct shop_config, member), def, 0, 0, NULL, help}
 #define N(env, flag, member, def, min, max, help) \
     {env, flag, NUM, offsetof(struct shop_config, member), def, min, max, NULL, help}
+#define O(env, flag, member, def, max, help) \
+    {env, flag, OCTAL, offsetof(struct shop_config, member), def, 0, max, NULL, help}
 #define C(env, flag, member, def, choices, help) \
     {env, flag, CHOICE, offsetof(struct shop_config, member), def, 0, 0, choices, help}
 
@@ -93,8 +95,10 @@ static const struct setting settings[] = {
       "LMDB map size, MiB: the most the store can hold"),
     S("NORI_LISTEN", "listen", listen, "unix:" NORI_RUNDIR "/nori.sock",
       "nori serve: the socket, unix:PATH or HOST:PORT"),
-    S("NORI_SOCKET_MODE", "socket-mode", socket_mode, "",
+    O("NORI_SOCKET_MODE", "socket-mode", socket_mode, "", 07777,
       "nori serve: octal mode of a unix socket, e.g. 0660 (default: umask)"),
+    S("NORI_SOCKET_GROUP", "socket-group", socket_group, "",
+      "nori serve: group of a unix socket, e.g. www-data (default: nori's own)"),
     N("NORI_WORKERS", "workers", workers, "4", 1, 256,
       "nori serve: worker processes"),
     N("NORI_MAX_REQUESTS", "max-requests", max_requests, "0", 0, 1000000000,
@@ -118,34 +122,59 @@ static int choice_index(const char *choices, const char *v)
     return -1;
 }
 
+/* A number in base 10 (NUM) or 8 (OCTAL) within the setting's bounds;
+ * an empty OCTAL value means 0, "leave it alone". */
+static int number_parse(const struct setting *s, const char *value,
+                        unsigned long *out)
+{
+    char *end;
+
+    if (s->kind == OCTAL && value[0] == '\0') {
+        *out = 0;
+        return 0;
+    }
+    errno = 0;
+    *out = strtoul(value, &end, s->kind == OCTAL ? 8 : 10);
+    return errno || end == value || *end || value[0] == '-' || value[0] == '+' ||
+                   value[0] == ' ' || *out < s->min || *out > s->max
+               ? -1 : 0;
+}
+
+/* from_flag: the value came from --flag, so the message names the flag,
+ * as the user wrote it; otherwise the variable. */
 static int setting_apply(struct shop_config *cfg, const struct setting *s,
-                         const char *value, char *err, size_t errlen)
+                         const char *value, int from_flag, char *err,
+                         size_t errlen)
 {
     char *field = (char *)cfg + s->offset;
+    const char *dashes = from_flag ? "--" : "";
+    const char *name = from_flag ? s->flag : s->env;
+    unsigned long n;
 
     switch (s->kind) {
     case STR:
     case CHOICE:
         if (s->kind == CHOICE && choice_index(s->choices, value) < 0) {
-            snprintf(err, errlen, "%s: '%s' is not one of %s", s->env, value,
+            snprintf(err, errlen, "%s%s=%s: not one of %s", dashes, name, value,
                      s->choices);
             return -1;
         }
         memcpy(field, &value, sizeof value);
         return 0;
-    case NUM: {
-        char *end;
-        errno = 0;
-        unsigned long n = strtoul(value, &end, 10);
-        if (errno || end == value || *end || value[0] == '-' || n < s->min ||
-            n > s->max) {
-            snprintf(err, errlen, "%s: '%s' is not a number from %lu to %lu",
-                     s->env, value, s->min, s->max);
+    case NUM:
+    case OCTAL:
+        if (number_parse(s, value, &n) < 0 && s->kind == OCTAL) {
+            snprintf(err, errlen, "%s%s=%s: not an octal mode from 0 to %lo",
+                     dashes, name, value, s->max);
+            return -1;
+        }
+        if (number_parse(s, value, &n) < 0) {
+            snprintf(err, errlen, "%s%s=%s: not a number from %lu to %lu",
+                     dashes, name, value, s->min, s->max);
             return -1;
         }
         memcpy(field, &n, sizeof n);
         return 0;
-    }
     }
     return -1;
 }
@@ -181,7 +210,7 @@ static int derive(struct shop_config *cfg, char *err, size_t errlen)
         int n = snprintf(cfg->store_default, sizeof cfg->store_default,
                          "lmdb:%s/sessions", cfg->rundir);
         if (n < 0 || (size_t)n >= sizeof cfg->store_default) {
-            snprintf(err, errlen, "NORI_RUNDIR: path too long");
+            snprintf(err, errlen, "NORI_RUNDIR=%s: path too long", cfg->rundir);
             return -1;
         }
         cfg->store_spec = cfg->store_default;
@@ -189,8 +218,8 @@ static int derive(struct shop_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-int config_load(struct shop_config *cfg, int argc, char **argv, char *err,
-                size_t errlen)
+enum config_err config_load(struct shop_config *cfg, int argc, char **argv,
+                            char *err, size_t errlen)
 {
     struct option opts[NSETTINGS + 2];
     int c;
@@ -198,30 +227,36 @@ int config_load(struct shop_config *cfg, int argc, char **argv, char *err,
     memset(cfg, 0, sizeof *cfg);
     for (size_t i = 0; i < NSETTINGS; i++) {
         const char *v = getenv(settings[i].env);
-        if (setting_apply(cfg, &settings[i], v && *v ? v : settings[i].def, err,
-                          errlen) < 0)
-            return -1;
+        if (setting_apply(cfg, &settings[i], v && *v ? v : settings[i].def, 0,
+                          err, errlen) < 0)
+            return CONFIG_EVALUE;
         opts[i] = (struct option){settings[i].flag, required_argument, NULL, (int)i};
     }
     opts[NSETTINGS] = (struct option){"help", no_argument, NULL, 'h'};
     opts[NSETTINGS + 1] = (struct option){NULL, 0, NULL, 0};
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    opterr = 0;         /* one line of our own instead of getopt's */
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         if (c == 'h') {
             config_usage(stdout);
             exit(0);
         }
-        if (c < 0 || (size_t)c >= NSETTINGS) {
-            snprintf(err, errlen, "unknown option (see --help)");
-            return -1;
+        if (c == ':') {
+            snprintf(err, errlen, "%s: needs a value", argv[optind - 1]);
+            return CONFIG_EUSAGE;
         }
-        if (setting_apply(cfg, &settings[c], optarg, err, errlen) < 0)
-            return -1;
+        if (c < 0 || (size_t)c >= NSETTINGS) {
+            snprintf(err, errlen, "%s: unknown option (nori --help lists them)",
+                     argv[optind - 1]);
+            return CONFIG_EUSAGE;
+        }
+        if (setting_apply(cfg, &settings[c], optarg, 1, err, errlen) < 0)
+            return CONFIG_EVALUE;
     }
     if (optind != argc) {
-        snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
-        return -1;
+        snprintf(err, errlen, "%s: unexpected argument (nori --help)", argv[optind]);
+        return CONFIG_EUSAGE;
     }
-    return derive(cfg, err, errlen);
+    return derive(cfg, err, errlen) < 0 ? CONFIG_EVALUE : CONFIG_OK;
 }
 
 void config_usage(FILE *out)
@@ -229,6 +264,7 @@ void config_usage(FILE *out)
     fputs("usage: nori [--flag VALUE ...]      serve (FastCGI on fd 0) or answer one CGI request\n"
           "       nori serve [--listen ADDR] [--workers N] [--max-requests M] [--flag VALUE ...]\n"
           "                                     prefork supervisor on its own socket\n"
+          "       nori check [--flag VALUE ...]  check every setting, print nothing, exit 0\n"
           "       nori stats                    print the counters of every worker\n"
           "\n"
           "With a FastCGI listening socket on fd 0 (lighttpd bin-path, spawn-fcgi,\n"

@@ -30,7 +30,8 @@ struct shop_config {
     unsigned long redis_timeout_ms, redis_wait;
     const char *listen;             /* nori serve */
     unsigned long workers, max_requests;
-    const char *socket_mode;        /* octal, "" leaves it to the umask */
+    unsigned long socket_mode;      /* octal; 0 leaves it to the umask */
+    const char *socket_group;       /* name or number; "" leaves it */
     /* Derived from the names above by config_load. */
     enum policy policy;
     enum carrier carrier;
@@ -40,10 +41,17 @@ struct shop_config {
     char store_default[4096];
 };
 
+enum config_err {
+    CONFIG_OK = 0,
+    CONFIG_EVALUE,      /* a setting has a bad value: exit status 1 */
+    CONFIG_EUSAGE,      /* the command line cannot be understood: 2 */
+};
+
 /* Fills cfg from the environment, then argv (after optind). On a bad
- * value, writes why into err and returns -1. */
-int config_load(struct shop_config *cfg, int argc, char **argv, char *err,
-                size_t errlen);
+ * value, writes one line into err, naming the setting as it was given
+ * (NORI_X=value or --x=value) and why it is refused. */
+enum config_err config_load(struct shop_config *cfg, int argc, char **argv,
+                            char *err, size_t errlen);
 void config_usage(FILE *out);
 
 #endif

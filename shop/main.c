@@ -4,14 +4,22 @@
  *   nori            a worker: FastCGI on fd 0 (lighttpd bin-path,
  *                   spawn-fcgi, mod_fcgid), or one CGI request
  *   nori serve      the prefork supervisor on its own socket
- *   nori stats      the counters of every worker, printed */
+ *   nori stats      the counters of every worker, printed
+ *   nori check      every setting checked, as a worker would at start
+ *
+ * Every life checks every setting before it serves anything (app_load);
+ * a bad one is one line on stderr, NAME=value: reason, and exit 1. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../fcgi/serve.h"
 #include "../fcgi/stats.h"
 #include "../fcgi/worker.h"
+#include "../session/store.h"
 #include "shop.h"
 
 struct app {
@@ -41,18 +49,63 @@ static int stats_print(const struct shop_config *cfg)
     return 0;
 }
 
+/* The run directory holds the counters (and the default store, and,
+ * under lighttpd, the sockets): it is made when missing, as `mkdir -p`
+ * would, and must be writable by this process. */
+static int rundir_check(const char *dir, char *err, size_t errlen)
+{
+    char tmp[4096];
+    struct stat sb;
+    size_t n = strlen(dir);
+
+    if (n == 0 || n >= sizeof tmp) {
+        snprintf(err, errlen, "NORI_RUNDIR=%s: not a usable path", dir);
+        return -1;
+    }
+    memcpy(tmp, dir, n + 1);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            (void)mkdir(tmp, 0755);     /* failures show in the stat below */
+            *p = '/';
+        }
+    (void)mkdir(tmp, 0755);
+    const char *why = stat(dir, &sb) < 0 ? strerror(errno)
+                      : !S_ISDIR(sb.st_mode) ? "not a directory"
+                      : access(dir, W_OK | X_OK) < 0 ? strerror(errno) : NULL;
+    if (why)
+        snprintf(err, errlen, "NORI_RUNDIR=%s: cannot write in it: %s", dir, why);
+    return why ? -1 : 0;
+}
+
+static int store_check(const struct shop_config *cfg, char *err, size_t errlen)
+{
+    char why[512];
+
+    if (store_spec_check(cfg->store_spec, why, sizeof why) == 0)
+        return 0;
+    snprintf(err, errlen, "NORI_STORE=%s: %s", cfg->store_spec, why);
+    return -1;
+}
+
 /* Everything a worker holds: the shop's data, and the counters, mapped in
- * the worker itself. The store opens at the first request needing it. */
+ * the worker itself. The store opens at the first request needing it,
+ * but is checked here, so that a bad one stops nori before it serves. */
 static int app_load(void *ctx, char *err, size_t errlen)
 {
     struct app *a = ctx;
     char path[4096];
 
-    if (shop_init(&a->shop, &a->cfg, err, errlen) < 0)
+    if (rundir_check(a->cfg.rundir, err, errlen) < 0 ||
+        store_check(&a->cfg, err, errlen) < 0 ||
+        shop_init(&a->shop, &a->cfg, err, errlen) < 0)
         return -1;
-    /* Counters are a convenience: a worker without them still serves. */
-    if (stats_path(&a->cfg, path, sizeof path) < 0 || stats_open(path, 1) < 0)
-        fprintf(stderr, "nori: counters off: cannot map %s/stats\n", a->cfg.rundir);
+    if (stats_path(&a->cfg, path, sizeof path) < 0 || stats_open(path, 1) < 0) {
+        snprintf(err, errlen, "NORI_RUNDIR=%s: cannot map the counters file %s: %s",
+                 a->cfg.rundir, path, strerror(errno));
+        shop_free(&a->shop);
+        return -1;
+    }
     return 0;
 }
 
@@ -64,46 +117,49 @@ static void app_unload(void *ctx)
     stats_close();
 }
 
+static int serve(struct app *a)
+{
+    struct serve_options opt = {a->cfg.listen, (unsigned)a->cfg.workers,
+                                a->cfg.max_requests, (unsigned)a->cfg.socket_mode,
+                                a->cfg.socket_group};
+    struct serve_app sa = {app_load, app_unload, a, shop_handle, &a->shop};
+
+    return serve_run(&opt, &sa);
+}
+
 int main(int argc, char **argv)
 {
     static struct app a;
     const char *cmd = argc > 1 && argv[1][0] != '-' ? argv[1] : "";
-    char err[512];
+    char err[1024];
     int rc;
 
-    if (strcmp(cmd, "stats") != 0 && strcmp(cmd, "serve") != 0 && cmd[0]) {
-        fprintf(stderr, "nori: unknown command '%s'\n", cmd);
-        config_usage(stderr);
+    if (cmd[0] && strcmp(cmd, "stats") != 0 && strcmp(cmd, "serve") != 0 &&
+        strcmp(cmd, "check") != 0) {
+        fprintf(stderr, "nori: %s: unknown command (nori --help)\n", cmd);
         return 2;
     }
     if (cmd[0]) {
         argv++;
         argc--;
     }
-    if (config_load(&a.cfg, argc, argv, err, sizeof err) < 0) {
-        fprintf(stderr, "nori: %s\n", err);
-        config_usage(stderr);
-        return 2;
+    switch (config_load(&a.cfg, argc, argv, err, sizeof err)) {
+    case CONFIG_OK: break;
+    case CONFIG_EVALUE: fprintf(stderr, "nori: %s\n", err); return 1;
+    case CONFIG_EUSAGE: fprintf(stderr, "nori: %s\n", err); return 2;
     }
     if (strcmp(cmd, "stats") == 0)
         return stats_print(&a.cfg);
     worker_set_body_timeout(a.cfg.body_timeout_ms);
-    if (strcmp(cmd, "serve") == 0) {
-        char *end;
-        unsigned long mode = strtoul(a.cfg.socket_mode, &end, 8);
-        if (*end || mode > 07777) {
-            fprintf(stderr, "nori: NORI_SOCKET_MODE: '%s' is not an octal mode\n",
-                    a.cfg.socket_mode);
-            return 2;
-        }
-        struct serve_options opt = {a.cfg.listen, (unsigned)a.cfg.workers,
-                                    a.cfg.max_requests, (unsigned)mode};
-        struct serve_app sa = {app_load, app_unload, &a, shop_handle, &a.shop};
-        return serve_run(&opt, &sa);
-    }
+    if (strcmp(cmd, "serve") == 0)
+        return serve(&a);
     if (app_load(&a, err, sizeof err) < 0) {
         fprintf(stderr, "nori: %s\n", err);
         return 1;
+    }
+    if (strcmp(cmd, "check") == 0) {
+        app_unload(&a);
+        return 0;
     }
     rc = worker_run(shop_handle, &a.shop, 0);
     app_unload(&a);

@@ -413,13 +413,14 @@ static uint64_t fnv1a_str(uint64_t h, const char *s)
     return h;
 }
 
-/* Loaders say what is wrong; the message should also say where. */
-static int load_failed(const char *path, char *err, size_t errlen)
+/* Loaders say what is wrong; the message also names the setting. */
+static int load_failed(const char *setting, const char *path, char *err,
+                       size_t errlen)
 {
     char why[256];
 
     snprintf(why, sizeof why, "%s", err);
-    snprintf(err, errlen, "%s: %s", path, why);
+    snprintf(err, errlen, "%s=%s: %s", setting, path, why);
     return -1;
 }
 
@@ -429,10 +430,10 @@ int shop_init(struct shop *s, const struct shop_config *cfg, char *err,
     memset(s, 0, sizeof *s);
     s->cfg = *cfg;
     if (catalog_load(&s->catalog, cfg->catalog_path, err, errlen) < 0)
-        return load_failed(cfg->catalog_path, err, errlen);
+        return load_failed("NORI_CATALOG", cfg->catalog_path, err, errlen);
     if (users_load(&s->users, cfg->users_path, err, errlen) < 0) {
         catalog_free(&s->catalog);
-        return load_failed(cfg->users_path, err, errlen);
+        return load_failed("NORI_USERS", cfg->users_path, err, errlen);
     }
     s->sessions = (struct sessions){
         .store_spec = cfg->store_spec,
