@@ -80,6 +80,9 @@ out=$("$NORI" check --no-such-flag 2>&1) && rc=0 || rc=$?
 expect_eq "$rc" 2 "an unknown flag: exit status 2"
 expect_eq "$(printf '%s\n' "$out" | wc -l)" 1 "an unknown flag: one line"
 "$NORI" --help | grep -q NORI_SOCKET_GROUP && pass || fail "--help lists every setting"
+for f in $("$NORI" --help | grep -o -- '--[a-z][a-z-]*' | grep -vx -- --flag | sort -u); do
+    grep -qF -- "${f//-/\\-}" "$ROOT/man/nori.8" && pass || fail "nori(8) does not document $f"
+done
 out=$(NORI_RUNDIR=$TMP/run "$NORI" check 2>&1) && rc=0 || rc=$?
 expect_eq "$rc:$out" "0:" "nori check on good settings: silent, 0"
 
