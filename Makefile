@@ -170,6 +170,15 @@ bench: deps $(BUILD)/nori $(BUILD)/floor $(BUILD)/commit-floor
 	bash bench/latency.sh
 	bash bench/stores.sh
 
+# The configurations name the checkout's paths (build/nori under
+# NORI_HOME, deploy/members, the unit's /usr/local/bin/nori); installed,
+# they name the installed binary and the members directory under examples/.
+INSTALL_PATHS = -e 's|home + "/build/nori|"$(PREFIX)/bin/nori|g' \
+                -e 's|$${NORI_HOME}/build/nori|$(PREFIX)/bin/nori|g' \
+                -e 's|/usr/local/bin/nori|$(PREFIX)/bin/nori|g' \
+                -e 's|home + "/deploy"|home + "/examples"|g' \
+                -e 's|/deploy/members|/examples/members|g'
+
 # The binary is rebuilt in its own tree with the installed paths compiled
 # in; data, stylesheet, examples and the man page go under PREFIX.
 install:
@@ -186,6 +195,9 @@ install:
 	for f in $$(find deploy -type f); do \
 	  install -D -m 644 $$f $(DESTDIR)$(SHARE)/examples/$${f#deploy/}; \
 	done
+	find $(DESTDIR)$(SHARE)/examples -type f -name '*.conf' -o -type f -name '*.service' \
+	  | xargs sed -i $(INSTALL_PATHS)
+	install -d -m 755 $(DESTDIR)$(STATEDIR)
 
 clean:
 	rm -rf build
