@@ -175,7 +175,7 @@ bench: deps $(BUILD)/nori $(BUILD)/floor $(BUILD)/commit-floor
 # they name the installed binary and the members directory under examples/.
 INSTALL_PATHS = -e 's|home + "/build/nori|"$(PREFIX)/bin/nori|g' \
                 -e 's|$${NORI_HOME}/build/nori|$(PREFIX)/bin/nori|g' \
-                -e 's|/usr/local/bin/nori|$(PREFIX)/bin/nori|g' \
+                -e 's|=/usr/local/bin/nori|=$(PREFIX)/bin/nori|g' \
                 -e 's|home + "/deploy"|home + "/examples"|g' \
                 -e 's|/deploy/members|/examples/members|g'
 

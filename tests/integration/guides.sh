@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# guides.sh -- every deployment guide works as written. `make install`
+# puts the tree below a base directory ($GROOT, standing for /); each
+# guide's start block is then run as written (paths moved below $GROOT,
+# ports 8080 and 9000 replaced by free ones), the smoke flow goes through
+# the web server it started, its stop block stops everything it started.
+# A guide that drifts from the code turns this red. Also: the installed
+# tree served by lighttpd from outside the source directory, and the
+# systemd unit's hardening rating.
+source "$(dirname "$0")/lib.sh"
+source "$ROOT/tests/integration/guide-lib.sh"
+
+# nori and www-data must reach the installed tree and the run directories.
+chmod 755 "$TMP"
+GROOT=$TMP/root
+make -s -C "$ROOT" install PREFIX="$GROOT/usr/local" STATEDIR="$GROOT/var/lib/nori" \
+    >"$TMP/install.log" 2>&1 && pass || { cat "$TMP/install.log" >&2; fail "make install"; exit 1; }
+[ -d "$GROOT/var/lib/nori" ] && pass || fail "make install made no STATEDIR"
+
+guide_run deploy/lighttpd/README.md lighttpd 0
+guide_run deploy/lighttpd/README.md lighttpd-members 1
+guide_run deploy/apache/README.md apache-fcgid 0
+guide_run deploy/apache/README.md apache-proxy-fcgi 1
+guide_run deploy/nginx/README.md nginx 1
+guide_run deploy/spawn-fcgi/README.md spawn-fcgi 0
+
+echo "the installed tree, from outside the checkout"
+# The installed lighttpd.conf, as a user with no checkout: its bin-path,
+# its nori check and the data all come from the installed tree.
+RUNDIR=$TMP/installed-run
+PORT=$(free_port)
+BASE=http://127.0.0.1:$PORT
+(cd / && env -i PATH="$PATH" NORI_HOME="$GROOT/usr/local/share/nori" NORI_RUNDIR="$RUNDIR" \
+    PORT="$PORT" lighttpd -D -f "$GROOT/usr/local/share/nori/examples/lighttpd.conf" \
+    2>>"$TMP/installed.log") &
+LPID=$!
+srv_wait && pass || { cat "$TMP/installed.log" >&2; fail "lighttpd on the installed tree"; }
+guide_smoke installed 0
+for w in $(workers); do
+    exe=$(readlink "/proc/$w/exe" || true)
+    expect_eq "$exe" "$GROOT/usr/local/bin/nori" "an installed worker runs the installed binary"
+done
+srv_stop
+grep -rl "$ROOT" "$GROOT/usr/local/share/nori/examples" && fail "the installed configs name the checkout" || pass
+
+echo "systemd unit"
+rating=$(systemd-analyze security --offline=true "$ROOT/deploy/systemd/nori.service" 2>&1 \
+         | sed -n 's/.*Overall exposure level for nori.service: \([0-9.]*\).*/\1/p')
+echo "  systemd-analyze security --offline=true: $rating"
+[ -n "$rating" ] && awk -v r="$rating" 'BEGIN { exit !(r <= 2.0) }' && pass \
+    || fail "the unit's exposure is '$rating', want at most 2.0"
+unit=$GROOT/usr/local/share/nori/examples/systemd/nori.service
+grep -q "^ExecStart=$GROOT/usr/local/bin/nori serve" "$unit" && pass || fail "installed ExecStart: $(grep ExecStart "$unit")"
+out=$(systemd-analyze verify "$unit" 2>&1) && pass || fail "systemd-analyze verify: $out"
+finish
