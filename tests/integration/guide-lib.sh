@@ -121,3 +121,29 @@ guide_run() {
     # The next guide must not mistake these for its own.
     find "$GROOT" -name '*.pid' -type f -delete
 }
+
+# header_commands CONF: the commands in CONF's header comment (lines
+# `#   cmd \` and their continuations, and lone `#   install ...`), one
+# a line, whitespace squeezed.
+header_commands() {
+    awk '
+        /^[^#]/ { exit }
+        { line = $0; sub(/^#[ \t]*/, "", line) }
+        cont { cmd = cmd " " line; if (line !~ /\\$/) { print cmd; cont = 0 }; next }
+        /^#   [a-zA-Z_]+=[^ ]* .*\\$/ || /^#   (install|apache2|lighttpd|nginx|setpriv) / {
+            cmd = line; if (line ~ /\\$/) cont = 1; else print cmd
+        }
+    ' "$1" | sed -E 's/\\ / /g; s/[ \t]+/ /g; s/ $//'
+}
+
+# guide_commands README: every start block of README, one command a
+# line, whitespace squeezed, as header_commands prints them.
+guide_commands() {
+    awk '
+        /^<!-- test: start / { want = 1; next }
+        want && /^```sh$/ { inside = 1; next }
+        inside && /^```$/ { inside = 0; want = 0; next }
+        inside { print }
+    ' "$1" | awk '{ cmd = cmd (cmd == "" ? "" : " ") $0 } !/\\$/ { print cmd; cmd = "" }' \
+        | sed -E 's/\\ / /g; s/[ \t]+/ /g; s/ $//'
+}

@@ -17,6 +17,17 @@ make -s -C "$ROOT" install PREFIX="$GROOT/usr/local" STATEDIR="$GROOT/var/lib/no
     >"$TMP/install.log" 2>&1 && pass || { cat "$TMP/install.log" >&2; fail "make install"; exit 1; }
 [ -d "$GROOT/var/lib/nori" ] && pass || fail "make install made no STATEDIR"
 
+echo "the commands in the configs' headers are the guides' commands"
+for r in "$ROOT"/deploy/*/README.md; do guide_commands "$r"; done > "$TMP/guide-commands"
+for conf in "$ROOT"/lighttpd.conf "$ROOT"/deploy/*/*.conf; do
+    while IFS= read -r cmd; do
+        grep -qF -- "$cmd" "$TMP/guide-commands" && pass \
+            || fail "${conf#$ROOT/}: a header command is in no tested guide: $cmd"
+    done < <(header_commands "$conf")
+done
+n=$(for conf in "$ROOT"/deploy/*/*.conf; do header_commands "$conf"; done | wc -l)
+[ "$n" -ge 5 ] && pass || fail "only $n header commands found: is header_commands broken?"
+
 guide_run deploy/lighttpd/README.md lighttpd 0
 guide_run deploy/lighttpd/README.md lighttpd-members 1
 guide_run deploy/apache/README.md apache-fcgid 0
