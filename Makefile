@@ -18,14 +18,17 @@ BUILD     ?= build
 # serving (lighttpd; Apache with mod_fcgid and nginx for their tested
 # configs; redis-server, redis-sentinel and redis-cli for the Redis
 # store's tests), the browser walk (chromium headless, driven through
-# chromium-driver by python3-selenium), load (wrk, siege), the plot of the
-# latency bench (gnuplot-nox).
+# chromium-driver by python3-selenium), the guides' own commands (setpriv
+# and flock from util-linux, useradd from passwd), systemd-analyze for the
+# unit's rating (systemd; it need not be PID 1), load (wrk, siege), the
+# plot of the latency bench (gnuplot-nox).
 PACKAGES = gcc make pkg-config libfcgi-dev uthash-dev liblmdb-dev libcrypt-dev \
            check lighttpd curl \
            spawn-fcgi libfcgi-bin clang libclang-rt-14-dev wrk siege procps \
            man-db apache2 libapache2-mod-fcgid nginx-light iproute2 \
            chromium chromium-driver python3-selenium gnuplot-nox \
-           libhiredis-dev redis-server redis-sentinel redis-tools
+           libhiredis-dev redis-server redis-sentinel redis-tools \
+           systemd util-linux passwd
 
 CC       ?= cc
 CSTD      = -std=c11 -D_GNU_SOURCE
@@ -119,10 +122,19 @@ $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_check.h $(FUZZ_DEPS) $(HEAD
 	@mkdir -p $(BUILD)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -I. $< $(FUZZ_DEPS) -o $@
 
+# The run directory is NORI_RUNDIR when set, var/ otherwise. A lock in
+# it (held by lighttpd, inherited as fd 9) refuses a second make run on
+# the same directory: lighttpd would find the first one's sockets alive,
+# start no workers of its own, and silently share them.
 run: deps $(BUILD)/nori
-	@mkdir -p var
-	@echo "nori: http://127.0.0.1:$(PORT)/shop  (Ctrl-C stops lighttpd and its workers)"
-	NORI_HOME=$(CURDIR) NORI_RUNDIR=$(CURDIR)/var PORT=$(PORT) \
+	@rundir=$${NORI_RUNDIR:-$(CURDIR)/var}; mkdir -p "$$rundir" || exit 1; \
+	exec 9>>"$$rundir/make-run.lock"; \
+	if ! flock -n 9; then \
+	  echo "make run: another make run is serving from $$rundir; stop it, or set NORI_RUNDIR to another directory" >&2; \
+	  exit 1; \
+	fi; \
+	echo "nori: http://127.0.0.1:$(PORT)/shop  (Ctrl-C stops lighttpd and its workers)"; \
+	NORI_HOME=$(CURDIR) NORI_RUNDIR=$$rundir PORT=$(PORT) \
 	  exec lighttpd -D -f $(CURDIR)/lighttpd.conf
 
 unit: $(UNIT_BINS)

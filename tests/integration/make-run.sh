@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# make-run.sh -- `make run` serves the shop, and Ctrl-C (SIGINT to the
+# make-run.sh -- `make run` serves the shop from NORI_RUNDIR, refuses a
+# second `make run` on the same run directory, and Ctrl-C (SIGINT to the
 # foreground process group, as a terminal sends it) leaves no process.
 source "$(dirname "$0")/lib.sh"
 
 # setsid: a process group of its own, like a terminal's foreground job.
+RUN=$TMP/rundir
 make_run() {
-    setsid make -s -C "$ROOT" run PORT="$PORT" >"$TMP/run.log" 2>&1 &
+    NORI_RUNDIR=$RUN setsid make -s -C "$ROOT" run PORT="$PORT" >"$TMP/run.log" 2>&1 &
     UPID=$!
 }
 on_fresh_port "make run" make_run
@@ -17,6 +19,21 @@ four_workers() { [ "$(live $(group -f "$ROOT/build/nori") | wc -l)" = 4 ]; }
 poll -- four_workers || true
 expect_eq "$(live $(group -f "$ROOT/build/nori") | wc -l)" 4 "make run starts 4 workers"
 pids=$(group)
+
+ls "$RUN"/nori.sock* >/dev/null 2>&1 && pass || fail "the workers' sockets are not in NORI_RUNDIR"
+[ -f "$RUN/stats" ] && pass || fail "the counters are not in NORI_RUNDIR"
+
+echo "a second make run on the same run directory"
+port2=$(free_port)
+rc=0
+NORI_RUNDIR=$RUN timeout 120 make -s -C "$ROOT" run PORT="$port2" >"$TMP/run2.log" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && pass || fail "a second make run: exit status $rc"
+grep -q "^make run: another make run is serving from $RUN" "$TMP/run2.log" && pass \
+    || fail "a second make run says why: $(cat "$TMP/run2.log")"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port2/shop")" = 000 ] && pass \
+    || fail "the second make run serves"
+get 200 '/shop?pg=Item&id=26' "the first one still serves"
+expect_eq "$(live $(group -f "$ROOT/build/nori") | wc -l)" 4 "with its 4 workers"
 
 kill -INT -- "-$leader"
 # A process that has exited but waits to be reaped (by make, lighttpd, or

@@ -117,16 +117,12 @@ serve_refused "a group that does not exist" "NORI_SOCKET_GROUP=no-such-group: no
 serve_refused "a group nori is not in" "NORI_SOCKET_GROUP=root: cannot give" \
     runuser -u nobody -- --listen "unix:$TMP/run.nobody/g.sock" --socket-group root
 tport=$(free_port)
-(exec -a nori-test-holder python3 -c '
-import socket, sys, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); print("up", flush=True); time.sleep(120)
-' "$tport" >"$TMP/holder.out" 2>&1) &
+NORI_RUNDIR=$TMP/run "$NORI" serve --listen "127.0.0.1:$tport" --workers 1 2>>"$TMP/serve.log" &
 holder=$!
 track "$holder"
-for i in $(seq 1 200); do grep -q up "$TMP/holder.out" 2>/dev/null && break; sleep 0.05; done
+for i in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$tport") 2>/dev/null && break; sleep 0.05; done
 serve_refused "a TCP port already served" "127.0.0.1:$tport: already in use" --listen "127.0.0.1:$tport"
-kill "$holder"; wait "$holder" 2>/dev/null || true
+kill -TERM "$holder"; wait "$holder" && pass || fail "the first nori serve did not exit 0"
 
 echo "the group of a unix socket"
 serve_start --workers 1 --socket-mode 0660 --socket-group www-data
