@@ -90,6 +90,7 @@ echo "under lighttpd: the same outcome ten times in a row"
 lighttpd_refuses "a store of no known kind" NORI_STORE NORI_STORE=bogus:x
 lighttpd_refuses "a missing catalog" NORI_CATALOG NORI_CATALOG="$TMP/none.tsv"
 lighttpd_refuses "a TTL that is not a number" NORI_SESSION_TTL NORI_SESSION_TTL=abc
+lighttpd_refuses "a broken users file" NORI_USERS NORI_USERS="$TMP/users.bad"
 RUN=$TMP/a-file lighttpd_refuses "a run directory that is a file" NORI_RUNDIR
 
 echo "nori serve: socket errors name the address, exit 1"

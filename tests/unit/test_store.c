@@ -565,6 +565,43 @@ START_TEST(bad_specs_are_refused)
 }
 END_TEST
 
+/* store_spec_check agrees with store_open on what is refused, opens
+ * nothing, and makes the directory a good spec names. */
+START_TEST(spec_check_refuses_what_open_refuses)
+{
+    char err[256], path[200], good[220];
+    FILE *f;
+    struct stat sb;
+
+    static const char *const bad[] = {"not-lmdb:x", "redis+nothing://x", "memoryx",
+                                      "", "lmdb", "lmdb:", "LMDB:/tmp/x",
+                                      "lmdb:/proc/nori/x"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        err[0] = '\0';
+        ck_assert_msg(store_spec_check(bad[i], err, sizeof err) < 0, "'%s' passed", bad[i]);
+        ck_assert_msg(err[0] != '\0', "'%s': no reason", bad[i]);
+    }
+    dir_fresh();
+    snprintf(path, sizeof path, "%s/file", dir);
+    ck_assert_ptr_nonnull(f = fopen(path, "w"));
+    fclose(f);
+    snprintf(good, sizeof good, "lmdb:%s/sub", path);
+    ck_assert_int_lt(store_spec_check(good, err, sizeof err), 0);
+    ck_assert_ptr_nonnull(strstr(err, "file/sub"));
+    snprintf(good, sizeof good, "lmdb:%s", path);
+    ck_assert_int_lt(store_spec_check(good, err, sizeof err), 0);
+    ck_assert_ptr_nonnull(strstr(err, "not a directory"));
+
+    snprintf(good, sizeof good, "lmdb:%s/x/y", dir);
+    ck_assert_int_eq(store_spec_check(good, err, sizeof err), 0);
+    snprintf(path, sizeof path, "%s/x/y", dir);
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert(S_ISDIR(sb.st_mode));
+    snprintf(path, sizeof path, "%s/x/y/data.mdb", dir);
+    ck_assert_int_ne(access(path, F_OK), 0);    /* checked, not opened */
+}
+END_TEST
+
 /* ---- eight processes, one counter ---- */
 
 #define RACERS 8
@@ -813,6 +850,7 @@ int main(void)
     tcase_add_test(tc, background_sweep);
     tcase_add_test(tc, sweep_interval_spans_processes);
     tcase_add_test(tc, bad_specs_are_refused);
+    tcase_add_test(tc, spec_check_refuses_what_open_refuses);
     tcase_add_test(tc, racing_processes_lose_nothing);
     tcase_add_test(tc, redis_specs);
     tcase_add_test(tc, redis_down_is_edown);
