@@ -22,13 +22,6 @@ guide_localize() {
         -e "s#\\b8080\\b#$PORT#g; s#\\b9000\\b#$PORT2#g"
 }
 
-# alive PID: the process exists and is not a zombie.
-alive() {
-    local state
-    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-    [ -n "$state" ] && [ "$state" != Z ]
-}
-
 # descendants PID...: the pids and all their descendants.
 descendants() {
     local p
@@ -78,48 +71,69 @@ guide_smoke() {
     expect_body 'Members only' "$name: the protected file"
 }
 
-# guide_run FILE NAME MEMBERS: the guide's start block, the shop served
-# within a generous deadline, the smoke flow, the stop block, and no
-# process of the guide left (zombies count as gone).
-guide_run() {
-    local file=$1 name=$2 members=$3 pids p i left
-    echo "guide $name ($file)"
+# guide_start NAME: the localized start block, run as root from /; 0
+# once the shop answers 200, 1 when it never does.
+guide_start() {
     PORT=$(free_port)
     PORT2=$(free_port)
-    guide_block "$ROOT/$file" "$name" start | guide_localize > "$TMP/$name.start"
-    guide_block "$ROOT/$file" "$name" stop | guide_localize > "$TMP/$name.stop"
-    [ -s "$TMP/$name.start" ] && [ -s "$TMP/$name.stop" ] && pass \
-        || { fail "$name: no start or stop block in $file"; return 0; }
-    (cd / && bash -e "$TMP/$name.start") >"$TMP/$name.out" 2>&1 \
-        && pass || fail "$name: the start block failed: $(tail -3 "$TMP/$name.out")"
     BASE=http://127.0.0.1:$PORT
-    ok=
-    for i in $(seq 1 300); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/shop")" = 200 ] && { ok=1; break; }
-        sleep 0.1
-    done
-    pids=$(guide_pids)
-    for p in $pids; do track "$p"; done
-    if [ -n "$ok" ]; then
-        pass
-        guide_smoke "$name" "$members"
-    else
-        fail "$name: the shop never answered 200"
-        cat "$TMP/$name.out" >&2
-    fi
-    (cd / && bash -e "$TMP/$name.stop") >>"$TMP/$name.out" 2>&1 \
-        && pass || fail "$name: the stop block failed: $(tail -3 "$TMP/$name.out")"
-    for i in $(seq 1 200); do
-        left=$(for p in $pids; do alive "$p" && echo "$p"; done || true)
-        [ -z "$left" ] && break
-        sleep 0.1
-    done
-    [ -z "$left" ] && pass || {
-        fail "$name: left running after the stop block: $(for p in $left; do ps -o pid=,args= -p "$p"; done)"
-        kill -KILL $left 2>/dev/null || true
+    guide_block "$ROOT/$GFILE" "$1" start | guide_localize > "$TMP/$1.start"
+    guide_block "$ROOT/$GFILE" "$1" stop | guide_localize > "$TMP/$1.stop"
+    (cd / && bash -e "$TMP/$1.start") >>"$TMP/$1.out" 2>&1 || {
+        fail "$1: the start block failed: $(tail -n 3 "$TMP/$1.out")"
+        return 1
     }
-    # The next guide must not mistake these for its own.
+    poll -- is_200 "$BASE/shop"
+}
+
+# guide_stop NAME: the stop block, and every process the guide started
+# gone (lib.sh's alive: a zombie is gone); pid files removed after, so
+# that the next guide does not take these for its own.
+guide_stop() {
+    local pids=$1 left
+    (cd / && bash -e "$TMP/$2.stop") >>"$TMP/$2.out" 2>&1 \
+        && pass || fail "$2: the stop block failed: $(tail -n 3 "$TMP/$2.out")"
+    if wait_gone $pids; then pass; else
+        left=$(live $pids)
+        fail "$2: left running after the stop block: $(ps -o pid=,args= -p "$(echo $left | tr ' ' ,)")"
+        kill -KILL $left 2>/dev/null || true
+    fi
     find "$GROOT" -name '*.pid' -type f -delete
+}
+
+# lost_port NAME: the guide's servers failed to bind (a port race).
+lost_port() {
+    cat "$TMP/$1.out" $(find "$GROOT" -name '*.log' -type f) 2>/dev/null \
+        | grep -qi 'already in use\|address in use\|could not bind'
+}
+
+# guide_run FILE NAME MEMBERS: the guide's start block (again on fresh
+# ports when its servers lost theirs to a race), the smoke flow, the
+# stop block, and no process of the guide left.
+guide_run() {
+    local name=$2 members=$3 pids p try
+    GFILE=$1
+    echo "guide $name ($GFILE)"
+    : > "$TMP/$name.out"
+    for try in 1 2 3; do
+        if guide_start "$name"; then
+            pids=$(guide_pids)
+            for p in $pids; do track "$p"; done
+            pass
+            guide_smoke "$name" "$members"
+            guide_stop "$pids" "$name"
+            return 0
+        fi
+        pids=$(guide_pids)
+        for p in $pids; do track "$p"; done
+        guide_stop "$pids" "$name"
+        lost_port "$name" || break
+        echo "  ($name lost a port, retrying on others)" >&2
+        tail -n 5 "$TMP/$name.out" $(find "$GROOT" -name '*.log' -type f) >&2 2>/dev/null || true
+        find "$GROOT" -name '*.log' -type f -delete
+    done
+    fail "$name: the shop never answered 200"
+    tail -n 20 "$TMP/$name.out" $(find "$GROOT" -name '*.log' -type f) >&2 2>/dev/null || true
 }
 
 # header_commands CONF: the commands in CONF's header comment (lines

@@ -39,19 +39,27 @@ echo "the installed tree, from outside the checkout"
 # The installed lighttpd.conf, as a user with no checkout: its bin-path,
 # its nori check and the data all come from the installed tree.
 RUNDIR=$TMP/installed-run
-PORT=$(free_port)
-BASE=http://127.0.0.1:$PORT
-(cd / && env -i PATH="$PATH" NORI_HOME="$GROOT/usr/local/share/nori" NORI_RUNDIR="$RUNDIR" \
-    PORT="$PORT" lighttpd -D -f "$GROOT/usr/local/share/nori/examples/lighttpd.conf" \
-    2>>"$TMP/installed.log") &
-LPID=$!
-srv_wait && pass || { cat "$TMP/installed.log" >&2; fail "lighttpd on the installed tree"; }
+installed_lighttpd() {
+    (cd / && exec env -i PATH="$PATH" NORI_HOME="$GROOT/usr/local/share/nori" \
+        NORI_RUNDIR="$RUNDIR" PORT="$PORT" \
+        lighttpd -D -f "$GROOT/usr/local/share/nori/examples/lighttpd.conf" \
+        2>>"$TMP/installed.log") &
+    UPID=$!
+}
+on_fresh_port "lighttpd on the installed tree" installed_lighttpd
+LPID=$UPID
+pass
 guide_smoke installed 0
-for w in $(workers); do
+installed_workers() { live $(pgrep -P "$LPID" || true); }
+expect_eq "$(installed_workers | wc -l)" 4 "lighttpd spawned 4 installed workers"
+for w in $(installed_workers); do
     exe=$(readlink "/proc/$w/exe" || true)
     expect_eq "$exe" "$GROOT/usr/local/bin/nori" "an installed worker runs the installed binary"
 done
-srv_stop
+pids=$(installed_workers)
+kill -TERM "$LPID"; wait "$LPID" 2>/dev/null || true
+LPID=
+wait_gone $pids && pass || fail "installed workers outlived lighttpd: $(live $pids)"
 grep -rl "$ROOT" "$GROOT/usr/local/share/nori/examples" && fail "the installed configs name the checkout" || pass
 
 echo "systemd unit"

@@ -12,6 +12,11 @@ for f in bin/nori share/man/man8/nori.8 share/nori/data/catalog.tsv share/nori/d
          share/nori/examples/systemd/nori.service; do
     [ -f "$DEST/opt/nori/$f" ] && pass || fail "not installed: $f"
 done
+[ -d "$DEST/srv/nori" ] && pass || fail "STATEDIR was not made"
+grep -q '"bin-path" *=> "/opt/nori/bin/nori"' "$DEST/opt/nori/share/nori/examples/lighttpd.conf" && pass \
+    || fail "the installed lighttpd.conf's bin-path"
+grep -q '^ExecStart=/opt/nori/bin/nori ' "$DEST/opt/nori/share/nori/examples/systemd/nori.service" && pass \
+    || fail "the installed unit's ExecStart"
 help=$("$DEST/opt/nori/bin/nori" --help)
 echo "$help" | grep -q '/opt/nori/share/nori/data/catalog.tsv' && pass || fail "installed catalog path"
 echo "$help" | grep -q '/srv/nori' && pass || fail "installed run directory"

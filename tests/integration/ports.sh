@@ -17,14 +17,11 @@ for bad in 8080 80-90 9000-8000 30000-70000 abc-def; do
 done
 # A range of one port that something listens on (a nori serve): no
 # port, and a reason.
-held=$(free_port)
-NORI_RUNDIR=$TMP "$NORI" serve --listen "127.0.0.1:$held" --workers 1 2>>"$TMP/serve.log" &
-SPID=$!
-track "$SPID"
-for i in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$held") 2>/dev/null && break; sleep 0.05; done
+serve_tcp
+held=$TPORT
 rc=0
 out=$(NORI_TEST_PORTS=$held-$held free_port 2>&1) || rc=$?
 expect_eq "$rc" 1 "a range whose every port is taken"
 case $out in *"no free port"*) pass ;; *) fail "says why: $out" ;; esac
-kill -TERM "$SPID"; wait "$SPID" && pass || fail "nori serve did not exit 0"
+kill -TERM "$TPID"; wait "$TPID" && pass || fail "nori serve did not exit 0"
 finish

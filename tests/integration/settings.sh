@@ -117,13 +117,9 @@ serve_refused "a group that does not exist" "NORI_SOCKET_GROUP=no-such-group: no
 [ -e "$TMP/g.sock" ] && fail "a refused socket was left behind" || pass
 serve_refused "a group nori is not in" "NORI_SOCKET_GROUP=root: cannot give" \
     runuser -u nobody -- --listen "unix:$TMP/run.nobody/g.sock" --socket-group root
-tport=$(free_port)
-NORI_RUNDIR=$TMP/run "$NORI" serve --listen "127.0.0.1:$tport" --workers 1 2>>"$TMP/serve.log" &
-holder=$!
-track "$holder"
-for i in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$tport") 2>/dev/null && break; sleep 0.05; done
-serve_refused "a TCP port already served" "127.0.0.1:$tport: already in use" --listen "127.0.0.1:$tport"
-kill -TERM "$holder"; wait "$holder" && pass || fail "the first nori serve did not exit 0"
+serve_tcp       # a nori serve on TCP: TPORT, TPID
+serve_refused "a TCP port already served" "127.0.0.1:$TPORT: already in use" --listen "127.0.0.1:$TPORT"
+kill -TERM "$TPID"; wait "$TPID" && pass || fail "the first nori serve did not exit 0"
 
 echo "the group of a unix socket"
 serve_start --workers 1 --socket-mode 0660 --socket-group www-data
