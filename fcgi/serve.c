@@ -172,7 +172,7 @@ static int tcp_listen(const char *addr)
 static int unix_share(const struct serve_options *opt)
 {
     const char *path = opt->listen + 5;
-    struct group *gr;
+    struct group *gr = NULL;
     char *end;
 
     if (opt->socket_mode && chmod(path, opt->socket_mode) < 0) {
@@ -182,13 +182,15 @@ static int unix_share(const struct serve_options *opt)
     }
     if (opt->socket_group == NULL || opt->socket_group[0] == '\0')
         return 0;
+    /* A name, or else a number. */
     gid_t gid = (gid_t)strtoul(opt->socket_group, &end, 10);
-    if (*end && (gr = getgrnam(opt->socket_group)) == NULL) {
-        say("NORI_SOCKET_GROUP=%s: no such group", opt->socket_group);
-        return -1;
-    }
-    if (*end)
+    if (*end || end == opt->socket_group) {
+        if ((gr = getgrnam(opt->socket_group)) == NULL) {
+            say("NORI_SOCKET_GROUP=%s: no such group", opt->socket_group);
+            return -1;
+        }
         gid = gr->gr_gid;
+    }
     if (chown(path, (uid_t)-1, gid) < 0) {
         say("NORI_SOCKET_GROUP=%s: cannot give %s to it: %s", opt->socket_group,
             path, strerror(errno));
