@@ -129,9 +129,68 @@ static int env_file_check(const char *dir, const char *name, char *err,
     return 0;
 }
 
+/* Whether the store's directory exists or can be made, made by trying:
+ * the directories the try made are removed again, so that a window
+ * shopper still finds no store (it is made by the first store_open).
+ * Returns the depth made (0..) or -1 with errno. */
+static int mkdir_try(char *tmp, int depth)
+{
+    char *slash = strrchr(tmp, '/');
+
+    if (mkdir(tmp, 0700) == 0)
+        return depth + 1;
+    if (errno == EEXIST)
+        return depth;
+    if (errno != ENOENT || slash == NULL || slash == tmp)
+        return -1;
+    *slash = '\0';
+    int made = mkdir_try(tmp, depth);
+    *slash = '/';
+    if (made < 0)
+        return -1;
+    if (mkdir(tmp, 0700) == 0)
+        return made + 1;
+    return errno == EEXIST ? made : -1;
+}
+
+static void rmdir_made(char *tmp, int made)
+{
+    for (; made > 0; made--) {
+        char *slash = strrchr(tmp, '/');
+        (void)rmdir(tmp);
+        if (slash == NULL || slash == tmp)
+            return;
+        *slash = '\0';
+    }
+}
+
+static int dir_reachable(const char *path, char *err, size_t errlen)
+{
+    char tmp[4096];
+    struct stat sb;
+    size_t n = strlen(path);
+    int made;
+
+    if (n >= sizeof tmp) {
+        snprintf(err, errlen, "path too long");
+        return -1;
+    }
+    memcpy(tmp, path, n + 1);
+    if ((made = mkdir_try(tmp, 0)) < 0) {
+        snprintf(err, errlen, "cannot make the directory %s: %s", path, strerror(errno));
+        return -1;
+    }
+    const char *why = stat(path, &sb) < 0 ? strerror(errno)
+                      : !S_ISDIR(sb.st_mode) ? "not a directory"
+                      : access(path, W_OK | X_OK) < 0 ? strerror(errno) : NULL;
+    rmdir_made(tmp, made);
+    if (why)
+        snprintf(err, errlen, "cannot write in %s: %s", path, why);
+    return why ? -1 : 0;
+}
+
 int lmdb_spec_check(const char *spec, char *err, size_t errlen)
 {
-    struct stat sb;
     const char *path;
 
     if (strncmp(spec, "lmdb:", 5) != 0 || spec[5] == '\0') {
@@ -139,20 +198,8 @@ int lmdb_spec_check(const char *spec, char *err, size_t errlen)
         return -1;
     }
     path = spec + 5;
-    if (mkdir_p(path) < 0 || stat(path, &sb) < 0) {
-        snprintf(err, errlen, "cannot make the directory %s: %s", path,
-                 strerror(errno));
-        return -1;
-    }
-    if (!S_ISDIR(sb.st_mode)) {
-        snprintf(err, errlen, "%s is not a directory", path);
-        return -1;
-    }
-    if (access(path, W_OK | X_OK) < 0) {
-        snprintf(err, errlen, "cannot write in %s: %s", path, strerror(errno));
-        return -1;
-    }
-    return env_file_check(path, "data.mdb", err, errlen) < 0 ||
+    return dir_reachable(path, err, errlen) < 0 ||
+                   env_file_check(path, "data.mdb", err, errlen) < 0 ||
                    env_file_check(path, "lock.mdb", err, errlen) < 0
                ? -1 : 0;
 }
