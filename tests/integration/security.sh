@@ -167,7 +167,10 @@ for bad in NORI_COOKIE_PATH=$'/shop\r\nX: 1' 'NORI_COOKIE_PATH=/shop; Domain=evi
     # timeout: a nori that accepts the setting serves until stopped.
     env "$bad" NORI_RUNDIR="$TMP" timeout 20 "$NORI" serve --listen "unix:$TMP/never.sock" \
         --workers 1 >/dev/null 2>"$TMP/bad.log" || rc=$?
-    expect_eq "$rc" 2 "refused at start: ${bad%%=*}=..."
+    # nori(8): a bad setting exits 1, with one line naming it.
+    expect_eq "$rc" 1 "refused at start: ${bad%%=*}=..."
+    expect_eq "$(wc -l < "$TMP/bad.log")" 1 "one line for ${bad%%=*}"
+    grep -q "${bad%%=*}" "$TMP/bad.log" && pass || fail "the line names ${bad%%=*}: $(cat "$TMP/bad.log")"
 done
 [ ! -e "$TMP/never.sock" ] && pass || fail "a refused setting still bound a socket"
 finish
