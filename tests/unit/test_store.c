@@ -573,7 +573,7 @@ START_TEST(spec_check_refuses_what_open_refuses)
     FILE *f;
     struct stat sb;
 
-    static const char *const bad[] = {"not-lmdb:x", "redis+nothing://x", "memoryx",
+    static const char *const bad[] = {"not-lmdb:x", "redis+nothing://x", "memcached:x",
                                       "", "lmdb", "lmdb:", "LMDB:/tmp/x",
                                       "lmdb:/proc/nori/x"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
