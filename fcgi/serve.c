@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -62,12 +63,54 @@ static void say(const char *fmt, ...)
     va_end(ap);
 }
 
+/* "HOST:PORT" as libfcgi will bind it: an empty host or "*" is every
+ * interface, and so is any name that resolves to 0.0.0.0. Returns 0 and
+ * fills sa, or -1 when it does not resolve (libfcgi will say why). */
+static int tcp_address(const char *listen, struct sockaddr_in *sa)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai;
+
+    if (colon == NULL || (size_t)(colon - listen) >= sizeof host)
+        return -1;
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    if (strcmp(host, "*") == 0)
+        host[0] = '\0';
+    if (getaddrinfo(host[0] ? host : "0.0.0.0", colon + 1, &hints, &ai) != 0)
+        return -1;
+    memcpy(sa, ai->ai_addr, sizeof *sa);
+    freeaddrinfo(ai);
+    return 0;
+}
+
+/* Whoever reaches a FastCGI socket chooses REMOTE_ADDR, SCRIPT_NAME and
+ * the role; on every interface, only FCGI_WEB_SERVER_ADDRS (the web
+ * servers libfcgi will accept) keeps the rest of the network out. */
+static int wildcard_refused(const char *listen)
+{
+    struct sockaddr_in sa;
+    const char *allowed = getenv("FCGI_WEB_SERVER_ADDRS");
+
+    if (strncmp(listen, "unix:", 5) == 0 || tcp_address(listen, &sa) < 0 ||
+        sa.sin_addr.s_addr != htonl(INADDR_ANY) || (allowed && allowed[0]))
+        return 0;
+    say("refusing to listen on every interface (%s) without FCGI_WEB_SERVER_ADDRS: "
+        "anyone who reaches the port could speak FastCGI to nori; listen on "
+        "127.0.0.1:PORT or a unix socket, or set FCGI_WEB_SERVER_ADDRS to the "
+        "web servers' addresses", listen);
+    return 1;
+}
+
 /* libfcgi's FCGX_OpenSocket unlinks a unix socket path before binding
  * (stealing it from a running server) and exits the process when bind
- * fails, so first find out whether anyone answers there. */
+ * fails, so first find out whether the address is free: a unix socket
+ * someone answers on is taken; a TCP address is taken when the very
+ * address libfcgi will bind (every interface included) cannot be bound. */
 static int address_taken(const char *listen)
 {
-    int fd = -1, taken = 0;
+    int fd = -1, taken = 0, one = 1;
 
     if (strncmp(listen, "unix:", 5) == 0) {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -77,18 +120,13 @@ static int address_taken(const char *listen)
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         taken = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
     } else {
-        char host[256];
-        const char *colon = strrchr(listen, ':');
-        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
-        if (colon == NULL || (size_t)(colon - listen) >= sizeof host)
+        struct sockaddr_in sa;
+        if (tcp_address(listen, &sa) < 0)
             return 0;
-        memcpy(host, listen, (size_t)(colon - listen));
-        host[colon - listen] = '\0';
-        if (getaddrinfo(host[0] ? host : "127.0.0.1", colon + 1, &hints, &ai) != 0)
-            return 0;
-        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        taken = fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0;
-        freeaddrinfo(ai);
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        /* SO_REUSEADDR as libfcgi sets it: only a live socket conflicts. */
+        taken = fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+                bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno == EADDRINUSE;
     }
     if (fd >= 0)
         close(fd);
@@ -231,13 +269,16 @@ static void reap(struct slot *slots, unsigned n)
 
 /* SIGHUP: each worker in turn is replaced by a fresh one that has loaded
  * the data files again; the new one is accepting before the old one is
- * told to finish, so the socket is never left without a worker. */
+ * told to finish, so the socket is never left without a worker. The old
+ * one is not waited for: it may be stuck in a slow request, and the
+ * supervisor must stay free to replace workers that die meanwhile. It is
+ * reaped, like any child, whenever it exits (reap ignores pids that are
+ * no longer in a slot). */
 static void workers_reload(struct slot *slots, unsigned n, int sock,
                            const struct serve_options *opt,
                            const struct serve_app *app)
 {
     char err[512];
-    int status;
 
     if (app->load(app->ctx, err, sizeof err) < 0) {
         say("reload refused, workers keep the old data: %s", err);
@@ -253,22 +294,21 @@ static void workers_reload(struct slot *slots, unsigned n, int sock,
         slots[i].pid = fresh;
         slots[i].started_ms = now_ms();
         slots[i].backoff_ms = 0;
-        if (old > 0) {
+        if (old > 0)
             kill(old, SIGTERM);
-            waitpid(old, &status, 0);
-        }
     }
     say("reloaded %u workers", n);
 }
 
+/* Every child goes: the slots' workers and any old ones a reload left
+ * finishing their requests. */
 static void workers_drain(struct slot *slots, unsigned n)
 {
     for (unsigned i = 0; i < n; i++)
         if (slots[i].pid > 0)
             kill(slots[i].pid, SIGTERM);
-    for (unsigned i = 0; i < n; i++)
-        if (slots[i].pid > 0)
-            waitpid(slots[i].pid, NULL, 0);
+    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+        ;
 }
 
 static int next_wait_ms(const struct slot *slots, unsigned n)
@@ -295,6 +335,8 @@ int serve_run(const struct serve_options *opt, const struct serve_app *app)
         say("--workers must be 1..%d", WORKERS_MAX);
         return 2;
     }
+    if (wildcard_refused(opt->listen))
+        return 2;
     /* Refuse at once what every worker would refuse. */
     if (app->load(app->ctx, err, sizeof err) < 0) {
         say("%s", err);

