@@ -114,4 +114,41 @@ until_ok 15 gone "$stuck" && pass || fail "the old worker was never reaped"
 kill -TERM "$SPID"; wait "$SPID" || true
 rm -f "$TMP/slow"
 
+echo "password guessing: counted over workers, 429 with Retry-After, logged"
+serve_start --workers 4 NORI_LOGIN_FAILURES=3 NORI_LOGIN_LOCKOUT=600
+until_ok 10 served || fail "nori serve does not serve"
+# login USER PASSWORD ADDR: a login POST as a web server would pass it,
+# from the client ADDR; the answer's head in $TMP/login, its log lines
+# (the FastCGI stderr stream) added to $TMP/login.log.
+login() {
+    local body="act=login&user=$1&password=$2"
+    printf '%s' "$body" | env -i REQUEST_METHOD=POST CONTENT_LENGTH=${#body} \
+        CONTENT_TYPE=application/x-www-form-urlencoded SCRIPT_NAME=/shop QUERY_STRING= \
+        REMOTE_ADDR="$3" timeout 20 cgi-fcgi -bind -connect "$SOCK" \
+        2>>"$TMP/login.log" | sed '/^\r\?$/q' > "$TMP/login" || true
+    STATUS=$(sed -n 's/^Status: \([0-9]*\).*/\1/p' "$TMP/login")
+}
+login demo nori-demo 192.0.2.5
+expect_status 303 "the right password logs in"
+for i in 1 2 3; do
+    login demo "wrong-guess-$i" 192.0.2.1
+    expect_status 200 "failed login $i re-renders the login page"
+done
+login demo wrong-guess-4 192.0.2.1
+expect_status 429 "the fourth guess"
+grep -Eq '^Retry-After: [0-9]+' "$TMP/login" && pass || fail "429 without Retry-After"
+login demo nori-demo 192.0.2.2
+expect_status 429 "the locked user, from another address, even with the password"
+grep -q '^Set-Cookie' "$TMP/login" && fail "a throttled login set a cookie" || pass
+login alice wrong-guess-5 192.0.2.1
+expect_status 429 "another user from the guessing address"
+login alice wrong-guess-6 192.0.2.3
+expect_status 200 "another user from another address is only told no"
+expect_eq "$(grep -c "login failed for user 'demo' from 192.0.2.1" "$TMP/login.log")" 3 \
+    "each failure is logged with user and address"
+grep -q "login refused for user 'demo' from 192.0.2.2" "$TMP/login.log" && pass \
+    || fail "a throttled attempt is not logged"
+grep -q 'wrong-guess' "$TMP/login.log" "$TMP/serve.log" && fail "a password reached the log" || pass
+kill -TERM "$SPID"; wait "$SPID" || true
+
 finish

@@ -18,8 +18,10 @@
 #include <lmdb.h>
 
 #include "fcgi/http.h"
+#include "fcgi/throttle.h"
 #include "session/store.h"
 #include "session/visit.h"
+#include "shop/users.h"
 
 static char root[64], dir[96], spec[128];
 
@@ -224,6 +226,216 @@ START_TEST(full_store_visit_says_full)
 }
 END_TEST
 
+/* ---- login throttling ---- */
+
+static const struct throttle_policy policy = {.failures = 10, .lockout_s = 900};
+
+static void throttle_fresh(const struct throttle_policy *p)
+{
+    char path[160];
+
+    dir_fresh();
+    snprintf(path, sizeof path, "%s/throttle", dir);
+    ck_assert_int_eq(throttle_open(path, p), THROTTLE_OK);
+}
+
+START_TEST(throttle_slows_then_locks)
+{
+    uint64_t t = 1000;
+
+    throttle_fresh(&policy);
+    /* The first failures are free. */
+    for (int i = 0; i < THROTTLE_FREE; i++) {
+        ck_assert_uint_eq(throttle_wait("demo", "192.0.2.1", t), 0);
+        ck_assert_uint_eq(throttle_fail("demo", "192.0.2.1", t), 0);
+    }
+    /* Then each makes the next wait twice as long: 1, 2, 4, ... */
+    unsigned want = 1;
+    for (int i = THROTTLE_FREE; i < 9; i++) {
+        ck_assert_uint_eq(throttle_fail("demo", "192.0.2.1", t), want);
+        ck_assert_uint_eq(throttle_wait("demo", "192.0.2.1", t), want);
+        ck_assert_uint_eq(throttle_wait("demo", "192.0.2.1", t + want - 1), 1);
+        t += want;
+        ck_assert_uint_eq(throttle_wait("demo", "192.0.2.1", t), 0);
+        want *= 2;
+    }
+    /* The tenth: locked out for the whole lockout. */
+    ck_assert_uint_eq(throttle_fail("demo", "192.0.2.1", t), 900);
+    ck_assert_uint_eq(throttle_wait("demo", "192.0.2.1", t + 899), 1);
+    ck_assert_uint_eq(throttle_wait("demo", "192.0.2.1", t + 900), 0);
+    /* One second before the end a failure is still remembered: a fresh
+     * lockout from then. No failure for lockout_s: forgotten, and the
+     * count starts over. */
+    ck_assert_uint_eq(throttle_fail("demo", "192.0.2.1", t + 899), 900);
+    t += 899;
+    ck_assert_uint_eq(throttle_wait("demo", "192.0.2.1", t + 900), 0);
+    ck_assert_uint_eq(throttle_fail("demo", "192.0.2.1", t + 900), 0);
+    throttle_close();
+}
+END_TEST
+
+START_TEST(throttle_per_user_and_per_address)
+{
+    const struct throttle_policy p = {.failures = 3, .lockout_s = 600};
+    uint64_t t = 5000;
+
+    throttle_fresh(&p);
+    for (int i = 0; i < 3; i++)
+        throttle_fail("demo", "192.0.2.1", t);
+    /* The user, from anywhere; anyone, from that address. */
+    ck_assert_uint_eq(throttle_wait("demo", "192.0.2.99", t), 600);
+    ck_assert_uint_eq(throttle_wait("alice", "192.0.2.1", t), 600);
+    ck_assert_uint_eq(throttle_wait("alice", "192.0.2.99", t), 0);
+    /* Guessing many names from one address locks the address alone. */
+    throttle_fail("u1", "198.51.100.7", t);
+    throttle_fail("u2", "198.51.100.7", t);
+    ck_assert_uint_eq(throttle_wait("u3", "198.51.100.7", t), 0);
+    throttle_fail("u3", "198.51.100.7", t);
+    ck_assert_uint_eq(throttle_wait("u4", "198.51.100.7", t), 600);
+    ck_assert_uint_eq(throttle_wait("u1", "203.0.113.5", t), 0);
+    /* A success forgets the user, not the address. */
+    throttle_forget_user("demo");
+    ck_assert_uint_eq(throttle_wait("demo", "192.0.2.99", t), 0);
+    ck_assert_uint_eq(throttle_wait("demo", "192.0.2.1", t), 600);
+    throttle_close();
+}
+END_TEST
+
+START_TEST(throttle_off)
+{
+    const struct throttle_policy p = {.failures = 0, .lockout_s = 600};
+
+    throttle_fresh(&p);
+    for (int i = 0; i < 50; i++)
+        ck_assert_uint_eq(throttle_fail("demo", "192.0.2.1", 100), 0);
+    ck_assert_uint_eq(throttle_wait("demo", "192.0.2.1", 100), 0);
+    throttle_close();
+}
+END_TEST
+
+/* Workers are processes: failures counted by four of them, each with its
+ * own mapping of the file, add up. */
+START_TEST(throttle_shared_by_processes)
+{
+    const struct throttle_policy p = {.failures = 40, .lockout_s = 600};
+    char path[160];
+    pid_t pids[4];
+    int status;
+
+    throttle_fresh(&p);
+    snprintf(path, sizeof path, "%s/throttle", dir);
+    throttle_close();           /* never across a fork: flock is per open */
+    for (int i = 0; i < 4; i++) {
+        pids[i] = fork();
+        ck_assert_int_ge(pids[i], 0);
+        if (pids[i] == 0) {
+            char addr[32];
+            if (throttle_open(path, &p) != THROTTLE_OK)
+                _exit(2);
+            for (int j = 0; j < 10; j++) {
+                snprintf(addr, sizeof addr, "10.0.%d.%d", i, j);
+                throttle_fail("demo", addr, 100);
+            }
+            _exit(0);
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    ck_assert_int_eq(throttle_open(path, &p), THROTTLE_OK);
+    /* 40 failures in all, none of them from one address 4 times. */
+    ck_assert_uint_eq(throttle_wait("demo", "192.0.2.1", 100), 600);
+    ck_assert_uint_eq(throttle_wait("other", "10.0.1.1", 100), 0);
+    throttle_close();
+}
+END_TEST
+
+START_TEST(throttle_refuses_symlinks_and_strangers)
+{
+    char path[160], target[160];
+    FILE *f;
+
+    dir_fresh();
+    snprintf(target, sizeof target, "%s/elsewhere", dir);
+    snprintf(path, sizeof path, "%s/throttle", dir);
+    ck_assert_int_eq(symlink(target, path), 0);
+    ck_assert_int_eq(throttle_open(path, &policy), THROTTLE_EOPEN);
+    ck_assert_int_ne(access(target, F_OK), 0);          /* nothing created */
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_ptr_nonnull(f = fopen(path, "w"));
+    fputs("not a throttle table", f);
+    fclose(f);
+    ck_assert_int_eq(throttle_open(path, &policy), THROTTLE_EFORMAT);
+    ck_assert(!throttle_is_open());
+}
+END_TEST
+
+/* ---- the dummy hash of unknown users ---- */
+
+static void users_from(struct users *u, const char *text)
+{
+    char path[160], err[256] = "";
+    FILE *f;
+
+    dir_fresh();
+    snprintf(path, sizeof path, "%s/users", dir);
+    ck_assert_ptr_nonnull(f = fopen(path, "w"));
+    fputs(text, f);
+    fclose(f);
+    ck_assert_msg(users_load(u, path, err, sizeof err) == 0, "%s", err);
+}
+
+/* The setting of a crypt(3) hash: everything before its last '$'. */
+static size_t setting_len(const char *hash)
+{
+    return (size_t)(strrchr(hash, '$') - hash);
+}
+
+static void dummy_like(const char *setting, const char *password)
+{
+    struct crypt_data cd;
+    struct users u;
+    char line[512];
+    const char *hash;
+
+    memset(&cd, 0, sizeof cd);
+    ck_assert_ptr_nonnull(hash = crypt_r(password, setting, &cd));
+    snprintf(line, sizeof line, "# a comment\nfirst:%s\n", hash);
+    users_from(&u, line);
+    ck_assert_uint_gt(strlen(users_dummy_hash(&u)), 0);
+    /* The real entry's scheme, cost parameters (and salt): the same work. */
+    ck_assert_int_eq(strncmp(users_dummy_hash(&u), hash, setting_len(hash) + 1), 0);
+    ck_assert(users_check(&u, "first", password));
+    ck_assert(!users_check(&u, "first", "wrong"));
+    /* An unknown name never logs in, even with a real password. */
+    ck_assert(!users_check(&u, "nobody", password));
+    users_free(&u);
+}
+
+START_TEST(dummy_hash_follows_the_entries)
+{
+    char y[CRYPT_GENSALT_OUTPUT_SIZE];
+
+    ck_assert_ptr_nonnull(crypt_gensalt_rn("$y$", 0, NULL, 0, y, sizeof y));
+    dummy_like(y, "nori-demo");
+    dummy_like("$6$rounds=20000$abcdefgh", "pw");
+    dummy_like("$6$saltsalt", "pw");
+}
+END_TEST
+
+START_TEST(shipped_demo_user_is_yescrypt)
+{
+    struct users u;
+    char err[256] = "";
+
+    ck_assert_msg(users_load(&u, NORI_DATADIR "/users", err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(strncmp(users_dummy_hash(&u), "$y$", 3), 0);
+    ck_assert(users_check(&u, "demo", "nori-demo"));
+    users_free(&u);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("harden");
@@ -244,6 +456,13 @@ int main(void)
     tcase_add_test(tc, full_store_reclaims_expired_at_once);
     tcase_add_test(tc, full_store_still_deletes);
     tcase_add_test(tc, full_store_visit_says_full);
+    tcase_add_test(tc, throttle_slows_then_locks);
+    tcase_add_test(tc, throttle_per_user_and_per_address);
+    tcase_add_test(tc, throttle_off);
+    tcase_add_test(tc, throttle_shared_by_processes);
+    tcase_add_test(tc, throttle_refuses_symlinks_and_strangers);
+    tcase_add_test(tc, dummy_hash_follows_the_entries);
+    tcase_add_test(tc, shipped_demo_user_is_yescrypt);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
