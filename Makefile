@@ -47,7 +47,7 @@ SHARE     = $(PREFIX)/share/nori
 LDLIBS    = -lfcgi -llmdb -lhiredis -lcrypt -lpthread
 
 MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/serve.c fcgi/stats.c \
-            fcgi/throttle.c \
+            fcgi/throttle.c fcgi/rundir.c \
             nav/nav.c nav/route.c \
             fcgi/cookie.c fcgi/origin.c \
             session/key.c session/record.c session/session.c session/store.c \

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../fcgi/rundir.h"
 #include "../fcgi/serve.h"
 #include "../fcgi/stats.h"
 #include "../fcgi/worker.h"
@@ -48,7 +49,8 @@ static int app_load(void *ctx, char *err, size_t errlen)
     struct app *a = ctx;
     char path[4096];
 
-    if (shop_init(&a->shop, &a->cfg, err, errlen) < 0)
+    if (rundir_check(a->cfg.rundir, err, errlen) != RUNDIR_OK ||
+        shop_init(&a->shop, &a->cfg, err, errlen) < 0)
         return -1;
     /* Counters are a convenience: a worker without them still serves. */
     if (stats_path(&a->cfg, path, sizeof path) < 0 || stats_open(path, 1) < 0)

@@ -151,4 +151,38 @@ grep -q "login refused for user 'demo' from 192.0.2.2" "$TMP/login.log" && pass 
 grep -q 'wrong-guess' "$TMP/login.log" "$TMP/serve.log" && fail "a password reached the log" || pass
 kill -TERM "$SPID"; wait "$SPID" || true
 
+echo "the run directory must be ours alone"
+# oneshot RUNDIR: a one-shot CGI GET; its output in $TMP/oneshot, status in RC.
+oneshot() {
+    RC=0
+    env -i QUERY_STRING='pg=Item&id=26' SCRIPT_NAME=/shop REQUEST_METHOD=GET \
+        NORI_RUNDIR="$1" "$NORI" > "$TMP/oneshot" 2>&1 || RC=$?
+}
+rd=$TMP/rd.open
+mkdir -p "$rd" && chmod 1777 "$rd"
+oneshot "$rd"
+expect_eq "$RC" 1 "a world-writable run directory is refused"
+grep -q 'writable by others' "$TMP/oneshot" && pass || fail "why: $(head -1 "$TMP/oneshot")"
+rc=0
+NORI_RUNDIR=$rd timeout 20 "$NORI" serve --listen "unix:$rd/s" --workers 1 >/dev/null 2>&1 || rc=$?
+expect_eq "$rc" 1 "nori serve refuses it too"
+rd=$TMP/rd.theirs
+mkdir -p "$rd" && chown nobody "$rd"
+oneshot "$rd"
+expect_eq "$RC" 1 "a run directory of another user is refused"
+grep -q 'owned by uid' "$TMP/oneshot" && pass || fail "why: $(head -1 "$TMP/oneshot")"
+rd=$TMP/rd.planted
+mkdir -p "$rd"
+ln -s "$TMP/victim-stats" "$rd/stats"
+ln -s "$TMP/victim-throttle" "$rd/throttle"
+oneshot "$rd"
+grep -q '^Status: 200' "$TMP/oneshot" && pass || fail "pages without counters: $(head -1 "$TMP/oneshot")"
+[ ! -e "$TMP/victim-stats" ] && pass || fail "the counters followed a planted symlink"
+body='act=login&user=demo&password=nori-demo'
+out=$(printf '%s' "$body" | env -i REQUEST_METHOD=POST CONTENT_LENGTH=${#body} \
+    CONTENT_TYPE=application/x-www-form-urlencoded SCRIPT_NAME=/shop REMOTE_ADDR=192.0.2.7 \
+    NORI_RUNDIR="$rd" "$NORI" 2>/dev/null | head -1)
+echo "$out" | grep -q '^Status: 503' && pass || fail "login with a planted throttle file: $out"
+[ ! -e "$TMP/victim-throttle" ] && pass || fail "the throttle table followed a planted symlink"
+
 finish
