@@ -11,14 +11,6 @@ fcgi_get() {
     env -i QUERY_STRING='pg=Item&id=26' SCRIPT_NAME=/shop REQUEST_METHOD=GET \
         timeout 10 cgi-fcgi -bind -connect "$SOCK" 2>/dev/null | head -1 || true
 }
-# until_ok SECONDS CMD...: polls CMD until it succeeds; 1 if it never does.
-until_ok() {
-    local deadline=$((SECONDS + $1)); shift
-    until "$@"; do
-        [ "$SECONDS" -lt "$deadline" ] || return 1
-        sleep 0.05
-    done
-}
 gone() { [ ! -e "/proc/$1" ]; }     # exited and reaped: no zombie either
 
 echo "a wildcard listener needs FCGI_WEB_SERVER_ADDRS"
@@ -40,7 +32,7 @@ for try in 1 2 3 4 5; do
         --listen "127.0.0.2:$p" --workers 1 2>>"$TMP/serve.log" &
     SPID=$!
     track "$SPID"
-    until_ok 10 bash -c "exec 3<>/dev/tcp/127.0.0.2/$p" 2>/dev/null && break
+    poll 30 -- bash -c "exec 3<>/dev/tcp/127.0.0.2/$p" 2>/dev/null && break
     kill -TERM "$SPID" 2>/dev/null; wait "$SPID" || true
 done
 rc=0
@@ -59,7 +51,7 @@ tcp_get() {
         timeout 10 cgi-fcgi -bind -connect "127.0.0.1:$p" 2>/dev/null | head -1 || true
 }
 tcp_served() { tcp_get | grep -q '^Status: 200'; }
-until_ok 10 tcp_served && pass || fail "wildcard with FCGI_WEB_SERVER_ADDRS serves"
+poll 30 -- tcp_served && pass || fail "wildcard with FCGI_WEB_SERVER_ADDRS serves"
 kill -TERM "$SPID"; wait "$SPID" || true
 
 echo "a full store: state changes 503 with Retry-After, pages 200"
@@ -86,7 +78,7 @@ echo "SIGHUP while a worker is stuck in a slow body"
 # One worker; a POST that sends 7 of its 100 bytes and waits holds it.
 served() { fcgi_get | grep -q '^Status: 200'; }
 serve_start --workers 1 NORI_BODY_TIMEOUT_MS=30000
-until_ok 10 served || fail "nori serve does not serve"
+poll 30 -- served || fail "nori serve does not serve"
 stuck=$(serve_workers)
 mkfifo "$TMP/slow"
 env -i REQUEST_METHOD=POST CONTENT_LENGTH=100 CONTENT_TYPE=application/x-www-form-urlencoded \
@@ -97,26 +89,26 @@ exec 7>"$TMP/slow"
 printf 'act=inc' >&7
 # The worker has the connection once it holds a second socket.
 conn_held() { [ "$(find "/proc/$stuck/fd" -lname 'socket:*' 2>/dev/null | wc -l)" -ge 2 ]; }
-until_ok 10 conn_held && pass || fail "the slow POST never reached the worker"
+poll 30 -- conn_held && pass || fail "the slow POST never reached the worker"
 kill -HUP "$SPID"
 reloaded() { grep -q 'reloaded 1 workers' "$TMP/serve.log"; }
-until_ok 15 reloaded && pass || fail "the reload waited for the stuck worker"
+poll 30 -- reloaded && pass || fail "the reload waited for the stuck worker"
 kill -0 "$stuck" 2>/dev/null && pass || fail "the stuck worker was not stuck"
-until_ok 10 served && pass || fail "the new worker serves"
+poll 30 -- served && pass || fail "the new worker serves"
 fresh=$(serve_workers | grep -vx "$stuck" | head -1)
 [ -n "$fresh" ] && kill -KILL "$fresh"
 replaced() { serve_workers | grep -vx "$stuck" | grep -vxq "$fresh"; }
-until_ok 15 replaced && pass || fail "a worker that died during the reload was not replaced"
-until_ok 10 served && pass || fail "its replacement serves"
+poll 30 -- replaced && pass || fail "a worker that died during the reload was not replaced"
+poll 30 -- served && pass || fail "its replacement serves"
 exec 7>&-                          # the client gives up: the old one finishes
 wait "$cpid" || true
-until_ok 15 gone "$stuck" && pass || fail "the old worker was never reaped"
+poll 30 -- gone "$stuck" && pass || fail "the old worker was never reaped"
 kill -TERM "$SPID"; wait "$SPID" || true
 rm -f "$TMP/slow"
 
 echo "password guessing: counted over workers, 429 with Retry-After, logged"
 serve_start --workers 4 NORI_LOGIN_FAILURES=3 NORI_LOGIN_LOCKOUT=600
-until_ok 10 served || fail "nori serve does not serve"
+poll 30 -- served || fail "nori serve does not serve"
 # login USER PASSWORD ADDR: a login POST as a web server would pass it,
 # from the client ADDR; the answer's head in $TMP/login, its log lines
 # (the FastCGI stderr stream) added to $TMP/login.log.
