@@ -177,4 +177,26 @@ out=$(printf '%s' "$body" | env -i REQUEST_METHOD=POST CONTENT_LENGTH=${#body} \
 echo "$out" | grep -q '^Status: 503' && pass || fail "login with a planted throttle file: $out"
 [ ! -e "$TMP/victim-throttle" ] && pass || fail "the throttle table followed a planted symlink"
 
+echo "a worker stuck loading its data does not hold the supervisor"
+# Two workers. The catalog becomes a FIFO nobody writes: a respawned
+# worker blocks opening it. Meanwhile another worker dies: the supervisor
+# must reap it while the stuck one is still starting (it used to wait up
+# to 10 s for each start, reaping nothing).
+cp "$ROOT/shop/data/catalog.tsv" "$TMP/catalog2.tsv"
+serve_start --workers 2 NORI_CATALOG="$TMP/catalog2.tsv"
+has_two() { [ "$(serve_workers | wc -l)" = 2 ]; }
+poll 30 -- has_two || fail "two workers did not start"
+read -r a b <<< "$(serve_workers | tr '\n' ' ')"
+rm "$TMP/catalog2.tsv"
+mkfifo "$TMP/catalog2.tsv"
+kill -KILL "$a"
+respawned() { serve_workers | grep -vx "$a" | grep -vxq "$b"; }
+poll 30 -- respawned || fail "the first dead worker was not respawned"
+starting=$(serve_workers | grep -vx "$a" | grep -vx "$b" | head -1)
+kill -KILL "$b"
+poll 30 -- gone "$b" && pass || fail "a dead worker was not reaped"
+alive "$starting" && pass || fail "the supervisor waited for a starting worker before reaping"
+kill -TERM "$SPID"; wait "$SPID" || true
+rm -f "$TMP/catalog2.tsv"
+
 finish
