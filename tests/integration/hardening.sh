@@ -77,7 +77,7 @@ srv_stop
 echo "SIGHUP while a worker is stuck in a slow body"
 # One worker; a POST that sends 7 of its 100 bytes and waits holds it.
 served() { fcgi_get | grep -q '^Status: 200'; }
-serve_start --workers 1 NORI_BODY_TIMEOUT_MS=30000
+serve_start --workers 1 NORI_BODY_TIMEOUT_MS=600000
 poll 30 -- served || fail "nori serve does not serve"
 stuck=$(serve_workers)
 mkfifo "$TMP/slow"
