@@ -5,6 +5,7 @@
 #   make check    every test: unit, sanitizer, integration, fuzz smoke
 #   make bench    benchmarks (bench/README.md)
 #   make fuzz     long fuzzing runs (FUZZ_TIME seconds per target)
+#   make valgrind the unit tests and a nori serve flow under memcheck
 #
 # run, check and bench first install what a fresh Debian machine lacks.
 
@@ -14,7 +15,8 @@ BUILD     ?= build
 
 # Debian packages: build (libfcgi, uthash, LMDB, hiredis, libcrypt, pkg-config),
 # tests (check, curl, spawn-fcgi, cgi-fcgi from libfcgi-bin, clang and its
-# runtime for the fuzzers and sanitizers, man-db to check the man page),
+# runtime for the fuzzers and sanitizers, valgrind for make valgrind,
+# man-db to check the man page),
 # serving (lighttpd; Apache with mod_fcgid and nginx for their tested
 # configs; redis-server, redis-sentinel and redis-cli for the Redis
 # store's tests), the browser walk (chromium headless, driven through
@@ -25,7 +27,7 @@ BUILD     ?= build
 PACKAGES = gcc make pkg-config libfcgi-dev uthash-dev liblmdb-dev libcrypt-dev \
            check lighttpd curl \
            spawn-fcgi libfcgi-bin clang libclang-rt-14-dev wrk siege procps \
-           man-db apache2 libapache2-mod-fcgid nginx-light iproute2 \
+           man-db apache2 libapache2-mod-fcgid nginx-light iproute2 valgrind \
            chromium chromium-driver python3-selenium gnuplot-nox \
            libhiredis-dev redis-server redis-sentinel redis-tools \
            systemd util-linux passwd
@@ -50,6 +52,7 @@ SHARE     = $(PREFIX)/share/nori
 LDLIBS    = -lfcgi -llmdb -lhiredis -lcrypt -lpthread
 
 MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/serve.c fcgi/stats.c \
+            fcgi/throttle.c fcgi/rundir.c \
             nav/nav.c nav/route.c \
             fcgi/cookie.c fcgi/origin.c \
             session/key.c session/record.c session/session.c session/store.c \
@@ -72,7 +75,7 @@ FUZZ_BINS  = $(BUILD)/fuzz_query $(BUILD)/fuzz_form $(BUILD)/fuzz_record \
 # origin.c read strings only; http.h merely declares the rest).
 FUZZ_DEPS  = nav/nav.c session/record.c fcgi/cookie.c fcgi/origin.c
 
-.PHONY: all deps run check unit unit-asan integration fuzz-smoke fuzz bench install clean
+.PHONY: all deps run check unit unit-asan integration fuzz-smoke fuzz bench install clean valgrind
 
 all: $(BUILD)/nori
 
@@ -147,6 +150,12 @@ unit-asan:
 
 integration: $(BUILD)/nori
 	bash tests/integration/run.sh
+
+# The unit tests and a flow through `nori serve` under memcheck, each
+# process checked for errors and definite leaks (tests/valgrind.sh).
+# Slow (minutes, yescrypt under memcheck), so not part of check.
+valgrind: deps $(BUILD)/nori $(UNIT_BINS)
+	bash tests/valgrind.sh
 
 # A short run of each fuzzer over its committed corpus: proves the targets
 # build and run. Long runs are `make fuzz`.

@@ -65,7 +65,8 @@ apache() {
     for try in 1 2 3 4 5; do
         port=$(free_port)
         run=$DIR/apache-$name.$try
-        mkdir -p "$run" && chmod 777 "$run"
+        # www-data's alone: nori refuses a run directory others may write.
+        mkdir -p "$run" && chown www-data:www-data "$run"
         env "$@" APACHE_RUN_USER=www-data APACHE_RUN_GROUP=www-data NORI_HOME="$ROOT" \
             NORI_RUNDIR="$run" PORT="$port" \
             apache2 -f "$conf" -DFOREGROUND 2>>"$DIR/apache.err" &

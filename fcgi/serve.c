@@ -2,14 +2,16 @@
  *
  * The supervisor owns the listening socket and nothing else: no catalog,
  * no store. Workers are forked onto the socket (as fd 0, where a web
- * server would have put it) and load everything themselves. Signals are
- * taken synchronously with sigtimedwait, so the loop below is the whole
- * state machine: a child exited, a timer for a delayed respawn, SIGHUP,
- * SIGTERM. */
+ * server would have put it) and load everything themselves. The loop in
+ * serve_run is the whole state machine, and it never blocks on a worker:
+ * one poll(2) waits for signals (a signalfd: a child exited, SIGHUP,
+ * SIGTERM), for starting workers to say they are ready, and for timers
+ * (a delayed respawn, a worker too slow to start). */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -37,8 +40,20 @@
 
 struct slot {
     pid_t pid;              /* 0: empty, to be started at start_at */
-    uint64_t started_ms, start_at_ms;
+    pid_t old;              /* reload: the worker pid replaces, once ready */
+    int ready_fd;           /* pid has not said "ready" yet; -1 once it has */
+    uint64_t started_ms, start_at_ms, ready_by_ms;
     unsigned backoff_ms;
+    unsigned gen;           /* the reload generation pid was started in */
+};
+
+struct sup {
+    struct slot slots[WORKERS_MAX];
+    unsigned n, gen;
+    int sock, sfd;          /* listening socket; signalfd */
+    int reloading;          /* a SIGHUP's replacements are under way */
+    const struct serve_options *opt;
+    const struct serve_app *app;
 };
 
 static uint64_t now_ms(void)
@@ -72,7 +87,8 @@ static int unix_addr(const char *path, struct sockaddr_un *sa)
     return 0;
 }
 
-/* HOST:PORT (HOST may be empty: loopback) resolved for binding. */
+/* HOST:PORT resolved for binding. An empty host or "*" is every
+ * interface, as libfcgi has always read it. */
 static int tcp_addr(const char *listen, struct addrinfo **ai)
 {
     char host[256];
@@ -83,12 +99,47 @@ static int tcp_addr(const char *listen, struct addrinfo **ai)
         return -1;
     memcpy(host, listen, (size_t)(colon - listen));
     host[colon - listen] = '\0';
-    return getaddrinfo(host[0] ? host : "127.0.0.1", colon + 1, &hints, ai) == 0
-               ? 0 : -1;
+    if (strcmp(host, "*") == 0)
+        host[0] = '\0';
+    if (host[0] == '\0')
+        hints.ai_family = AF_INET;
+    return getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, ai) == 0 ? 0 : -1;
 }
 
-/* Whether anyone answers at the address: binding over a live socket
- * would steal it from a running server. */
+static int addr_is_wildcard(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return ((const struct sockaddr_in *)sa)->sin_addr.s_addr == htonl(INADDR_ANY);
+    if (sa->sa_family == AF_INET6)
+        return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+    return 0;
+}
+
+/* Whoever reaches a FastCGI socket chooses REMOTE_ADDR, SCRIPT_NAME and
+ * the role; on every interface, only FCGI_WEB_SERVER_ADDRS (the web
+ * servers nori will accept) keeps the rest of the network out. */
+static int wildcard_refused(const char *listen)
+{
+    struct addrinfo *ai;
+    const char *allowed = getenv("FCGI_WEB_SERVER_ADDRS");
+    int wild;
+
+    if (strncmp(listen, "unix:", 5) == 0 || tcp_addr(listen, &ai) < 0)
+        return 0;
+    wild = addr_is_wildcard(ai->ai_addr);
+    freeaddrinfo(ai);
+    if (!wild || (allowed && allowed[0]))
+        return 0;
+    say("NORI_LISTEN=%s: refusing every interface without FCGI_WEB_SERVER_ADDRS: "
+        "anyone who reaches the port could speak FastCGI to nori; listen on "
+        "127.0.0.1:PORT or a unix socket, or set FCGI_WEB_SERVER_ADDRS to the "
+        "web servers' addresses", listen);
+    return 1;
+}
+
+/* Whether anyone answers at a unix socket: binding over a live socket
+ * would steal it from a running server. (A TCP address needs no probe:
+ * its bind fails by itself when the very address is taken.) */
 static int address_taken(const struct sockaddr *sa, socklen_t len)
 {
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -112,7 +163,10 @@ static int bound_socket(const char *addr, const struct sockaddr *sa,
     if (sa->sa_family != AF_UNIX)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(fd, sa, len) < 0 || listen(fd, BACKLOG) < 0) {
-        say("NORI_LISTEN=%s: cannot listen: %s", addr, strerror(errno));
+        if (errno == EADDRINUSE)
+            say("NORI_LISTEN=%s: already in use: is another server on it?", addr);
+        else
+            say("NORI_LISTEN=%s: cannot listen: %s", addr, strerror(errno));
         close(fd);
         return -1;
     }
@@ -155,11 +209,6 @@ static int tcp_listen(const char *addr)
 
     if (tcp_addr(addr, &ai) < 0) {
         say("NORI_LISTEN=%s: want unix:PATH or HOST:PORT", addr);
-        return -1;
-    }
-    if (address_taken(ai->ai_addr, ai->ai_addrlen)) {
-        say("NORI_LISTEN=%s: already in use: is another nori serving it?", addr);
-        freeaddrinfo(ai);
         return -1;
     }
     fd = bound_socket(addr, ai->ai_addr, ai->ai_addrlen);
@@ -213,197 +262,302 @@ static int listen_open(const struct serve_options *opt)
     return -1;
 }
 
-/* In the child: the socket becomes fd 0, signals go back to what a
- * worker expects, the data is loaded, and the parent hears "ready". */
-static void child_run(int sock, int ready_fd, const struct serve_options *opt,
-                      const struct serve_app *app)
+/* In the child: the socket becomes fd 0, the supervisor's other
+ * descriptors go, signals go back to what a worker expects, the data is
+ * loaded, and the parent hears "ready". */
+static void child_run(struct sup *s, int ready_fd)
 {
     sigset_t none;
     char err[512];
     int rc;
 
+    close(s->sfd);
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->slots[i].ready_fd >= 0)
+            close(s->slots[i].ready_fd);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    if (dup2(sock, 0) < 0)
+    if (dup2(s->sock, 0) < 0)
         _exit(1);
-    if (sock != 0)
-        close(sock);
-    if (app->load(app->ctx, err, sizeof err) < 0) {
+    if (s->sock != 0)
+        close(s->sock);
+    if (s->app->load(s->app->ctx, err, sizeof err) < 0) {
         say("worker %d: %s", (int)getpid(), err);
         _exit(1);
     }
     if (write(ready_fd, "r", 1) != 1)
         _exit(1);
     close(ready_fd);
-    rc = worker_run(app->handle, app->handle_ctx, opt->max_requests);
-    app->unload(app->ctx);
+    rc = worker_run(s->app->handle, s->app->handle_ctx, s->opt->max_requests);
+    s->app->unload(s->app->ctx);
     _exit(rc);
 }
 
-/* Forks a worker and waits until it has loaded (or failed to). Returns
- * its pid, or -1. */
-static pid_t worker_start(int sock, const struct serve_options *opt,
-                          const struct serve_app *app)
-{
-    int pipefd[2];
-    char c;
-    pid_t pid;
-
-    if (pipe2(pipefd, O_CLOEXEC) < 0)
-        return -1;
-    if ((pid = fork()) < 0) {
-        close(pipefd[0]);
-        close(pipefd[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        close(pipefd[0]);
-        child_run(sock, pipefd[1], opt, app);
-    }
-    close(pipefd[1]);
-    struct pollfd pfd = {.fd = pipefd[0], .events = POLLIN};
-    int ok = poll(&pfd, 1, READY_TIMEOUT_MS) == 1 && read(pipefd[0], &c, 1) == 1;
-    close(pipefd[0]);
-    if (!ok) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        return -1;
-    }
-    return pid;
-}
-
-static struct slot *slot_of(struct slot *slots, unsigned n, pid_t pid)
-{
-    for (unsigned i = 0; i < n; i++)
-        if (slots[i].pid == pid)
-            return &slots[i];
-    return NULL;
-}
-
 /* A dead worker's slot is refilled at once, unless it died young and not
- * of its own accord (a crash at start, a bad catalog): then later. */
-static void slot_died(struct slot *s, int status)
+ * of its own accord (a crash at start, a bad catalog): then later. A
+ * replacement that died before it was ready gives its slot back to the
+ * worker it was to replace, and the reload stops there. */
+static void slot_died(struct sup *s, struct slot *sl, int status)
 {
     uint64_t now = now_ms();
     int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 
-    s->pid = 0;
-    if (!clean && now - s->started_ms < CRASH_WINDOW_MS) {
-        s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_FIRST_MS;
-        if (s->backoff_ms > BACKOFF_MAX_MS)
-            s->backoff_ms = BACKOFF_MAX_MS;
-    } else {
-        s->backoff_ms = 0;
+    if (sl->ready_fd >= 0)
+        close(sl->ready_fd);
+    sl->ready_fd = -1;
+    sl->pid = 0;
+    if (sl->old > 0) {
+        say("reload: a new worker did not start; keeping the old one");
+        sl->pid = sl->old;
+        sl->old = 0;
+        sl->gen = s->gen - 1;
+        s->reloading = 0;
+        return;
     }
-    s->start_at_ms = now + s->backoff_ms;
+    if (!clean && now - sl->started_ms < CRASH_WINDOW_MS) {
+        sl->backoff_ms = sl->backoff_ms ? sl->backoff_ms * 2 : BACKOFF_FIRST_MS;
+        if (sl->backoff_ms > BACKOFF_MAX_MS)
+            sl->backoff_ms = BACKOFF_MAX_MS;
+    } else {
+        sl->backoff_ms = 0;
+    }
+    sl->start_at_ms = now + sl->backoff_ms;
     if (!clean)
         say("worker exited (%s %d)%s", WIFSIGNALED(status) ? "signal" : "status",
             WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
-            s->backoff_ms ? ", restarting it after a pause" : "");
+            sl->backoff_ms ? ", restarting it after a pause" : "");
 }
 
-static void slots_fill(struct slot *slots, unsigned n, int sock,
-                       const struct serve_options *opt, const struct serve_app *app)
+/* Forks a worker into sl; it counts as started, and is ready once it
+ * writes to its pipe (which the loop polls), or killed when it is not
+ * ready within READY_TIMEOUT_MS. */
+static void worker_spawn(struct sup *s, struct slot *sl)
+{
+    int pipefd[2];
+    pid_t pid;
+
+    sl->started_ms = now_ms();
+    sl->gen = s->gen;
+    if (pipe2(pipefd, O_CLOEXEC) < 0) {
+        slot_died(s, sl, 1 << 8);       /* as if it exited 1 at once */
+        return;
+    }
+    if ((pid = fork()) < 0) {
+        close(pipefd[0]);
+        close(pipefd[1]);
+        slot_died(s, sl, 1 << 8);
+        return;
+    }
+    if (pid == 0) {
+        close(pipefd[0]);
+        child_run(s, pipefd[1]);
+    }
+    close(pipefd[1]);
+    sl->pid = pid;
+    sl->ready_fd = pipefd[0];
+    sl->ready_by_ms = sl->started_ms + READY_TIMEOUT_MS;
+}
+
+/* The worker in sl said something, or closed its pipe by dying. Ready:
+ * the worker it replaces (on a reload) is told to finish, and is never
+ * waited for; it is reaped whenever it exits. */
+static void slot_ready(struct slot *sl)
+{
+    char c;
+    int ok = read(sl->ready_fd, &c, 1) == 1;
+
+    close(sl->ready_fd);
+    sl->ready_fd = -1;
+    if (!ok) {
+        kill(sl->pid, SIGKILL);         /* reaped, and counted, by reap */
+        return;
+    }
+    sl->backoff_ms = 0;
+    if (sl->old > 0)
+        kill(sl->old, SIGTERM);
+    sl->old = 0;
+}
+
+static void slots_fill(struct sup *s)
 {
     uint64_t now = now_ms();
 
-    for (unsigned i = 0; i < n; i++) {
-        if (slots[i].pid || slots[i].start_at_ms > now)
-            continue;
-        slots[i].started_ms = now;
-        slots[i].pid = worker_start(sock, opt, app);
-        if (slots[i].pid < 0) {
-            slots[i].pid = 0;
-            slot_died(&slots[i], 1 << 8);   /* as if it exited 1 at once */
+    for (unsigned i = 0; i < s->n; i++) {
+        struct slot *sl = &s->slots[i];
+        if (sl->pid == 0 && sl->start_at_ms <= now)
+            worker_spawn(s, sl);
+    }
+}
+
+/* Starting workers that took too long are killed; reap finishes them. */
+static void slots_expire(struct sup *s)
+{
+    uint64_t now = now_ms();
+
+    for (unsigned i = 0; i < s->n; i++) {
+        struct slot *sl = &s->slots[i];
+        if (sl->ready_fd >= 0 && sl->ready_by_ms <= now) {
+            say("worker %d did not start within %d ms", (int)sl->pid, READY_TIMEOUT_MS);
+            close(sl->ready_fd);
+            sl->ready_fd = -1;
+            kill(sl->pid, SIGKILL);
         }
     }
 }
 
-static void reap(struct slot *slots, unsigned n)
+/* Every exited child is reaped: a slot's worker is replaced; a worker
+ * being replaced, or one a reload retired, is simply gone. */
+static void reap(struct sup *s)
 {
     int status;
     pid_t pid;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        struct slot *s = slot_of(slots, n, pid);
-        if (s)
-            slot_died(s, status);
+        for (unsigned i = 0; i < s->n; i++) {
+            struct slot *sl = &s->slots[i];
+            if (sl->pid == pid)
+                slot_died(s, sl, status);
+            else if (sl->old == pid)
+                sl->old = 0;
+        }
     }
 }
 
 /* SIGHUP: each worker in turn is replaced by a fresh one that has loaded
  * the data files again; the new one is accepting before the old one is
  * told to finish, so the socket is never left without a worker. */
-static void workers_reload(struct slot *slots, unsigned n, int sock,
-                           const struct serve_options *opt,
-                           const struct serve_app *app)
+static void reload_begin(struct sup *s)
 {
     char err[512];
-    int status;
 
-    if (app->load(app->ctx, err, sizeof err) < 0) {
+    if (s->app->load(s->app->ctx, err, sizeof err) < 0) {
         say("reload refused, workers keep the old data: %s", err);
         return;
     }
-    app->unload(app->ctx);
-    for (unsigned i = 0; i < n; i++) {
-        pid_t old = slots[i].pid, fresh = worker_start(sock, opt, app);
-        if (fresh < 0) {
-            say("reload: a new worker did not start; keeping the old ones");
-            return;
-        }
-        slots[i].pid = fresh;
-        slots[i].started_ms = now_ms();
-        slots[i].backoff_ms = 0;
-        if (old > 0) {
-            kill(old, SIGTERM);
-            waitpid(old, &status, 0);
-        }
-    }
-    say("reloaded %u workers", n);
+    s->app->unload(s->app->ctx);
+    s->gen++;
+    s->reloading = 1;
 }
 
-static void workers_drain(struct slot *slots, unsigned n)
+/* One replacement at a time: the next old worker gets its successor once
+ * the previous successor is ready. */
+static void reload_step(struct sup *s)
 {
-    for (unsigned i = 0; i < n; i++)
-        if (slots[i].pid > 0)
-            kill(slots[i].pid, SIGTERM);
-    for (unsigned i = 0; i < n; i++)
-        if (slots[i].pid > 0)
-            waitpid(slots[i].pid, NULL, 0);
+    struct slot *next = NULL;
+
+    if (!s->reloading)
+        return;
+    for (unsigned i = 0; i < s->n; i++) {
+        struct slot *sl = &s->slots[i];
+        if (sl->ready_fd >= 0 && sl->gen == s->gen)
+            return;                     /* a successor is still starting */
+        if (next == NULL && sl->pid > 0 && sl->gen != s->gen)
+            next = sl;
+    }
+    if (next == NULL) {
+        s->reloading = 0;
+        say("reloaded %u workers", s->n);
+        return;
+    }
+    next->old = next->pid;
+    worker_spawn(s, next);
 }
 
-static int next_wait_ms(const struct slot *slots, unsigned n)
+/* Every child goes: the slots' workers, starting or replaced, and any
+ * old ones a reload left finishing their requests. */
+static void workers_drain(struct sup *s)
+{
+    for (unsigned i = 0; i < s->n; i++) {
+        struct slot *sl = &s->slots[i];
+        if (sl->pid > 0)
+            kill(sl->pid, SIGTERM);
+        if (sl->old > 0)
+            kill(sl->old, SIGTERM);
+        if (sl->ready_fd >= 0)
+            close(sl->ready_fd);
+    }
+    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+        ;
+}
+
+/* Until the next timer: a delayed respawn, or a start deadline. */
+static int next_wait_ms(const struct sup *s)
 {
     uint64_t now = now_ms(), soonest = UINT64_MAX;
 
-    for (unsigned i = 0; i < n; i++)
-        if (slots[i].pid == 0 && slots[i].start_at_ms < soonest)
-            soonest = slots[i].start_at_ms;
+    for (unsigned i = 0; i < s->n; i++) {
+        const struct slot *sl = &s->slots[i];
+        if (sl->pid == 0 && sl->start_at_ms < soonest)
+            soonest = sl->start_at_ms;
+        if (sl->ready_fd >= 0 && sl->ready_by_ms < soonest)
+            soonest = sl->ready_by_ms;
+    }
     if (soonest == UINT64_MAX)
         return -1;
     return soonest <= now ? 0 : (int)(soonest - now);
 }
 
+/* One turn of the loop: waits for whatever comes first. Returns 1 when
+ * told to stop. */
+static int supervise_once(struct sup *s)
+{
+    struct pollfd pfd[1 + WORKERS_MAX];
+    struct slot *of[1 + WORKERS_MAX];
+    struct signalfd_siginfo si;
+    unsigned k = 1;
+    int stop = 0, hup = 0;
+
+    pfd[0] = (struct pollfd){.fd = s->sfd, .events = POLLIN};
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->slots[i].ready_fd >= 0) {
+            of[k] = &s->slots[i];
+            pfd[k++] = (struct pollfd){.fd = s->slots[i].ready_fd, .events = POLLIN};
+        }
+    if (poll(pfd, k, next_wait_ms(s)) < 0 && errno != EINTR)
+        return 1;
+    while (read(s->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        stop |= si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT;
+        hup |= si.ssi_signo == SIGHUP;
+    }
+    if (stop)
+        return 1;
+    for (unsigned j = 1; j < k; j++)
+        if (pfd[j].revents && of[j]->ready_fd == pfd[j].fd)
+            slot_ready(of[j]);
+    slots_expire(s);
+    reap(s);
+    if (hup)
+        reload_begin(s);
+    slots_fill(s);
+    reload_step(s);
+    return 0;
+}
+
 int serve_run(const struct serve_options *opt, const struct serve_app *app)
 {
-    struct slot slots[WORKERS_MAX] = {0};
-    unsigned n = opt->workers;
+    static struct sup s;
     sigset_t set;
     char err[512];
-    int sock;
 
-    if (n == 0 || n > WORKERS_MAX) {
-        say("NORI_WORKERS=%u: not a number from 1 to %d", n, WORKERS_MAX);
+    memset(&s, 0, sizeof s);
+    s.n = opt->workers;
+    s.opt = opt;
+    s.app = app;
+    if (s.n == 0 || s.n > WORKERS_MAX) {
+        say("NORI_WORKERS=%u: not a number from 1 to %d", s.n, WORKERS_MAX);
         return 1;
     }
+    for (unsigned i = 0; i < s.n; i++)
+        s.slots[i].ready_fd = -1;
+    if (wildcard_refused(opt->listen))
+        return 1;
     /* Refuse at once what every worker would refuse. */
     if (app->load(app->ctx, err, sizeof err) < 0) {
         say("%s", err);
         return 1;
     }
     app->unload(app->ctx);
-    if ((sock = listen_open(opt)) < 0)
+    if ((s.sock = listen_open(opt)) < 0)
         return 1;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
@@ -412,22 +566,19 @@ int serve_run(const struct serve_options *opt, const struct serve_app *app)
     sigaddset(&set, SIGINT);
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    say("listening on %s with %u workers", opt->listen, n);
-    slots_fill(slots, n, sock, opt, app);
-    for (;;) {
-        int wait = next_wait_ms(slots, n);
-        struct timespec ts = {wait / 1000, (long)(wait % 1000) * 1000000};
-        int sig = sigtimedwait(&set, NULL, wait < 0 ? NULL : &ts);
-        if (sig == SIGTERM || sig == SIGINT)
-            break;
-        if (sig == SIGHUP)
-            workers_reload(slots, n, sock, opt, app);
-        reap(slots, n);
-        slots_fill(slots, n, sock, opt, app);
+    if ((s.sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+        say("signalfd: %s", strerror(errno));
+        close(s.sock);
+        return 1;
     }
+    say("listening on %s with %u workers", opt->listen, s.n);
+    slots_fill(&s);
+    while (!supervise_once(&s))
+        ;
     say("draining: workers finish the requests in hand");
-    close(sock);
-    workers_drain(slots, n);
+    close(s.sock);
+    workers_drain(&s);
+    close(s.sfd);
     if (strncmp(opt->listen, "unix:", 5) == 0)
         unlink(opt->listen + 5);
     return 0;

@@ -40,7 +40,9 @@ static const char *const names[STAT_COUNT] = {
 
 int stats_open(const char *path, int writable)
 {
-    int fd = open(path, writable ? O_RDWR | O_CREAT | O_CLOEXEC : O_RDONLY | O_CLOEXEC, 0600);
+    /* O_NOFOLLOW: a symlink planted here must not choose what we write. */
+    int fd = open(path, writable ? O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC
+                                 : O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
     struct stat st;
     void *p;
 

@@ -437,6 +437,20 @@ static int run_fastcgi(worker_handler handler, void *ctx,
     return 0;
 }
 
+/* A terminal's Ctrl-C goes to its whole foreground process group. A
+ * worker in its parent's group (lighttpd's under `make run`) would stop
+ * at the same moment as the parent, which could see it exit and start
+ * another just before shutting down, and that one was left behind. The
+ * parent alone stops its workers (lighttpd, Apache and nori serve send
+ * SIGTERM), so a worker takes a group of its own; one that already leads
+ * its group (started by hand in a terminal) keeps it, and Ctrl-C still
+ * reaches it. */
+static void group_leave(void)
+{
+    if (getpgrp() != getpid())
+        setpgid(0, 0);
+}
+
 int worker_run(worker_handler handler, void *ctx, unsigned long max_requests)
 {
     if (signals_install() < 0)
@@ -444,6 +458,7 @@ int worker_run(worker_handler handler, void *ctx, unsigned long max_requests)
     if (FCGX_IsCGI())
         return run_cgi(handler, ctx);
     fastcgi_mode = 1;
+    group_leave();
     return run_fastcgi(handler, ctx, max_requests);
 }
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -266,8 +267,11 @@ static enum store_err lmdb_get(struct store *base, const char *key, void *buf,
     if (rc)
         return map_err(rc);
     if ((rc = mdb_get(st->reader, st->sessions, &k, &v)) == MDB_SUCCESS) {
+        /* Not a store failure: bytes that cannot be a record of ours,
+         * which the caller must be able to tell from a broken store. */
         if (v.mv_size < VALUE_HEAD || v.mv_size - VALUE_HEAD > cap) {
-            rc = EINVAL;
+            mdb_txn_reset(st->reader);
+            return STORE_EBADRECORD;
         } else {
             *version = le_u64(v.mv_data);
             *len = v.mv_size - VALUE_HEAD;
@@ -347,6 +351,43 @@ static int reclaim(struct lmdb_store *st, MDB_txn *txn, uint64_t now, unsigned m
     return rc == MDB_NOTFOUND || rc == MDB_SUCCESS ? 0 : rc;
 }
 
+/* LMDB needs free pages even to delete (copy-on-write), so a map that
+ * is really full cannot be emptied. New records are therefore refused
+ * (as MDB_MAP_FULL) once the trees fill all but a reserve of the map,
+ * which leaves updates, logouts and reclamation room to work. The trees'
+ * pages are counted, not the freelist's: pages freed by the last few
+ * transactions are not reusable yet. Counted only once the file's high
+ * water mark is near the end, in the read transaction, before a write
+ * (LMDB lets no write transaction walk its freelist). */
+static size_t tree_pages(MDB_txn *txn, MDB_dbi dbi)
+{
+    MDB_stat ms;
+
+    if (mdb_stat(txn, dbi, &ms))
+        return 0;
+    return ms.ms_branch_pages + ms.ms_leaf_pages + ms.ms_overflow_pages;
+}
+
+static int space_low(struct lmdb_store *st)
+{
+    MDB_envinfo info;
+    MDB_stat ms;
+    size_t pages, reserve, used;
+
+    if (mdb_env_info(st->env, &info) || mdb_env_stat(st->env, &ms))
+        return 0;
+    pages = info.me_mapsize / ms.ms_psize;
+    reserve = pages / 8 > 32 ? pages / 8 : 32;
+    if (info.me_last_pgno + 1 + reserve < pages)
+        return 0;
+    if (mdb_txn_renew(st->reader))
+        return 0;
+    used = tree_pages(st->reader, st->sessions) + tree_pages(st->reader, st->expiry) +
+           tree_pages(st->reader, st->meta) + tree_pages(st->reader, 1) /* main */;
+    mdb_txn_reset(st->reader);
+    return used + reserve >= pages;
+}
+
 static int put_checked(struct lmdb_store *st, MDB_txn *txn,
                        const struct store_write *w, uint64_t *new_version)
 {
@@ -388,29 +429,76 @@ static int put_checked(struct lmdb_store *st, MDB_txn *txn,
     return 0;
 }
 
-static enum store_err lmdb_put(struct store *base, const struct store_write *w,
-                         uint64_t now, uint64_t *new_version,
-                         unsigned *reclaimed)
+/* One transaction: the compare-and-put, then foreground reclamation. */
+static int put_once(struct lmdb_store *st, const struct store_write *w,
+                    uint64_t now, uint64_t *nv, unsigned *n)
 {
-    struct lmdb_store *st = (struct lmdb_store *)base;
     MDB_txn *txn;
-    uint64_t nv = 0;
-    unsigned n = 0;
     int rc;
 
     if ((rc = txn_begin(st, 0, &txn)))
-        return map_err(rc);
-    if ((rc = put_checked(st, txn, w, &nv)) ||
-        (rc = reclaim(st, txn, now, st->opt.gc_foreground, &n))) {
+        return rc;
+    if ((rc = put_checked(st, txn, w, nv)) ||
+        (rc = reclaim(st, txn, now, st->opt.gc_foreground, n))) {
         mdb_txn_abort(txn);
-        return rc == MDB_KEYEXIST ? STORE_ECONFLICT : map_err(rc);
+        *n = 0;
+        return rc;
     }
     if ((rc = mdb_txn_commit(txn)))
-        return map_err(rc);
+        *n = 0;
+    return rc;
+}
+
+/* The map is full: every expired record goes now, whatever the batch
+ * settings say, in transactions of their own (deleting frees pages for
+ * the next one; a bounded batch keeps each within LMDB's dirty-page
+ * limit). Returns how many went. */
+#define RECLAIM_CHUNK 10000
+
+static unsigned reclaim_all(struct lmdb_store *st, uint64_t now)
+{
+    unsigned total = 0, n;
+    MDB_txn *txn;
+
+    do {
+        n = 0;
+        if (txn_begin(st, 0, &txn))
+            break;
+        if (reclaim(st, txn, now, RECLAIM_CHUNK, &n)) {
+            mdb_txn_abort(txn);
+            break;
+        }
+        if (mdb_txn_commit(txn))
+            break;
+        total += n;
+    } while (n == RECLAIM_CHUNK);
+    return total;
+}
+
+static int put_new(const struct store_write *w)
+{
+    return w->expect == 0 && w->drop_key == NULL;
+}
+
+static enum store_err lmdb_put(struct store *base, const struct store_write *w,
+                               uint64_t now, uint64_t *new_version,
+                               unsigned *reclaimed)
+{
+    struct lmdb_store *st = (struct lmdb_store *)base;
+    uint64_t nv = 0;
+    unsigned n = 0, freed = 0;
+    int rc = put_new(w) && space_low(st) ? MDB_MAP_FULL : put_once(st, w, now, &nv, &n);
+
+    if (rc == MDB_MAP_FULL && (freed = reclaim_all(st, now)) > 0)
+        rc = put_new(w) && space_low(st) ? MDB_MAP_FULL : put_once(st, w, now, &nv, &n);
+    /* A failed commit reclaimed nothing, unless the full map's own
+     * reclamation (transactions of its own) did. */
+    if (reclaimed && (rc == 0 || freed))
+        *reclaimed = (rc == 0 ? n : 0) + freed;
+    if (rc)
+        return rc == MDB_KEYEXIST ? STORE_ECONFLICT : map_err(rc);
     if (new_version)
         *new_version = nv;
-    if (reclaimed)
-        *reclaimed = n;
     return STORE_OK;
 }
 
@@ -422,15 +510,21 @@ static enum store_err lmdb_del(struct store *base, const char *key)
     MDB_txn *txn;
     int rc;
 
-    if ((rc = txn_begin(st, 0, &txn)))
-        return map_err(rc);
-    if ((rc = record_head(st, txn, &k, &version, &expires)) == 0)
-        rc = version ? record_drop(st, txn, &k, expires) : MDB_NOTFOUND;
-    if (rc) {
-        mdb_txn_abort(txn);
-        return map_err(rc);
+    for (int tries = 0; tries < 2; tries++) {
+        if ((rc = txn_begin(st, 0, &txn)))
+            return map_err(rc);
+        if ((rc = record_head(st, txn, &k, &version, &expires)) == 0)
+            rc = version ? record_drop(st, txn, &k, expires) : MDB_NOTFOUND;
+        if (rc)
+            mdb_txn_abort(txn);
+        else
+            rc = mdb_txn_commit(txn);
+        /* Even a delete needs free pages; a full map gets them back from
+         * the expired records first. */
+        if (rc != MDB_MAP_FULL || reclaim_all(st, (uint64_t)time(NULL)) == 0)
+            break;
     }
-    return map_err(mdb_txn_commit(txn));
+    return map_err(rc);
 }
 
 static enum store_err lmdb_sweep(struct store *base, uint64_t now, uint64_t now_ms,

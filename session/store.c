@@ -101,6 +101,7 @@ const char *store_strerror(enum store_err err)
     case STORE_ECONFLICT: return "the record changed since it was read";
     case STORE_EFULL: return "the store is full";
     case STORE_EIO: return "the store failed";
+    case STORE_EBADRECORD: return "a stored record of an impossible size";
     case STORE_EDOWN: return "the store cannot be reached";
     }
     return "store error";

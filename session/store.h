@@ -20,9 +20,10 @@ enum store_err {
     STORE_OK = 0,
     STORE_ENOTFOUND,
     STORE_ECONFLICT,      /* the version read is no longer current */
-    STORE_EFULL,          /* the map is full */
+    STORE_EFULL,          /* the map is full, even after reclaiming */
     STORE_EIO,
     STORE_EDOWN,          /* cannot reach the store now; try again later */
+    STORE_EBADRECORD,     /* a stored value of a size no record can have */
 };
 
 struct store_options {
@@ -67,7 +68,8 @@ struct store *store_open(const char *spec, const struct store_options *opt,
 void store_close(struct store *st);
 
 /* Copies the record into buf (cap bytes); *len is its length, *version
- * its version. A record larger than cap is reported as STORE_EIO. */
+ * its version. A record larger than cap, or a value too short to hold a
+ * record, is STORE_EBADRECORD: the caller treats it as absent. */
 enum store_err store_get(struct store *st, const char *key, void *buf,
                          size_t cap, size_t *len, uint64_t *version);
 /* now: reclaims up to gc_foreground records expired before it, in the

@@ -161,6 +161,11 @@ static enum visit_err load(struct visit *v, uint64_t now)
     se = store_get(ss->store, v->given, buf, sizeof buf, &len, &v->version);
     if (se == STORE_ENOTFOUND)
         return VISIT_OK;
+    if (se == STORE_EBADRECORD) {
+        request_log(v->req, "nori: ignoring a session record: %s",
+                    store_strerror(se));
+        return VISIT_OK;
+    }
     if (se != STORE_OK) {
         request_log(v->req, "nori: session store: %s", store_strerror(se));
         return VISIT_ESTORE;
@@ -388,7 +393,7 @@ enum visit_err visit_run(struct visit *v, struct sessions *ss,
             return VISIT_OK;
         if (se != STORE_ECONFLICT) {
             request_log(req, "nori: session commit: %s", store_strerror(se));
-            return VISIT_ESTORE;
+            return se == STORE_EFULL ? VISIT_EFULL : VISIT_ESTORE;
         }
         stats_add(STAT_CONFLICTS, 1);
     }
@@ -403,6 +408,7 @@ const char *visit_strerror(enum visit_err err)
     case VISIT_ESTORE: return "The session store is not available; please try again.";
     case VISIT_EBUSY: return "Your session is busy; please try again.";
     case VISIT_ERANDOM: return "No random numbers for a session key; please try again.";
+    case VISIT_EFULL: return "The shop cannot take new sessions right now; please try again later.";
     }
     return "session error";
 }

@@ -49,6 +49,7 @@ enum visit_err {
     VISIT_ESTORE,               /* the store failed: 503 */
     VISIT_EBUSY,                /* conflicts every time we tried: 503 */
     VISIT_ERANDOM,              /* getrandom failed: 503 */
+    VISIT_EFULL,                /* the store is full, expired records gone: 503 */
 };
 
 struct visit {

@@ -3,8 +3,10 @@
  * so that a refused action leaves the session as it was; each may run
  * again on fresh state after a commit conflict, so none has effects
  * outside the visit. */
+#include <stdio.h>
 #include <string.h>
 
+#include "../fcgi/throttle.h"
 #include "view.h"
 
 static int refuse(struct action *a, int status, const char *why)
@@ -70,14 +72,44 @@ static int act_count(struct visit *v, struct action *a, int step)
     return 303;
 }
 
+/* The failed-login counts live in RUNDIR/throttle, shared by every
+ * worker; mapped at the first login a process sees. Without them logins
+ * are refused rather than left unthrottled. */
+static int throttle_ready(const struct action *a)
+{
+    const struct shop_config *cfg = &a->shop->cfg;
+    struct throttle_policy p = {(unsigned)cfg->login_failures,
+                                (unsigned)cfg->login_lockout};
+    char path[4096];
+    enum throttle_err err;
+
+    if (throttle_is_open())
+        return 1;
+    if (snprintf(path, sizeof path, "%s/throttle", cfg->rundir) >= (int)sizeof path)
+        return 0;
+    if ((err = throttle_open(path, &p)) != THROTTLE_OK) {
+        request_log(a->req, "nori: logins refused: %s: %s", path, throttle_strerror(err));
+        return 0;
+    }
+    return 1;
+}
+
 /* A fresh key on login, so that a key known before it (a fixation
- * attempt) is worth nothing after. A failed login changes nothing. */
+ * attempt) is worth nothing after. A failed login changes nothing here;
+ * action_done counts it. A name or address with too many recent
+ * failures is not even checked: the password hash is not computed. */
 static int act_login(struct visit *v, struct action *a)
 {
     const struct nav_form *f = a->form;
 
     if (!(f->seen & NAV_HAS_USER) || !(f->seen & NAV_HAS_PASSWORD))
         return refuse(a, 400, "Logging in needs a user and a password.");
+    if (!throttle_ready(a))
+        return refuse(a, 503, "Logging in is not possible right now; please try again later.");
+    a->retry_after = throttle_wait(f->user, a->req->remote_addr, a->now);
+    if (a->retry_after > 0)
+        return refuse(a, 429, "Too many failed logins for this user or from this "
+                              "address; please wait a while and try again.");
     if (!users_check(&a->shop->users, f->user, f->password)) {
         a->login_failed = 1;
         return refuse(a, 400, "Unknown user or wrong password.");
@@ -86,6 +118,7 @@ static int act_login(struct visit *v, struct action *a)
         return refuse(a, 503, "No session could be made; please try again.");
     memcpy(v->s.user, f->user, sizeof v->s.user);
     v->s.dirty = 1;
+    a->login_ok = 1;
     a->next = (struct nav_link){.pg = "Home"};
     return 303;
 }
@@ -96,7 +129,8 @@ int action_apply(struct visit *v, void *arg)
     const struct nav_form *f = a->form;
 
     a->why = NULL;
-    a->login_failed = 0;
+    a->login_failed = a->login_ok = 0;
+    a->retry_after = 0;
     if (!visit_form_ok(v, f->k))
         return refuse(a, 403, "This form is not from your session (or it is "
                               "too old); nothing was changed. Reload the page "
@@ -119,4 +153,25 @@ int action_apply(struct visit *v, void *arg)
         return 303;
     }
     return refuse(a, 400, "There is no such action.");
+}
+
+/* The user name passed the form grammar (no control characters), so it
+ * cannot forge a log line; the password is never logged. */
+void action_done(struct action *a, int status)
+{
+    const char *user = a->form->user, *addr = a->req->remote_addr;
+    unsigned wait;
+
+    if (a->login_failed) {
+        wait = throttle_fail(user, addr, a->now);
+        request_log(a->req, "nori: login failed for user '%s' from %s%s", user,
+                    addr[0] ? addr : "(no address)",
+                    wait ? "; further attempts wait" : "");
+    } else if (status == 429) {
+        request_log(a->req, "nori: login refused for user '%s' from %s: too many "
+                    "failures, %u s to wait", user, addr[0] ? addr : "(no address)",
+                    a->retry_after);
+    } else if (a->login_ok && status < 400) {
+        throttle_forget_user(user);
+    }
 }

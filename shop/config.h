@@ -28,6 +28,7 @@ struct shop_config {
     const char *route;
     unsigned long memory_max;
     unsigned long redis_timeout_ms, redis_wait;
+    unsigned long login_failures, login_lockout;
     const char *listen;             /* nori serve */
     unsigned long workers, max_requests;
     unsigned long socket_mode;      /* octal; 0 leaves it to the umask */

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../fcgi/rundir.h"
 #include "../fcgi/serve.h"
 #include "../fcgi/stats.h"
 #include "../fcgi/worker.h"
@@ -52,32 +53,6 @@ static int stats_print(const struct shop_config *cfg)
 /* The run directory holds the counters (and the default store, and,
  * under lighttpd, the sockets): it is made when missing, as `mkdir -p`
  * would, and must be writable by this process. */
-static int rundir_check(const char *dir, char *err, size_t errlen)
-{
-    char tmp[4096];
-    struct stat sb;
-    size_t n = strlen(dir);
-
-    if (n == 0 || n >= sizeof tmp) {
-        snprintf(err, errlen, "NORI_RUNDIR=%s: not a usable path", dir);
-        return -1;
-    }
-    memcpy(tmp, dir, n + 1);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            (void)mkdir(tmp, 0755);     /* failures show in the stat below */
-            *p = '/';
-        }
-    (void)mkdir(tmp, 0755);
-    const char *why = stat(dir, &sb) < 0 ? strerror(errno)
-                      : !S_ISDIR(sb.st_mode) ? "not a directory"
-                      : access(dir, W_OK | X_OK) < 0 ? strerror(errno) : NULL;
-    if (why)
-        snprintf(err, errlen, "NORI_RUNDIR=%s: cannot write in it: %s", dir, why);
-    return why ? -1 : 0;
-}
-
 static int store_check(const struct shop_config *cfg, char *err, size_t errlen)
 {
     char why[512];
@@ -96,7 +71,7 @@ static int app_load(void *ctx, char *err, size_t errlen)
     struct app *a = ctx;
     char path[4096];
 
-    if (rundir_check(a->cfg.rundir, err, errlen) < 0 ||
+    if (rundir_check(a->cfg.rundir, err, errlen) != RUNDIR_OK ||
         store_check(&a->cfg, err, errlen) < 0 ||
         shop_init(&a->shop, &a->cfg, err, errlen) < 0)
         return -1;

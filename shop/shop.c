@@ -41,6 +41,14 @@ static void answer_error(struct view *v, int status, const char *why)
     view_error(v, status, why);
 }
 
+static void retry_after(struct view *v, unsigned seconds)
+{
+    char n[16];
+
+    snprintf(n, sizeof n, "%u", seconds);
+    response_header(v->resp, "Retry-After", n);
+}
+
 /* A short plain-text answer, for callers that are not a browser page. */
 static void answer_plain(struct view *v, int status, const char *text)
 {
@@ -258,7 +266,7 @@ static void serve_action(struct view *v, struct shop *s, uint64_t now)
     struct nav_form *form = arena_alloc(req->arena, sizeof *form);
     struct nav *nav = arena_alloc(req->arena, sizeof *nav);
     struct visit *visit = arena_alloc(req->arena, sizeof *visit);
-    struct action a = {.shop = s, .form = form, .now = now};
+    struct action a = {.shop = s, .form = form, .req = req, .now = now};
     const char *s_param = NULL;
     enum visit_err verr;
     int status;
@@ -284,11 +292,14 @@ static void serve_action(struct view *v, struct shop *s, uint64_t now)
     }
     v->visit = visit;
     v->committed = visit->committed;
+    action_done(&a, status);
     if (a.login_failed) {
         v->notice = a.why;
         status = render(v, route_find(s->routes, "Login"));
     } else if (status >= 400) {
         answer_error(v, status, a.why ? a.why : "The action failed.");
+        if (status == 429)
+            retry_after(v, a.retry_after);
     } else {
         redirect(v, &a.next);
     }

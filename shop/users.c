@@ -19,11 +19,9 @@ struct user {
     UT_hash_handle hh;
 };
 
-/* Hashed in place of a missing user's, so that a wrong name costs the
- * same time as a wrong password and does not reveal which names exist. */
-static const char dummy_hash[] =
-    "$6$noridummysalt$0UQmrVYLlDRcxZWeKoOQSLe8E9xwGj4m1v0jjzJNjdVmKJ5gE3Yr"
-    "Jc6CZp2Hu0Mv4Q4Bz6y4kZT7d9sCkN8Yb.";
+/* crypt_r's state is 32 KiB or more: one per process, not per call on
+ * the stack. Workers serve one request at a time. */
+static struct crypt_data cd;
 
 static int user_add(struct users *u, char *line, size_t lineno, char *err,
                     size_t errlen)
@@ -51,6 +49,27 @@ static int user_add(struct users *u, char *line, size_t lineno, char *err,
     return 0;
 }
 
+/* Hashed in place of a missing user's, so that a wrong name costs the
+ * same time as a wrong password and does not reveal which names exist.
+ * It must cost what a real entry costs: a yescrypt user (tens of ms) next
+ * to a fixed SHA-crypt dummy (a few ms) is told apart by timing. So the
+ * setting is the first entry's own hash (scheme, cost and salt; the
+ * result is never accepted, the name is unknown), or with no entries the
+ * library's default setting (yescrypt). */
+static int dummy_make(struct users *u, char *err, size_t errlen)
+{
+    if (u->index && strlen(u->index->hash) < sizeof u->dummy) {
+        strcpy(u->dummy, u->index->hash);
+        return 0;
+    }
+    if (u->index == NULL &&
+        crypt_gensalt_rn(NULL, 0, NULL, 0, u->dummy, sizeof u->dummy) != NULL)
+        return 0;
+    snprintf(err, errlen, "cannot make a dummy password hash%s%s",
+             u->index ? " like user " : "", u->index ? u->index->name : "");
+    return -1;
+}
+
 int users_load(struct users *u, const char *path, char *err, size_t errlen)
 {
     size_t lineno = 0, len;
@@ -71,7 +90,16 @@ int users_load(struct users *u, const char *path, char *err, size_t errlen)
             return -1;
         }
     }
+    if (dummy_make(u, err, errlen) < 0) {
+        users_free(u);
+        return -1;
+    }
     return 0;
+}
+
+const char *users_dummy_hash(const struct users *u)
+{
+    return u->dummy;
 }
 
 void users_free(struct users *u)
@@ -88,14 +116,11 @@ void users_free(struct users *u)
 
 int users_check(const struct users *u, const char *name, const char *password)
 {
-    /* crypt_r's state is 32 KiB or more: one per process, not per call
-     * on the stack. Workers serve one request at a time. */
-    static struct crypt_data cd;
     struct user *usr;
     const char *hash, *got;
 
     HASH_FIND_STR(u->index, name, usr);
-    hash = usr ? usr->hash : dummy_hash;
+    hash = usr ? usr->hash : u->dummy;
     memset(&cd, 0, sizeof cd);
     got = crypt_r(password, hash, &cd);
     return usr && got && got[0] != '*' && strcmp(got, hash) == 0;

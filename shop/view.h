@@ -55,12 +55,18 @@ void view_error(struct view *v, int status, const char *why);
 struct action {
     const struct shop *shop;
     const struct nav_form *form;
+    const struct request *req;
     uint64_t now;
     struct nav_link next;       /* where the 303 sends the browser */
     const char *why;            /* the explanation of a 4xx */
     int login_failed;           /* re-render the login page */
+    int login_ok;               /* a login that will commit */
+    unsigned retry_after;       /* 429: seconds before a login may be tried */
 };
 
 int action_apply(struct visit *v, void *arg);
+/* After visit_run, once: what a login attempt leaves outside the session
+ * (the shared failure counts, the error log). status: the answer. */
+void action_done(struct action *a, int status);
 
 #endif

@@ -42,7 +42,8 @@ apache_start_cold() {
 }
 apache_run() {
     RUNDIR=$TMP/apache.$RANDOM
-    mkdir -p "$RUNDIR" && chmod 777 "$RUNDIR"
+    # Theirs, not everyone's: nori refuses a run directory others may write.
+    mkdir -p "$RUNDIR" && chown www-data:www-data "$RUNDIR"
     env ${A_ENV[@]+"${A_ENV[@]}"} APACHE_RUN_USER=www-data APACHE_RUN_GROUP=www-data \
         NORI_HOME="$ROOT" NORI_RUNDIR="$RUNDIR" PORT="$PORT" \
         apache2 -f "$A_CONF" -DFOREGROUND 2>>"$TMP/apache.out" &

@@ -18,7 +18,9 @@ cart_count() { grep -o 'id="cart-count">[0-9]*' "$TMP/b" | grep -o '[0-9]*$' || 
 workers_start() {
     local dir=$1 r i
     shift
-    mkdir -p "$dir" && chmod 777 "$dir"
+    # nori refuses a run directory others may write; 755 lets Apache reach
+    # the sockets.
+    mkdir -p "$dir" && chmod 755 "$dir"
     SPIDS=()
     for r in w1 w2; do
         env "$@" NORI_STORE=memory NORI_ROUTE=$r NORI_RUNDIR="$dir" "$NORI" serve \

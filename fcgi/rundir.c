@@ -1,0 +1,65 @@
+/* rundir.c -- the run directory check. Anyone who can write in the run
+ * directory can plant a symlink where the counters or the throttle table
+ * will be opened, or a session store of their own: so it must be ours,
+ * and only ours to write. (Files in it are opened O_NOFOLLOW as well.)
+ * Every message names the setting, so that a refusal at start is one
+ * line a deployer can act on. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rundir.h"
+
+/* Its parents as `mkdir -p` makes them; the directory itself 0700. A
+ * failure here shows in the stat that follows. */
+static void rundir_make(const char *path)
+{
+    char tmp[4096];
+    size_t n = strlen(path);
+
+    if (n == 0 || n >= sizeof tmp)
+        return;
+    memcpy(tmp, path, n + 1);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            (void)mkdir(tmp, 0755);
+            *p = '/';
+        }
+    (void)mkdir(tmp, 0700);
+}
+
+enum rundir_err rundir_check(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+
+    if (path[0] == '\0' || (stat(path, &st) < 0 &&
+                            (errno != ENOENT || (rundir_make(path), stat(path, &st)) < 0))) {
+        snprintf(err, errlen, "NORI_RUNDIR=%s: cannot make it: %s", path,
+                 path[0] ? strerror(errno) : "empty");
+        return RUNDIR_EMISSING;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "NORI_RUNDIR=%s: not a directory", path);
+        return RUNDIR_ENOTDIR;
+    }
+    if (st.st_uid != geteuid()) {
+        snprintf(err, errlen, "NORI_RUNDIR=%s: owned by uid %u, not by uid %u "
+                 "that nori runs as (chown it)", path, (unsigned)st.st_uid,
+                 (unsigned)geteuid());
+        return RUNDIR_EOWNER;
+    }
+    if (st.st_mode & S_IWOTH) {
+        snprintf(err, errlen, "NORI_RUNDIR=%s: writable by others (mode %03o; "
+                 "chmod o-w it)", path, (unsigned)(st.st_mode & 0777));
+        return RUNDIR_EWRITABLE;
+    }
+    if (access(path, W_OK | X_OK) < 0) {
+        snprintf(err, errlen, "NORI_RUNDIR=%s: cannot write in it: %s", path,
+                 strerror(errno));
+        return RUNDIR_ENOTWRITABLE;
+    }
+    return RUNDIR_OK;
+}
