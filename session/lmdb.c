@@ -19,7 +19,6 @@
 
 #include "store_impl.h"
 
-#define VALUE_HEAD 16
 #define EXPIRY_KEY_MAX (8 + 64)
 #define SESSION_KEY_MAX 64
 
@@ -39,21 +38,6 @@ static enum store_err map_err(int rc)
     case MDB_MAP_FULL: return STORE_EFULL;
     default: return STORE_EIO;
     }
-}
-
-static void u64_le(unsigned char *b, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t le_u64(const unsigned char *b)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)b[i] << (8 * i);
-    return v;
 }
 
 /* Big-endian, so that LMDB's byte order is time order. */
@@ -269,13 +253,13 @@ static enum store_err lmdb_get(struct store *base, const char *key, void *buf,
     if ((rc = mdb_get(st->reader, st->sessions, &k, &v)) == MDB_SUCCESS) {
         /* Not a store failure: bytes that cannot be a record of ours,
          * which the caller must be able to tell from a broken store. */
-        if (v.mv_size < VALUE_HEAD || v.mv_size - VALUE_HEAD > cap) {
+        if (v.mv_size < STORE_VALUE_HEAD || v.mv_size - STORE_VALUE_HEAD > cap) {
             mdb_txn_reset(st->reader);
             return STORE_EBADRECORD;
         } else {
-            *version = le_u64(v.mv_data);
-            *len = v.mv_size - VALUE_HEAD;
-            memcpy(buf, (unsigned char *)v.mv_data + VALUE_HEAD, *len);
+            *version = store_u64_get(v.mv_data);
+            *len = v.mv_size - STORE_VALUE_HEAD;
+            memcpy(buf, (unsigned char *)v.mv_data + STORE_VALUE_HEAD, *len);
         }
     }
     mdb_txn_reset(st->reader);
@@ -307,10 +291,10 @@ static int record_head(struct lmdb_store *st, MDB_txn *txn, MDB_val *k,
         return 0;
     if (rc)
         return rc;
-    if (v.mv_size < VALUE_HEAD)
+    if (v.mv_size < STORE_VALUE_HEAD)
         return EINVAL;
-    *version = le_u64(v.mv_data);
-    *expires = le_u64((unsigned char *)v.mv_data + 8);
+    *version = store_u64_get(v.mv_data);
+    *expires = store_u64_get((unsigned char *)v.mv_data + 8);
     return 0;
 }
 
@@ -414,12 +398,12 @@ static int put_checked(struct lmdb_store *st, MDB_txn *txn,
     if (version && (rc = record_drop(st, txn, &k, old_expires)))
         return rc;
 
-    MDB_val v = {VALUE_HEAD + w->len, NULL};
+    MDB_val v = {STORE_VALUE_HEAD + w->len, NULL};
     if ((rc = mdb_put(txn, st->sessions, &k, &v, MDB_RESERVE)))
         return rc;
-    u64_le(v.mv_data, version + 1);
-    u64_le((unsigned char *)v.mv_data + 8, w->expires);
-    memcpy((unsigned char *)v.mv_data + VALUE_HEAD, w->rec, w->len);
+    store_u64_put(v.mv_data, version + 1);
+    store_u64_put((unsigned char *)v.mv_data + 8, w->expires);
+    memcpy((unsigned char *)v.mv_data + STORE_VALUE_HEAD, w->rec, w->len);
 
     unsigned char ek[EXPIRY_KEY_MAX];
     MDB_val e = {expiry_key(ek, w->expires, w->key, k.mv_size), ek}, empty = {0, ""};
@@ -545,11 +529,11 @@ static enum store_err lmdb_sweep(struct store *base, uint64_t now, uint64_t now_
     /* Whoever finds the sweep due does it and stamps it; every other
      * worker waking in the same interval sees the stamp and leaves. */
     rc = mdb_get(txn, st->meta, &k, &v);
-    if (rc == 0 && v.mv_size == 8 && now_ms - le_u64(v.mv_data) < interval_ms) {
+    if (rc == 0 && v.mv_size == 8 && now_ms - store_u64_get(v.mv_data) < interval_ms) {
         mdb_txn_abort(txn);
         return STORE_OK;
     }
-    u64_le(stamp, now_ms);
+    store_u64_put(stamp, now_ms);
     v = (MDB_val){sizeof stamp, stamp};
     if ((rc = reclaim(st, txn, now, max, &n)) ||
         (rc = mdb_put(txn, st->meta, &k, &v, 0))) {

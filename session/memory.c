@@ -108,7 +108,7 @@ static enum store_err memory_get(struct store *base, const char *key, void *buf,
     if (e == NULL)
         return STORE_ENOTFOUND;
     if (e->len > cap)
-        return STORE_EIO;
+        return STORE_EBADRECORD;    /* absent to the caller, as in every store */
     memcpy(buf, e->rec, e->len);
     *len = e->len;
     *version = e->version;

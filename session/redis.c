@@ -29,14 +29,13 @@
 
 #include "store_impl.h"
 
-#define VALUE_HEAD 16
 #define SESSION_KEY_MAX 64
 #define PREFIX_MAX 128
 #define HOST_MAX 256
 #define SENTINELS_MAX 8
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
-#define VALUE_MAX (VALUE_HEAD + 64 * 1024)
+#define VALUE_MAX (STORE_VALUE_HEAD + 64 * 1024)
 
 /* KEYS[1]: the record; KEYS[2], when given: the record login drops.
  * ARGV: expected version, new value, PX milliseconds, expected version
@@ -96,21 +95,6 @@ static uint64_t mono_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void u64_le(unsigned char *b, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t le_u64(const unsigned char *b)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)b[i] << (8 * i);
-    return v;
 }
 
 /* ---- the spec ---- */
@@ -538,33 +522,46 @@ static void redis_close(struct store *base)
     free(st);
 }
 
+/* One idempotent command on one session's key (GET, DEL): NULL, with *e
+ * set, when the key cannot be a session's or Redis failed. */
+static redisReply *key_command(struct redis_store *st, const char *verb,
+                               const char *key, enum store_err *e)
+{
+    char k[PREFIX_MAX + SESSION_KEY_MAX];
+    size_t klen = full_key(st, key, k);
+    const char *argv[] = {verb, k};
+    size_t lens[] = {strlen(verb), klen};
+
+    if (klen == 0) {
+        *e = STORE_ENOTFOUND;
+        return NULL;
+    }
+    return command_idem(st, 2, argv, lens, e);
+}
+
 static enum store_err redis_get(struct store *base, const char *key, void *buf,
                                 size_t cap, size_t *len, uint64_t *version)
 {
     struct redis_store *st = (struct redis_store *)base;
-    char k[PREFIX_MAX + SESSION_KEY_MAX];
-    size_t klen = full_key(st, key, k);
-    const char *argv[] = {"GET", k};
-    size_t lens[] = {3, klen};
     enum store_err e;
     redisReply *r;
 
-    if (klen == 0)
-        return STORE_ENOTFOUND;
-    if ((r = command_idem(st, 2, argv, lens, &e)) == NULL)
+    if ((r = key_command(st, "GET", key, &e)) == NULL)
         return e;
     if (r->type == REDIS_REPLY_NIL) {
         e = STORE_ENOTFOUND;
-    } else if (r->type == REDIS_REPLY_STRING && r->len < VALUE_HEAD) {
+    } else if (r->type != REDIS_REPLY_STRING) {
+        e = STORE_EIO;
+    } else if (r->len < STORE_VALUE_HEAD) {
         /* Not a value nori wrote (a shared Redis): no session of ours. */
         conn_log(st, "ignoring a %d-byte value under a session key", r->len);
         e = STORE_ENOTFOUND;
-    } else if (r->type != REDIS_REPLY_STRING || (size_t)r->len - VALUE_HEAD > cap) {
-        e = STORE_EIO;
+    } else if ((size_t)r->len - STORE_VALUE_HEAD > cap) {
+        e = STORE_EBADRECORD;       /* absent to the caller, as in every store */
     } else {
-        *version = le_u64((const unsigned char *)r->str);
-        *len = (size_t)r->len - VALUE_HEAD;
-        memcpy(buf, r->str + VALUE_HEAD, *len);
+        *version = store_u64_get((const unsigned char *)r->str);
+        *len = (size_t)r->len - STORE_VALUE_HEAD;
+        memcpy(buf, r->str + STORE_VALUE_HEAD, *len);
     }
     freeReplyObject(r);
     return e;
@@ -642,17 +639,17 @@ static enum store_err redis_put(struct store *base, const struct store_write *w,
 
     if (reclaimed)
         *reclaimed = 0;     /* Redis reclaims by itself */
-    if ((klens[0] = full_key(st, w->key, k[0])) == 0 || w->len > VALUE_MAX - VALUE_HEAD ||
+    if ((klens[0] = full_key(st, w->key, k[0])) == 0 || w->len > VALUE_MAX - STORE_VALUE_HEAD ||
         (w->drop_key && (klens[1] = full_key(st, w->drop_key, k[1])) == 0))
         return STORE_EIO;
-    u64_le(value, w->expect + 1);
-    u64_le(value + 8, w->expires);
-    memcpy(value + VALUE_HEAD, w->rec, w->len);
+    store_u64_put(value, w->expect + 1);
+    store_u64_put(value + 8, w->expires);
+    memcpy(value + STORE_VALUE_HEAD, w->rec, w->len);
     /* Relative to nori's clock, as the expiry itself is: the hosts and
      * Redis need not agree on the time of day. */
     uint64_t ms = w->expires > now ? (w->expires - now) * 1000 : 1;
     alens[0] = (size_t)snprintf(expect, sizeof expect, "%llu", (unsigned long long)w->expect);
-    alens[1] = VALUE_HEAD + w->len;
+    alens[1] = STORE_VALUE_HEAD + w->len;
     alens[2] = (size_t)snprintf(ttl, sizeof ttl, "%llu", (unsigned long long)ms);
     alens[3] = (size_t)snprintf(drop_expect, sizeof drop_expect, "%llu",
                                 (unsigned long long)w->drop_expect);
@@ -682,16 +679,10 @@ static enum store_err redis_put(struct store *base, const struct store_write *w,
 static enum store_err redis_del(struct store *base, const char *key)
 {
     struct redis_store *st = (struct redis_store *)base;
-    char k[PREFIX_MAX + SESSION_KEY_MAX];
-    size_t klen = full_key(st, key, k);
-    const char *argv[] = {"DEL", k};
-    size_t lens[] = {3, klen};
     enum store_err e;
     redisReply *r;
 
-    if (klen == 0)
-        return STORE_ENOTFOUND;
-    if ((r = command_idem(st, 2, argv, lens, &e)) == NULL)
+    if ((r = key_command(st, "DEL", key, &e)) == NULL)
         return e;
     e = r->type != REDIS_REPLY_INTEGER ? STORE_EIO
         : r->integer ? STORE_OK : STORE_ENOTFOUND;

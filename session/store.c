@@ -106,3 +106,18 @@ const char *store_strerror(enum store_err err)
     }
     return "store error";
 }
+
+void store_u64_put(unsigned char *b, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+}
+
+uint64_t store_u64_get(const unsigned char *b)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)b[i] << (8 * i);
+    return v;
+}

@@ -33,6 +33,12 @@ struct store {
     const struct store_ops *ops;
 };
 
+/* Every backend keeps the same bytes for a session: its version and its
+ * expiry, 8 bytes each, little-endian, then the record. */
+#define STORE_VALUE_HEAD 16
+void store_u64_put(unsigned char *b, uint64_t v);
+uint64_t store_u64_get(const unsigned char *b);
+
 extern const struct store_ops store_lmdb_ops;
 /* lmdb.c: the directory of an lmdb:PATH spec is writable or makeable. */
 int lmdb_spec_check(const char *spec, char *err, size_t errlen);

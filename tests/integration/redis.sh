@@ -57,6 +57,11 @@ rcli -n 3 set "shopA:AAAAAAAAAAAAAAAAAAAAAA" "not ours" > /dev/null
 req -b "$JAR" "/shop?pg=Cart&_s=AAAAAAAAAAAAAAAAAAAAAA"
 expect_status 200 "a value that is not a record renders sessionless"
 expect_eq "$(cart_count)" 0 "and is not trusted"
+# Longer than any record may be (64 KiB): absent too, never a 503.
+head -c 70000 /dev/zero | tr '\0' x | rcli -n 3 -x set "shopA:BBBBBBBBBBBBBBBBBBBBBB" > /dev/null
+req -b "$JAR" "/shop?pg=Cart&_s=BBBBBBBBBBBBBBBBBBBBBB"
+expect_status 200 "a value too long for a record renders sessionless"
+expect_eq "$(cart_count)" 0 "and is not trusted either"
 srv_stop
 rcli flushall > /dev/null
 
