@@ -3,22 +3,22 @@
 # free, no persistence, their files under $TMP, tracked so that a suite
 # that stops early leaves none behind.
 
+# answers PID PORT: until the server PID answers PING on PORT (0), or
+# is gone (1: its port was taken meanwhile, say), or the deadline passes.
+pongs() { ! alive "$1" || [ "$(redis-cli -p "$2" ping 2>/dev/null)" = PONG ]; }
+answers() { poll -- pongs "$1" "$2" && alive "$1"; }
+
 # redis_up PORT PIDVAR [args...]: one redis-server on PORT; 1 when it
 # does not answer PING (the port was taken meanwhile, say).
 redis_up() {
-    local port=$1 var=$2 i pid
+    local port=$1 var=$2 pid
     shift 2
     redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
         --daemonize no --dir "$TMP" --logfile "$TMP/redis.$port.log" "$@" &
     pid=$!
     track "$pid"
     printf -v "$var" %s "$pid"
-    for i in $(seq 1 200); do
-        alive "$pid" || return 1
-        [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && return 0
-        sleep 0.05
-    done
-    return 1
+    answers "$pid" "$port"
 }
 
 # redis_start [args...]: a redis-server on a free port, with a unix
@@ -62,7 +62,7 @@ rcli() { redis-cli -p "$RPORT" "$@" | tr -d '\r'; }
 # down after 2 s (less makes a loaded machine fail over for nothing); 1
 # when it does not answer PING.
 sentinel_up() {
-    local port=$1 mport=$2 var=$3 conf=$TMP/sentinel.$1.conf i pid
+    local port=$1 mport=$2 var=$3 conf=$TMP/sentinel.$1.conf pid
     cat > "$conf" <<CONF
 port $port
 bind 127.0.0.1
@@ -78,12 +78,7 @@ CONF
     pid=$!
     track "$pid"
     printf -v "$var" %s "$pid"
-    for i in $(seq 1 200); do
-        alive "$pid" || return 1
-        [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && return 0
-        sleep 0.05
-    done
-    return 1
+    answers "$pid" "$port"
 }
 
 # sentinel_field PORT NAME: a field of SENTINEL MASTER shop.
