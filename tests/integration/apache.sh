@@ -26,7 +26,7 @@ get 403 /members/index.html "proxy_fcgi: /members/ without a session"
 key=${LOC##*_s=}
 get 403 "/members/index.html?_s=$key" "proxy_fcgi: /members/ before login"
 req -b "$TMP/jar" "$LOC"
-k=$(grep -o 'name="_k" value="[^"]*"' "$TMP/b" | head -1 | sed 's/.*value="//; s/"$//' || true)
+k=$(page_k)
 req -c "$TMP/jar" -b "$TMP/jar" --data "act=login&user=demo&password=nori-demo&_s=$key&_k=$k" /shop
 expect_status 303 "proxy_fcgi: login"
 key=$(header Location | sed -n 's/.*_s=//p')

@@ -16,7 +16,7 @@ key=$(header Location | sed -n 's/.*_s=//p')
 get 403 "/members/index.html?_s=$key" "a session without a login: refused"
 
 req -c "$JAR" -b "$JAR" "/shop?pg=Login&_s=$key"
-k=$(grep -o 'name="_k" value="[^"]*"' "$TMP/b" | head -1 | sed 's/.*value="//; s/"$//')
+k=$(page_k)
 req -c "$JAR" -b "$JAR" --data "act=login&user=demo&password=nori-demo&_s=$key&_k=$k" /shop
 expect_status 303 "login"
 key=$(header Location | sed -n 's/.*_s=//p')

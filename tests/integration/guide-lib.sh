@@ -62,7 +62,7 @@ guide_smoke() {
     req -b "$jar" "/members/index.html?_s=$key"
     expect_status 403 "$name: /members/ with a session, before login"
     req -c "$jar" -b "$jar" "/shop?pg=Login&_s=$key"
-    k=$(grep -o 'name="_k" value="[^"]*"' "$TMP/b" | head -1 | sed 's/.*value="//; s/"$//' || true)
+    k=$(page_k)
     req -c "$jar" -b "$jar" --data "act=login&user=demo&password=nori-demo&_s=$key&_k=$k" /shop
     expect_status 303 "$name: login"
     key=$(header Location | sed -n 's/.*_s=//p')

@@ -86,9 +86,6 @@ hreq() {
     STATUS=$(in_host "$i" curl -s -o "$TMP/b" -D "$TMP/h" -w '%{http_code}' \
         ${args[@]+"${args[@]}"} "http://127.0.0.1:${HPORT[$i]}$path") || STATUS=000
 }
-loc_key() { header Location | sed -n 's/.*[?&]_s=\([A-Za-z0-9_-]*\)$/\1/p' || true; }
-page_k() { grep -o 'name="_k" value="[^"]*"' "$TMP/b" | head -1 | sed 's/.*value="//; s/"$//' || true; }
-cart_count() { grep -o 'id="cart-count">[0-9]*' "$TMP/b" | grep -o '[0-9]*$' || true; }
 
 USE_NS=
 if [ -z "${IT_NO_NETNS:-}" ] && [ "$(id -u)" = 0 ] && make_namespaces; then

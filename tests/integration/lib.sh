@@ -244,6 +244,18 @@ expect_eq() {       # expect_eq GOT WANT WHAT
     if [ "$1" = "$2" ]; then pass; else fail "$3: got '$1', want '$2'"; fi
 }
 
+# post DATA [curl args...]: a form POST to the app with the cookie jar
+# $JAR (the suite's own).
+post() {
+    local data=$1; shift
+    req -b "$JAR" -c "$JAR" "$@" --data "$data" /shop
+}
+# The _s of the last answer's Location, the _k of the last page, and the
+# cart count the last page shows.
+loc_key() { header Location | sed -n 's/.*[?&]_s=\([A-Za-z0-9_-]*\)$/\1/p' || true; }
+page_k() { grep -o 'name="_k" value="[^"]*"' "$TMP/b" | head -1 | sed 's/.*value="//; s/"$//' || true; }
+cart_count() { grep -o 'id="cart-count">[0-9]*' "$TMP/b" | grep -o '[0-9]*$' || true; }
+
 # get CODE PATH WHAT: a GET that must answer CODE.
 get() { req "$2"; expect_status "$1" "$3"; }
 

@@ -34,7 +34,7 @@ get 403 /members/index.html "no session: refused"
 key=${loc##*_s=}
 get 403 "/members/index.html?_s=$key" "a session without a login: refused"
 req -b "$TMP/jar" "$loc"
-k=$(grep -o 'name="_k" value="[^"]*"' "$TMP/b" | head -1 | sed 's/.*value="//; s/"$//' || true)
+k=$(page_k)
 req -c "$TMP/jar" -b "$TMP/jar" --data "act=login&user=demo&password=nori-demo&_s=$key&_k=$k" /shop
 expect_status 303 "login"
 loc=$(header Location)
@@ -57,7 +57,7 @@ expect_eq "$bad" 0 "300 pages over kept connections, all whole"
 # Adds from 4 clients at once, within the worker count: none may fail.
 key=${loc##*_s=}
 req -b "$TMP/jar" "$loc"
-k=$(grep -o 'name="_k" value="[^"]*"' "$TMP/b" | head -1 | sed 's/.*value="//; s/"$//' || true)
+k=$(page_k)
 pids=()
 for c in 1 2 3 4; do
     ( for i in $(seq 1 10); do

@@ -11,13 +11,6 @@ JAR=$TMP/jar
 stat() {
     curl -s "$BASE/nori-status" | grep -o "\"$1\": [0-9]*" | grep -o '[0-9]*$' || true
 }
-post() {    # post DATA [curl args...]
-    local data=$1; shift
-    req -b "$JAR" -c "$JAR" "$@" --data "$data" /shop
-}
-loc_key() { header Location | sed -n 's/.*[?&]_s=\([A-Za-z0-9_-]*\)$/\1/p' || true; }
-page_k() { grep -o 'name="_k" value="[^"]*"' "$TMP/b" | head -1 | sed 's/.*value="//; s/"$//' || true; }
-cart_count() { grep -o 'id="cart-count">[0-9]*' "$TMP/b" | grep -o '[0-9]*$' || true; }
 jar_bind() { awk '$6 == "nori_b" {print $7}' "$JAR"; }
 
 srv_start

@@ -8,9 +8,6 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/redis-lib.sh"
 
 JAR=$TMP/jar
-loc_key() { header Location | sed -n 's/.*[?&]_s=\([A-Za-z0-9_-]*\)$/\1/p' || true; }
-page_k() { grep -o 'name="_k" value="[^"]*"' "$TMP/b" | head -1 | sed 's/.*value="//; s/"$//' || true; }
-cart_count() { grep -o 'id="cart-count">[0-9]*' "$TMP/b" | grep -o '[0-9]*$' || true; }
 
 # How many adds of the load answered CODE.
 answered() { grep -c "^$1\$" "$TMP/adds" || true; }

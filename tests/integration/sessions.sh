@@ -25,14 +25,6 @@ stat() {
     curl -s "$BASE/nori-status" | grep -o "\"$1\": [0-9]*" | grep -o '[0-9]*$' || true
 }
 # post DATA [curl args...]: a form POST to the app with the cookie jar.
-post() {
-    local data=$1; shift
-    req -b "$JAR" -c "$JAR" "$@" --data "$data" /shop
-}
-# The _s of the last answer's Location, and the _k of the last page.
-loc_key() { header Location | sed -n 's/.*[?&]_s=\([A-Za-z0-9_-]*\)$/\1/p' || true; }
-page_k() { grep -o 'name="_k" value="[^"]*"' "$TMP/b" | head -1 | sed 's/.*value="//; s/"$//' || true; }
-cart_count() { grep -o 'id="cart-count">[0-9]*' "$TMP/b" | grep -o '[0-9]*$' || true; }
 # fcgi SOCKET VAR=value...: one request straight to a worker's socket.
 fcgi() {
     local sock=$1; shift

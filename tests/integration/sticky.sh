@@ -10,8 +10,6 @@ source "$(dirname "$0")/lib.sh"
 chmod 755 "$TMP"
 SPIDS=()
 loc_key() { header Location | sed -n 's/.*[?&]_s=\([A-Za-z0-9_.-]*\)$/\1/p' || true; }
-page_k() { grep -o 'name="_k" value="[^"]*"' "$TMP/b" | head -1 | sed 's/.*value="//; s/"$//' || true; }
-cart_count() { grep -o 'id="cart-count">[0-9]*' "$TMP/b" | grep -o '[0-9]*$' || true; }
 
 # workers_start DIR [VAR=value...]: nori serve for w1 and w2, one worker
 # each, memory store.
