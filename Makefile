@@ -42,7 +42,7 @@ SAN      ?=
 # CGI runs included); `make install` builds again with the installed paths.
 DATADIR  ?= $(CURDIR)/shop/data
 RUNDIR   ?= $(CURDIR)/var
-CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SAN) -DNORI_DATADIR='"$(DATADIR)"' \
+CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SAN) -Iinclude -DNORI_DATADIR='"$(DATADIR)"' \
              -DNORI_RUNDIR='"$(RUNDIR)"'
 
 # make install [PREFIX=/usr/local] [DESTDIR=staging] [STATEDIR=/var/lib/nori]
@@ -51,29 +51,34 @@ STATEDIR ?= /var/lib/nori
 SHARE     = $(PREFIX)/share/nori
 LDLIBS    = -lfcgi -llmdb -lhiredis -lcrypt -lpthread
 
+# libnori.a: the library every application links (include/nori.h).
 MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/serve.c fcgi/stats.c \
-            fcgi/throttle.c fcgi/rundir.c \
+            fcgi/rundir.c fcgi/cookie.c fcgi/origin.c \
             nav/nav.c nav/route.c \
-            fcgi/cookie.c fcgi/origin.c \
             session/key.c session/record.c session/session.c session/store.c \
             session/lmdb.c session/redis.c session/memory.c \
             session/sweeper.c session/visit.c \
-            shop/textfile.c shop/catalog.c shop/users.c shop/config.c \
-            shop/layout.c shop/pages.c shop/actions.c shop/shop.c
+            nori/config.c nori/dispatch.c nori/page.c nori/main.c
+# The demo shop, an application on it (shop/main.c holds its main()).
+SHOP      = shop/textfile.c shop/catalog.c shop/users.c shop/throttle.c \
+            shop/state.c shop/layout.c shop/pages.c shop/actions.c
 OBJS      = $(MODULES:%.c=$(BUILD)/obj/%.o)
-HEADERS   = $(wildcard fcgi/*.h nav/*.h session/*.h shop/*.h)
+SHOP_OBJS = $(SHOP:%.c=$(BUILD)/obj/%.o)
+HEADERS   = $(wildcard include/*.h fcgi/*.h nav/*.h session/*.h nori/*.h shop/*.h)
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/%)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 
 FUZZ_CC    = clang
-FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
+FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude
 FUZZ_BINS  = $(BUILD)/fuzz_query $(BUILD)/fuzz_form $(BUILD)/fuzz_record \
              $(BUILD)/fuzz_headers
 # The pure parsers the fuzzers call: no libfcgi, no store (cookie.c and
-# origin.c read strings only; http.h merely declares the rest).
-FUZZ_DEPS  = nav/nav.c session/record.c fcgi/cookie.c fcgi/origin.c
+# origin.c read strings only; http.h merely declares the rest), and the
+# shop's state codec, which decodes what a record carries.
+FUZZ_DEPS  = nav/nav.c session/record.c session/session.c session/key.c \
+             fcgi/cookie.c fcgi/origin.c shop/state.c
 
 .PHONY: all deps run check unit unit-asan integration fuzz-smoke fuzz bench install clean valgrind
 
@@ -97,7 +102,7 @@ $(BUILD)/obj/%.o: %.c $(HEADERS)
 
 # The build's identity (fcgi/build.h): a digest of every file that shapes
 # an answer, rewritten only when one of them changes.
-ID_SRCS   = $(sort $(MODULES) $(HEADERS) shop/main.c $(wildcard static/*))
+ID_SRCS   = $(sort $(MODULES) $(SHOP) $(HEADERS) shop/main.c $(wildcard static/*))
 $(BUILD)/build_id.c: $(ID_SRCS)
 	@mkdir -p $(dir $@)
 	@printf 'const char nori_build_id[] = "%s";\n' \
@@ -107,13 +112,22 @@ $(BUILD)/obj/build_id.o: $(BUILD)/build_id.c
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/libnori.a: $(OBJS) $(BUILD)/obj/build_id.o
+	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/nori: shop/main.c $(BUILD)/libnori.a
+$(BUILD)/libshop.a: $(SHOP_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/nori: shop/main.c $(BUILD)/libshop.a $(BUILD)/libnori.a
+	$(CC) $(CFLAGS_ALL) $< $(BUILD)/libshop.a $(BUILD)/libnori.a $(LDLIBS) -o $@
+
+$(BUILD)/counter: examples/counter/counter.c $(BUILD)/libnori.a
 	$(CC) $(CFLAGS_ALL) $< $(BUILD)/libnori.a $(LDLIBS) -o $@
 
-$(BUILD)/test_%: tests/unit/test_%.c $(BUILD)/libnori.a
-	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -I. $< $(BUILD)/libnori.a $(LDLIBS) $(CHECK_LIBS) -o $@
+$(BUILD)/test_%: tests/unit/test_%.c $(BUILD)/libshop.a $(BUILD)/libnori.a
+	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -I. $< $(BUILD)/libshop.a $(BUILD)/libnori.a \
+	  $(LDLIBS) $(CHECK_LIBS) -o $@
 
 $(BUILD)/floor: bench/floor.c
 	$(CC) $(CSTD) $(WARN) -O2 $< -lfcgi -o $@

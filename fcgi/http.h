@@ -3,9 +3,11 @@
 #ifndef NORI_HTTP_H
 #define NORI_HTTP_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nori.h"
 #include "arena.h"
 
 #define HTTP_BODY_MAX (16 * 1024)   /* larger POST bodies answer 413 */
@@ -48,7 +50,9 @@ struct request {
     void *log_stream;           /* where request_log writes */
 };
 
-/* A response is built in memory and written once, after the handler. */
+/* A response is built in memory and written once, after the handler.
+ * What applications write with (response_puts and the rest) is declared
+ * in nori.h. */
 struct response {
     struct arena *arena;
     int status;
@@ -67,14 +71,8 @@ void response_header(struct response *r, const char *name, const char *value);
 /* Whether a header value is safe to send as is (no CR, LF or other CTL
  * but tab). */
 int header_value_ok(const char *value);
-void response_write(struct response *r, const char *s, size_t n);
-void response_puts(struct response *r, const char *s);
-/* Decimal n, no printf: the hot path formats numbers by hand. */
-void response_uint(struct response *r, uint64_t n);
 /* Writes decimal n at out (room for 20 bytes); returns its length. */
 size_t http_uint(char *out, uint64_t n);
-void response_printf(struct response *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 /* Room for n more body bytes; response_commit says how many were used. */
 char *response_reserve(struct response *r, size_t n);
 void response_commit(struct response *r, size_t n);
@@ -106,5 +104,7 @@ int cookie_path_valid(const char *path);
  * error log (stderr in one-shot mode). */
 void request_log(const struct request *req, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+void request_vlog(const struct request *req, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 #endif

@@ -161,3 +161,13 @@ const char *http_reason(int status)
     }
     return "Unknown";
 }
+
+size_t response_length(const struct response *r)
+{
+    return r->body_len;
+}
+
+const char *response_since(const struct response *r, size_t from)
+{
+    return r->failed || from > r->body_len ? NULL : r->body + from;
+}

@@ -288,7 +288,8 @@ static void child_run(struct sup *s, int ready_fd)
     if (write(ready_fd, "r", 1) != 1)
         _exit(1);
     close(ready_fd);
-    rc = worker_run(s->app->handle, s->app->handle_ctx, s->opt->max_requests);
+    struct worker_app w = s->app->worker(s->app->ctx);
+    rc = worker_run(&w, s->opt->max_requests);
     s->app->unload(s->app->ctx);
     _exit(rc);
 }

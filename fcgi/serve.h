@@ -26,8 +26,8 @@ struct serve_app {
     int (*load)(void *ctx, char *err, size_t errlen);
     void (*unload)(void *ctx);
     void *ctx;                      /* what load and unload work on */
-    worker_handler handle;
-    void *handle_ctx;               /* what handle is given */
+    /* What each worker runs, once load succeeded in it. */
+    struct worker_app (*worker)(void *ctx);
 };
 
 /* Runs until SIGTERM/SIGINT. Returns a process exit status: 0 after a

@@ -18,17 +18,16 @@ struct slot {
     char pad[LINE - sizeof(uint64_t)];
 };
 
-struct stats_file {
+struct stats {
     uint64_t magic;
     char pad[LINE - sizeof(uint64_t)];
     struct slot slots[STAT_COUNT];
 };
 
-static struct stats_file *shared;
-
 static const char *const names[STAT_COUNT] = {
     [STAT_REQUESTS] = "requests",
     [STAT_PAGES] = "pages",
+    [STAT_ACTIONS] = "actions",
     [STAT_SESSIONS_CREATED] = "sessions_created",
     [STAT_COMMITS] = "commits",
     [STAT_COMMITS_AVOIDED] = "commits_avoided",
@@ -38,7 +37,7 @@ static const char *const names[STAT_COUNT] = {
     [STAT_5XX] = "status_5xx",
 };
 
-int stats_open(const char *path, int writable)
+struct stats *stats_open(const char *path, int writable)
 {
     /* O_NOFOLLOW: a symlink planted here must not choose what we write. */
     int fd = open(path, writable ? O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC
@@ -47,53 +46,50 @@ int stats_open(const char *path, int writable)
     void *p;
 
     if (fd < 0)
-        return -1;
+        return NULL;
     /* Every worker may get here at once; growing to the same size is
      * idempotent, and a fresh file's zero bytes are zero counters. */
     if (fstat(fd, &st) < 0 ||
-        (st.st_size < (off_t)sizeof *shared &&
-         (!writable || ftruncate(fd, sizeof *shared) < 0))) {
+        (st.st_size < (off_t)sizeof(struct stats) &&
+         (!writable || ftruncate(fd, sizeof(struct stats)) < 0))) {
         close(fd);
-        return -1;
+        return NULL;
     }
-    p = mmap(NULL, sizeof *shared, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+    p = mmap(NULL, sizeof(struct stats), writable ? PROT_READ | PROT_WRITE : PROT_READ,
              MAP_SHARED, fd, 0);
     close(fd);
     if (p == MAP_FAILED)
-        return -1;
-    struct stats_file *f = p;
+        return NULL;
+    struct stats *f = p;
     if (writable) {
         uint64_t zero = 0;
         __atomic_compare_exchange_n(&f->magic, &zero, STATS_MAGIC, 0,
                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
     }
     if (__atomic_load_n(&f->magic, __ATOMIC_SEQ_CST) != STATS_MAGIC) {
-        munmap(p, sizeof *shared);
-        return -1;
+        munmap(p, sizeof(struct stats));
+        return NULL;
     }
-    stats_close();
-    shared = f;
-    return 0;
+    return f;
 }
 
-void stats_close(void)
+void stats_close(struct stats *st)
 {
-    if (shared)
-        munmap(shared, sizeof *shared);
-    shared = NULL;
+    if (st)
+        munmap(st, sizeof *st);
 }
 
-void stats_add(enum stat_id id, uint64_t n)
+void stats_add(struct stats *st, enum stat_id id, uint64_t n)
 {
-    if (shared && id < STAT_COUNT)
-        __atomic_fetch_add(&shared->slots[id].value, n, __ATOMIC_RELAXED);
+    if (st && id < STAT_COUNT)
+        __atomic_fetch_add(&st->slots[id].value, n, __ATOMIC_RELAXED);
 }
 
-uint64_t stats_get(enum stat_id id)
+uint64_t stats_get(const struct stats *st, enum stat_id id)
 {
-    if (shared == NULL || id >= STAT_COUNT)
+    if (st == NULL || id >= STAT_COUNT)
         return 0;
-    return __atomic_load_n(&shared->slots[id].value, __ATOMIC_RELAXED);
+    return __atomic_load_n(&st->slots[id].value, __ATOMIC_RELAXED);
 }
 
 const char *stats_name(enum stat_id id)

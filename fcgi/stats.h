@@ -1,7 +1,10 @@
 /* stats.h -- counters summed over every worker of a machine.
  *
  * They live in a small file that each worker maps shared and adds to
- * with atomic increments: no lock, no system call per request. */
+ * with atomic increments: no lock, no system call per request. The
+ * mapping is a handle that is passed down to whoever counts (the worker
+ * loop, the pipeline, the session lifecycle); a NULL handle counts
+ * nothing. */
 #ifndef NORI_STATS_H
 #define NORI_STATS_H
 
@@ -10,6 +13,7 @@
 enum stat_id {
     STAT_REQUESTS,
     STAT_PAGES,
+    STAT_ACTIONS,           /* POSTs that reached the application */
     STAT_SESSIONS_CREATED,
     STAT_COMMITS,
     STAT_COMMITS_AVOIDED,   /* requests answered without a commit */
@@ -20,12 +24,14 @@ enum stat_id {
     STAT_COUNT
 };
 
-/* Maps (creating if needed) the counters file. Until it succeeds,
- * stats_add does nothing and stats_get reads 0. */
-int stats_open(const char *path, int writable);
-void stats_close(void);
-void stats_add(enum stat_id id, uint64_t n);
-uint64_t stats_get(enum stat_id id);
+struct stats;
+
+/* Maps (creating it if writable and missing) the counters file; NULL
+ * when it cannot. */
+struct stats *stats_open(const char *path, int writable);
+void stats_close(struct stats *st);
+void stats_add(struct stats *st, enum stat_id id, uint64_t n);
+uint64_t stats_get(const struct stats *st, enum stat_id id);
 const char *stats_name(enum stat_id id);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include <fcgiapp.h>
 
+#include "../nav/nav.h"
 #include "stats.h"
 #include "worker.h"
 
@@ -96,25 +97,23 @@ static enum http_method method_parse(const char *m)
     return HTTP_OTHER;
 }
 
-/* CONTENT_LENGTH as a plain decimal; absent means no body. */
+/* CONTENT_LENGTH as a strict decimal (the grammar's rule, nav.h);
+ * absent means no body. All digits but too many is too large. */
 static enum body_err content_length_parse(const char *s, size_t *len)
 {
-    size_t n = 0;
+    size_t n = s ? strlen(s) : 0;
+    uint64_t v;
 
     *len = 0;
-    if (s == NULL || *s == '\0')
+    if (n == 0)
         return BODY_OK;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return BODY_ELENGTH;
-        if (n > HTTP_BODY_MAX)
-            return BODY_ETOOLARGE;
-        n = n * 10 + (size_t)(*s - '0');
+    if (nav_decimal(s, n, HTTP_BODY_MAX, &v) == 0) {
+        *len = (size_t)v;
+        return BODY_OK;
     }
-    if (n > HTTP_BODY_MAX)
+    if (strspn(s, "0123456789") == n && s[0] != '0')
         return BODY_ETOOLARGE;
-    *len = n;
-    return BODY_OK;
+    return BODY_ELENGTH;
 }
 
 /* Where the two modes differ: how parameters, the body and the output are
@@ -343,32 +342,32 @@ static int response_send(struct io *io, const struct request *req,
     return io->write(io, out, off);
 }
 
-static void serve_one(struct io *io, struct arena *a, worker_handler handler,
-                      void *ctx, void *log_stream)
+static void serve_one(struct io *io, struct arena *a, const struct worker_app *app,
+                      void *log_stream)
 {
     struct request req;
     struct response resp;
 
     request_build(io, a, &req, log_stream);
     response_init(&resp, a);
-    handler(&req, &resp, ctx);
+    app->handle(&req, &resp, app->ctx);
     if (response_send(io, &req, &resp) < 0)
         request_log(&req, "nori: could not write the response");
-    stats_add(STAT_REQUESTS, 1);
+    stats_add(app->stats, STAT_REQUESTS, 1);
     if (resp.failed || resp.status >= 500)
-        stats_add(STAT_5XX, 1);
+        stats_add(app->stats, STAT_5XX, 1);
     else if (resp.status >= 400)
-        stats_add(STAT_4XX, 1);
+        stats_add(app->stats, STAT_4XX, 1);
 }
 
-static int run_cgi(worker_handler handler, void *ctx)
+static int run_cgi(const struct worker_app *app)
 {
     struct io io = {cgi_param, cgi_read, cgi_write, NULL};
     struct arena a;
 
     if (arena_init(&a, ARENA_BLOCK) < 0)
         return 1;
-    serve_one(&io, &a, handler, ctx, NULL);
+    serve_one(&io, &a, app, NULL);
     arena_free(&a);
     return fflush(stdout) == 0 ? 0 : 1;
 }
@@ -401,7 +400,7 @@ static void keep_or_drop(FCGX_Request *fr)
  * a request it stays pending, so that no read of the request's body is
  * interrupted and libfcgi's shutdown flag (which fails every later read)
  * is raised only between requests. The request in hand always finishes. */
-static int run_fastcgi(worker_handler handler, void *ctx,
+static int run_fastcgi(const struct worker_app *app,
                        unsigned long max_requests)
 {
     struct io io = {fcgi_param, fcgi_read, fcgi_write, NULL};
@@ -425,7 +424,7 @@ static int run_fastcgi(worker_handler handler, void *ctx,
         sigprocmask(SIG_BLOCK, &stops, NULL);
         if (rc < 0)
             break;
-        serve_one(&io, &a, handler, ctx, fr.err);
+        serve_one(&io, &a, app, fr.err);
         keep_decide(&fr);
         FCGX_Finish_r(&fr);
         arena_reset(&a);
@@ -451,22 +450,19 @@ static void group_leave(void)
         setpgid(0, 0);
 }
 
-int worker_run(worker_handler handler, void *ctx, unsigned long max_requests)
+int worker_run(const struct worker_app *app, unsigned long max_requests)
 {
     if (signals_install() < 0)
         return 1;
     if (FCGX_IsCGI())
-        return run_cgi(handler, ctx);
+        return run_cgi(app);
     fastcgi_mode = 1;
     group_leave();
-    return run_fastcgi(handler, ctx, max_requests);
+    return run_fastcgi(app, max_requests);
 }
 
-void request_log(const struct request *req, const char *fmt, ...)
+void request_vlog(const struct request *req, const char *fmt, va_list ap)
 {
-    va_list ap;
-
-    va_start(ap, fmt);
     if (req && req->log_stream) {
         FCGX_VFPrintF(req->log_stream, fmt, ap);
         FCGX_PutS("\n", req->log_stream);
@@ -474,5 +470,13 @@ void request_log(const struct request *req, const char *fmt, ...)
         vfprintf(stderr, fmt, ap);
         fputc('\n', stderr);
     }
+}
+
+void request_log(const struct request *req, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    request_vlog(req, fmt, ap);
     va_end(ap);
 }

@@ -6,14 +6,24 @@
 
 #include "http.h"
 
+struct stats;
+
 typedef void (*worker_handler)(const struct request *req,
                                struct response *resp, void *ctx);
+
+/* What a worker runs for each request, and where it counts requests and
+ * 4xx/5xx answers (NULL: nowhere). */
+struct worker_app {
+    worker_handler handle;
+    void *ctx;
+    struct stats *stats;
+};
 
 /* Runs until SIGTERM/SIGINT (finishing the request in hand), after
  * max_requests requests when that is not 0 (only a supervisor that
  * respawns the worker may ask for that), or, in CGI mode, after one
  * request. Returns a process exit status. */
-int worker_run(worker_handler handler, void *ctx, unsigned long max_requests);
+int worker_run(const struct worker_app *app, unsigned long max_requests);
 
 /* How long a request body may take to arrive, in milliseconds, from the
  * moment the worker starts reading it (0: forever). Past it the request

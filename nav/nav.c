@@ -5,6 +5,7 @@
  * and the typed field it fills. Unknown keys are checked for well-formed
  * encoding and otherwise ignored, so a bookmark with tracking tags still
  * works while a malformed one is still refused. */
+#include <stdio.h>
 #include <string.h>
 
 #include "nav.h"
@@ -96,38 +97,22 @@ static enum nav_err decode(const char *s, size_t n, char *dst, size_t cap,
     return NAV_OK;
 }
 
-struct field;
-typedef enum nav_err (*validator)(const struct field *f, const char *v,
-                                  size_t len, char *dst);
-
-struct field {
-    const char *name;
-    unsigned bit;
-    size_t offset;      /* of the typed result in struct nav / nav_form */
-    uint32_t min, max;  /* numbers: value range; text: length range */
-    validator validate;
-};
-
-/* A plain decimal: no sign, no blanks, no leading zeros. */
-static enum nav_err v_number(const struct field *f, const char *v, size_t len,
-                             char *dst)
+int nav_decimal(const char *s, size_t n, uint64_t max, uint64_t *out)
 {
-    uint32_t n = 0;
+    uint64_t v = 0;
 
-    if (len == 0 || len > 10 || (len > 1 && v[0] == '0'))
-        return NAV_ENUMBER;
-    for (size_t i = 0; i < len; i++) {
-        if (v[i] < '0' || v[i] > '9')
-            return NAV_ENUMBER;
-        uint64_t next = (uint64_t)n * 10 + (uint32_t)(v[i] - '0');
-        if (next > f->max)
-            return NAV_ENUMBER;
-        n = (uint32_t)next;
+    if (n == 0 || n > 20 || (n > 1 && s[0] == '0'))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (max - d) / 10)
+            return -1;
+        v = v * 10 + d;
     }
-    if (n < f->min)
-        return NAV_ENUMBER;
-    memcpy(dst, &n, sizeof n);
-    return NAV_OK;
+    *out = v;
+    return 0;
 }
 
 /* C0 controls, DEL, and C1 controls (U+0080..U+009F, encoded C2 80..9F).
@@ -144,158 +129,196 @@ static int has_control(const char *v, size_t len)
     return 0;
 }
 
-static enum nav_err v_text(const struct field *f, const char *v, size_t len,
-                           char *dst)
+static int word_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+int nav_word(const char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!word_char(s[i]))
+            return 0;
+    return 1;
+}
+
+int nav_key_shaped(const char *k, size_t n)
+{
+    return n == NAV_KEY_LEN && nav_word(k, n);
+}
+
+int nav_skey_shaped(const char *k, size_t n)
+{
+    size_t r = n > NAV_KEY_LEN + 1 ? n - NAV_KEY_LEN - 1 : 0;
+
+    if (n == NAV_KEY_LEN)
+        return nav_word(k, n);
+    return r >= 1 && r <= NAV_ROUTE_MAX && k[NAV_KEY_LEN] == '.' &&
+           nav_word(k, NAV_KEY_LEN) && nav_word(k + NAV_KEY_LEN + 1, r);
+}
+
+/* Copies v to dst as a string, or "" when shaped() refuses it. */
+static void keep_if(char *dst, const char *v, size_t len, int shaped)
+{
+    if (!shaped)
+        len = 0;
+    memcpy(dst, v, len);
+    dst[len] = '\0';
+}
+
+static enum nav_err v_number(const struct nori_field *f, const char *v,
+                             size_t len, void *dst)
+{
+    uint64_t n;
+
+    if (nav_decimal(v, len, f->max, &n) < 0 || n < f->min)
+        return NAV_ENUMBER;
+    uint32_t n32 = (uint32_t)n;
+    memcpy(dst, &n32, sizeof n32);
+    return NAV_OK;
+}
+
+static enum nav_err v_text(const struct nori_field *f, const char *v,
+                           size_t len, void *dst)
 {
     if (len < f->min || len > f->max || has_control(v, len))
         return NAV_ETEXT;
     memcpy(dst, v, len);
-    dst[len] = '\0';
+    ((char *)dst)[len] = '\0';
     return NAV_OK;
 }
 
-static int is_word(const char *v, size_t len, int lower_only)
+/* nori's own fields. A page name that cannot be registered is not an
+ * error of the request but a page that does not exist: it is kept as ""
+ * and routes to 404. A key not shaped as minted is kept as "" rather
+ * than refused: an old or mangled bookmark still renders sessionless.
+ * An action name is lower-case letters. */
+enum core_field { CORE_PG, CORE_S, CORE_K, CORE_ACT, CORE_NONE };
+
+static const char *const core_names[] = {"pg", "_s", "_k", "act"};
+static const unsigned core_bits[] = {NAV_HAS_PG, NAV_HAS_S, NAV_HAS_K, NAV_HAS_ACT};
+
+static int lower_word(const char *v, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
-        char c = v[i];
-        int ok = (c >= 'a' && c <= 'z') ||
-                 (!lower_only && ((c >= 'A' && c <= 'Z') ||
-                                  (c >= '0' && c <= '9') || c == '-' ||
-                                  c == '_'));
-        if (!ok)
+    for (size_t i = 0; i < len; i++)
+        if (v[i] < 'a' || v[i] > 'z')
             return 0;
+    return len > 0;
+}
+
+static enum nav_err core_set(struct nav *nav, enum core_field c, const char *v,
+                             size_t len)
+{
+    switch (c) {
+    case CORE_PG:
+        keep_if(nav->pg, v, len, len <= NAV_PG_MAX && nav_word(v, len));
+        return NAV_OK;
+    case CORE_S:
+        keep_if(nav->s, v, len, nav_skey_shaped(v, len));
+        return NAV_OK;
+    case CORE_K:
+        keep_if(nav->k, v, len, nav_key_shaped(v, len));
+        return NAV_OK;
+    case CORE_ACT:
+        if (len > NAV_ACT_MAX || !lower_word(v, len))
+            return NAV_ETEXT;
+        keep_if(nav->act, v, len, 1);
+        return NAV_OK;
+    case CORE_NONE:
+        break;
     }
-    return 1;
-}
-
-/* An action name: lower-case letters only. */
-static enum nav_err v_act(const struct field *f, const char *v, size_t len,
-                          char *dst)
-{
-    if (len < f->min || len > f->max || !is_word(v, len, 1))
-        return NAV_ETEXT;
-    return v_text(f, v, len, dst);
-}
-
-/* A page name that cannot be registered is not an error of the request
- * but a page that does not exist: it is left empty and routes to 404. */
-static enum nav_err v_pgname(const struct field *f, const char *v, size_t len,
-                             char *dst)
-{
-    if (len > f->max || !is_word(v, len, 0))
-        len = 0;
-    memcpy(dst, v, len);
-    dst[len] = '\0';
     return NAV_OK;
 }
 
-/* A key that is not shaped as minted is kept as "" rather than refused:
- * an old or mangled bookmark still renders (sessionless). */
-static enum nav_err v_key(const struct field *f, const char *v, size_t len,
-                          char *dst)
-{
-    (void)f;
-    if (len != NAV_KEY_LEN || !is_word(v, len, 0))
-        len = 0;
-    memcpy(dst, v, len);
-    dst[len] = '\0';
-    return NAV_OK;
-}
-
-/* A session key may carry the route of the worker that holds it, as
- * KEY.ROUTE (the memory store's sticky routing); the route is a word of
- * 1..NAV_ROUTE_MAX characters. Anything else is kept as "", as above. */
-static enum nav_err v_skey(const struct field *f, const char *v, size_t len,
-                           char *dst)
-{
-    size_t r = len > NAV_KEY_LEN + 1 ? len - NAV_KEY_LEN - 1 : 0;
-    int ok = len == NAV_KEY_LEN ? is_word(v, len, 0)
-             : r >= 1 && r <= NAV_ROUTE_MAX && v[NAV_KEY_LEN] == '.' &&
-               is_word(v, NAV_KEY_LEN, 0) && is_word(v + NAV_KEY_LEN + 1, r, 0);
-
-    (void)f;
-    if (!ok)
-        len = 0;
-    memcpy(dst, v, len);
-    dst[len] = '\0';
-    return NAV_OK;
-}
-
-#define NAV_FIELD(name, bit, member, min, max, fn) \
-    { name, bit, offsetof(struct nav, member), min, max, fn }
-#define FORM_FIELD(name, bit, member, min, max, fn) \
-    { name, bit, offsetof(struct nav_form, member), min, max, fn }
-
-static const struct field query_fields[] = {
-    NAV_FIELD("pg", NAV_HAS_PG, pg, 0, NAV_PG_MAX, v_pgname),
-    NAV_FIELD("id", NAV_HAS_ID, id, 1, INT32_MAX, v_number),
-    NAV_FIELD("page", NAV_HAS_PAGE, page, 1, NAV_PAGE_MAX, v_number),
-    NAV_FIELD("q", NAV_HAS_Q, q, 1, NAV_Q_MAX, v_text),
-    NAV_FIELD("_s", NAV_HAS_S, s, 0, 0, v_skey),
-    NAV_FIELD("_k", NAV_HAS_K, k, 0, 0, v_key),
+/* Which fields a parse knows: a query knows pg, a form knows act. */
+struct parse {
+    const struct nori_grammar *g;
+    struct nav *nav;
+    void *values;
+    enum core_field own;        /* CORE_PG or CORE_ACT */
 };
 
-static const struct field form_fields[] = {
-    FORM_FIELD("act", NAV_HAS_ACT, act, 1, NAV_ACT_MAX, v_act),
-    FORM_FIELD("id", NAV_HAS_ID, id, 1, INT32_MAX, v_number),
-    FORM_FIELD("qty", NAV_HAS_QTY, qty, 0, 99, v_number),
-    FORM_FIELD("user", NAV_HAS_USER, user, 1, NAV_USER_MAX, v_text),
-    FORM_FIELD("password", NAV_HAS_PASSWORD, password, 1, NAV_PASSWORD_MAX,
-               v_text),
-    FORM_FIELD("_s", NAV_HAS_S, s, 0, 0, v_skey),
-    FORM_FIELD("_k", NAV_HAS_K, k, 0, 0, v_key),
-};
-
-static const struct field *field_find(const struct field *fields, size_t n,
-                                      const char *key, size_t keylen)
+static int name_is(const char *name, const char *key, size_t keylen)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strlen(fields[i].name) == keylen &&
-            memcmp(fields[i].name, key, keylen) == 0)
-            return &fields[i];
-    return NULL;
+    return strncmp(name, key, keylen) == 0 && name[keylen] == '\0';
+}
+
+static enum core_field core_find(const struct parse *p, const char *key, size_t keylen)
+{
+    if (name_is(core_names[CORE_S], key, keylen))
+        return CORE_S;
+    if (name_is(core_names[CORE_K], key, keylen))
+        return CORE_K;
+    if (name_is(core_names[p->own], key, keylen))
+        return p->own;
+    return CORE_NONE;
+}
+
+/* A known field, once: its bit, then its validator. */
+static enum nav_err field_set(struct parse *p, const char *key, size_t klen,
+                              const char *val, size_t vlen)
+{
+    enum core_field c = core_find(p, key, klen);
+
+    if (c != CORE_NONE) {
+        if (p->nav->core & core_bits[c])
+            return NAV_EREPEAT;
+        p->nav->core |= core_bits[c];
+        return core_set(p->nav, c, val, vlen);
+    }
+    for (size_t i = 0; i < p->g->nfields; i++) {
+        const struct nori_field *f = &p->g->fields[i];
+        if (!name_is(f->name, key, klen))
+            continue;
+        if (p->nav->seen & (1u << i))
+            return NAV_EREPEAT;
+        p->nav->seen |= 1u << i;
+        void *dst = (char *)p->values + f->offset;
+        return f->kind == NORI_UINT ? v_number(f, val, vlen, dst)
+                                    : v_text(f, val, vlen, dst);
+    }
+    return NAV_OK;
 }
 
 /* One key=value pair. A key without '=' has the empty value. */
-static enum nav_err parse_pair(const char *p, size_t n,
-                               const struct field *fields, size_t nfields,
-                               void *result, unsigned *seen)
+static enum nav_err parse_pair(struct parse *p, const char *s, size_t n)
 {
-    const char *eq = memchr(p, '=', n);
-    size_t klen_raw = eq ? (size_t)(eq - p) : n;
-    const char *v = eq ? eq + 1 : p + n;
+    const char *eq = memchr(s, '=', n);
+    size_t klen_raw = eq ? (size_t)(eq - s) : n;
+    const char *v = eq ? eq + 1 : s + n;
     size_t vlen_raw = eq ? n - klen_raw - 1 : 0;
     char key[KEY_SCRATCH], val[VALUE_SCRATCH];
     size_t klen, vlen;
     enum nav_err err;
 
-    if ((err = decode(p, klen_raw, key, sizeof key, &klen)) != NAV_OK)
+    if ((err = decode(s, klen_raw, key, sizeof key, &klen)) != NAV_OK)
         return err;
     if ((err = decode(v, vlen_raw, val, sizeof val, &vlen)) != NAV_OK)
         return err;
-
-    const struct field *f =
-        klen <= sizeof key ? field_find(fields, nfields, key, klen) : NULL;
-    if (f == NULL)
-        return NAV_OK;
-    if (*seen & f->bit)
-        return NAV_EREPEAT;
-    *seen |= f->bit;
-    return f->validate(f, val, vlen, (char *)result + f->offset);
+    if (klen >= sizeof key)
+        return NAV_OK;          /* longer than any name we know */
+    key[klen] = '\0';
+    return field_set(p, key, klen, val, vlen);
 }
 
-static enum nav_err parse_pairs(const char *s, size_t n,
-                                const struct field *fields, size_t nfields,
-                                void *result, unsigned *seen)
+static enum nav_err parse_pairs(struct parse *p, const char *s, size_t n)
 {
     size_t i = 0;
 
+    memset(p->nav, 0, sizeof *p->nav);
+    memset(p->values, 0, p->g->size);
+    for (size_t f = 0; f < p->g->nfields; f++)
+        if (p->g->fields[f].kind == NORI_UINT)
+            memcpy((char *)p->values + p->g->fields[f].offset,
+                   &p->g->fields[f].absent, sizeof(uint32_t));
     while (i < n) {
         const char *amp = memchr(s + i, '&', n - i);
         size_t end = amp ? (size_t)(amp - s) : n;
         if (end > i) {
-            enum nav_err err =
-                parse_pair(s + i, end - i, fields, nfields, result, seen);
+            enum nav_err err = parse_pair(p, s + i, end - i);
             if (err != NAV_OK)
                 return err;
         }
@@ -304,30 +327,56 @@ static enum nav_err parse_pairs(const char *s, size_t n,
     return NAV_OK;
 }
 
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-enum nav_err nav_parse(const char *qs, size_t len, struct nav *nav)
+enum nav_err nav_parse(const struct nori_grammar *g, const char *qs, size_t len,
+                       struct nav *nav, void *values)
 {
+    struct parse p = {g, nav, values, CORE_PG};
     enum nav_err err;
 
-    memset(nav, 0, sizeof *nav);
-    if (len > NAV_QUERY_MAX)
+    if (len > NAV_QUERY_MAX) {
+        memset(nav, 0, sizeof *nav);
+        memset(values, 0, g->size);
         return NAV_ETOOLONG;
-    err = parse_pairs(qs, len, query_fields, COUNT(query_fields), nav,
-                      &nav->seen);
-    if (!(nav->seen & NAV_HAS_PAGE))
-        nav->page = 1;
-    nav->q_len = strlen(nav->q);
-    nav->pg_known_shape = !(nav->seen & NAV_HAS_PG) || nav->pg[0] != '\0';
+    }
+    err = parse_pairs(&p, qs, len);
+    nav->pg_known_shape = !(nav->core & NAV_HAS_PG) || nav->pg[0] != '\0';
     return err;
 }
 
-enum nav_err nav_parse_form(const char *body, size_t len,
-                            struct nav_form *form)
+enum nav_err nav_parse_form(const struct nori_grammar *g, const char *body,
+                            size_t len, struct nav *nav, void *values)
 {
-    memset(form, 0, sizeof *form);
-    return parse_pairs(body, len, form_fields, COUNT(form_fields), form,
-                       &form->seen);
+    struct parse p = {g, nav, values, CORE_ACT};
+
+    return parse_pairs(&p, body, len);
+}
+
+int nav_grammar_check(const struct nori_grammar *g, char *err, size_t errlen)
+{
+    if (g->nfields > NORI_FIELDS_MAX) {
+        snprintf(err, errlen, "a grammar has %zu fields, at most %d", g->nfields,
+                 NORI_FIELDS_MAX);
+        return -1;
+    }
+    for (size_t i = 0; i < g->nfields; i++) {
+        const struct nori_field *f = &g->fields[i];
+        size_t n = f->name ? strlen(f->name) : 0;
+        size_t need = f->kind == NORI_UINT ? sizeof(uint32_t) : (size_t)f->max + 1;
+        int clash = n == 0 || n >= KEY_SCRATCH;
+
+        for (size_t c = 0; c < sizeof core_names / sizeof core_names[0]; c++)
+            clash |= n && strcmp(f->name, core_names[c]) == 0;
+        for (size_t j = 0; j < i; j++)
+            clash |= n && strcmp(f->name, g->fields[j].name) == 0;
+        if (clash || f->offset + need > g->size || f->min > f->max ||
+            (f->kind == NORI_TEXT && f->max > NORI_TEXT_MAX)) {
+            snprintf(err, errlen, "field '%s': a name given twice, one of nori's "
+                     "(pg, act, _s, _k), or a slot out of bounds",
+                     f->name ? f->name : "");
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int nav_status(enum nav_err err)
@@ -433,8 +482,29 @@ static void put_param(struct out *o, int *first, const char *name)
     *first = 0;
 }
 
+static void put_field(struct out *o, int *first, const struct nori_field *f,
+                      const void *values)
+{
+    const char *slot = (const char *)values + f->offset;
+    uint32_t n;
+
+    if (f->kind == NORI_TEXT) {
+        if (slot[0] == '\0')
+            return;
+        put_param(o, first, f->name);
+        put_encoded(o, slot);
+        return;
+    }
+    memcpy(&n, slot, sizeof n);
+    if (n == f->absent || n < f->min || n > f->max)
+        return;
+    put_param(o, first, f->name);
+    put_uint(o, n);
+}
+
 size_t nav_url(char *out, size_t cap, const char *prefix,
-               const struct nav_link *link)
+               const struct nori_grammar *g, const struct nori_link *link,
+               const char *s)
 {
     struct out o = {out, cap, 0, cap == 0};
     int first = 1;
@@ -444,21 +514,11 @@ size_t nav_url(char *out, size_t cap, const char *prefix,
         put_param(&o, &first, "pg");
         put_encoded(&o, link->pg);
     }
-    if (link->id) {
-        put_param(&o, &first, "id");
-        put_uint(&o, link->id);
-    }
-    if (link->q) {
-        put_param(&o, &first, "q");
-        put_encoded(&o, link->q);
-    }
-    if (link->page > 1) {
-        put_param(&o, &first, "page");
-        put_uint(&o, link->page);
-    }
-    if (link->s && link->s[0]) {
+    for (size_t i = 0; link->query && i < g->nfields; i++)
+        put_field(&o, &first, &g->fields[i], link->query);
+    if (s && s[0]) {
         put_param(&o, &first, "_s");
-        put_encoded(&o, link->s);
+        put_encoded(&o, s);
     }
     if (o.len == 0)
         put_str(&o, "/");   /* an empty prefix still needs a valid href */

@@ -1,19 +1,27 @@
 /* record.c -- the binary form of a session in a store.
  *
- *   "NORS" | format u8 (1) | reserved u8 (0)
+ *   "NORS" | format u8 (2) | reserved u8 (0)
  *   key, bind, form_key, user: each a u8 length and its bytes
- *   created u64 | expires u64 | counter i64
- *   ncart u16 | ncart x (id u32, qty u8)
+ *   created u64 | expires u64
+ *   state version u8 | state length u16 | the application's state bytes
  *
- * Little-endian, no padding. The decoder is canonical and strict: any
- * field out of bounds rejects the whole record, because a store may hold
- * records written by an older build, or bytes that were never ours. */
+ * Little-endian, no padding. nori reads the header; the state is the
+ * application's blob, read by its codec (nori.h) with the version it was
+ * written with. The decoder is strict: any field out of bounds rejects
+ * the whole record, because a store may hold records written by an older
+ * build, or bytes that were never ours.
+ *
+ * Format 1, written before the state was the application's, ended with
+ * the shop's counter and cart in place of the state version and length:
+ * it is read as state version 1 whose blob runs to the end, so carts
+ * committed by an older build survive the upgrade. */
 #include <string.h>
 
 #include "session.h"
 
 #define RECORD_MAGIC "NORS"
-#define RECORD_FORMAT 1
+#define RECORD_FORMAT 2
+#define RECORD_FORMAT_STATELESS 1   /* the blob runs to the end, version 1 */
 
 struct cursor {
     unsigned char *p;           /* NULL while decoding */
@@ -49,9 +57,11 @@ static void put_str(struct cursor *c, const char *s)
     put_bytes(c, s, n);
 }
 
-size_t record_encode(const struct session *s, unsigned char *buf, size_t cap)
+size_t record_encode(const struct session *s, const struct nori_state_codec *codec,
+                     unsigned char *buf, size_t cap)
 {
     struct cursor c = {buf, NULL, cap, 0, 0};
+    size_t state_at, state_len = 0;
 
     put_bytes(&c, RECORD_MAGIC, 4);
     put_uint(&c, RECORD_FORMAT, 1);
@@ -62,13 +72,17 @@ size_t record_encode(const struct session *s, unsigned char *buf, size_t cap)
     put_str(&c, s->user);
     put_uint(&c, s->created, 8);
     put_uint(&c, s->expires, 8);
-    put_uint(&c, (uint64_t)s->counter, 8);
-    put_uint(&c, s->ncart, 2);
-    for (uint32_t i = 0; i < s->ncart; i++) {
-        put_uint(&c, s->cart[i].id, 4);
-        put_uint(&c, s->cart[i].qty, 1);
-    }
-    return c.bad ? 0 : c.pos;
+    put_uint(&c, codec->version, 1);
+    put_uint(&c, 0, 2);         /* the length, once known */
+    if (c.bad)
+        return 0;
+    state_at = c.pos;
+    if (codec->encode(s->state, buf + state_at, cap - state_at, &state_len) < 0 ||
+        state_len > NORI_STATE_MAX || state_len > cap - state_at)
+        return 0;
+    buf[state_at - 2] = (unsigned char)state_len;
+    buf[state_at - 1] = (unsigned char)(state_len >> 8);
+    return state_at + state_len;
 }
 
 static const unsigned char *get_bytes(struct cursor *c, size_t n)
@@ -91,10 +105,10 @@ static uint64_t get_uint(struct cursor *c, size_t n)
     return v;
 }
 
-/* A string field: its length must be in [min, max]; every byte must pass
+/* A string field: its length must be in [min, max] and its bytes pass
  * `ok`. Returns 0, or -1 when out of bounds (c->bad says "short"). */
 static int get_str(struct cursor *c, char *dst, size_t min, size_t max,
-                   int (*ok)(unsigned char))
+                   int (*ok)(const char *s, size_t n))
 {
     size_t n = (size_t)get_uint(c, 1);
     const unsigned char *b = get_bytes(c, n);
@@ -103,84 +117,72 @@ static int get_str(struct cursor *c, char *dst, size_t min, size_t max,
         return 0;
     if (n < min || n > max)
         return -1;
-    for (size_t i = 0; i < n; i++)
-        if (!ok(b[i]))
-            return -1;
+    if (n && !ok((const char *)b, n))
+        return -1;
     memcpy(dst, b, n);
     dst[n] = '\0';
     return 0;
 }
 
-static int key_char(unsigned char b)
+static int text_chars(const char *s, size_t n)
 {
-    return (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z') ||
-           (b >= '0' && b <= '9') || b == '-' || b == '_';
-}
-
-static int text_char(unsigned char b)
-{
-    return b >= 0x20 && b != 0x7F;
-}
-
-static int cart_valid(const struct session *s)
-{
-    for (uint32_t i = 0; i < s->ncart; i++) {
-        const struct cart_line *l = &s->cart[i];
-        if (l->id == 0 || l->id > INT32_MAX || l->qty == 0 ||
-            l->qty > SESSION_QTY_MAX)
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7F)
             return 0;
-        for (uint32_t j = 0; j < i; j++)
-            if (s->cart[j].id == l->id)
-                return 0;
-    }
     return 1;
 }
 
 enum record_err record_decode(const unsigned char *buf, size_t len,
+                              const struct nori_state_codec *codec,
                               struct session *s)
 {
     struct cursor c = {NULL, buf, len, 0, 0};
-    const unsigned char *magic;
+    const unsigned char *magic, *state;
+    unsigned format, version = 1;
+    size_t state_len;
     int bad = 0;
 
-    memset(s, 0, sizeof *s);
+    session_clear(s, codec);
     if ((magic = get_bytes(&c, 4)) == NULL)
         return RECORD_ESHORT;
     if (memcmp(magic, RECORD_MAGIC, 4) != 0)
         return RECORD_EMAGIC;
-    if (get_uint(&c, 1) != RECORD_FORMAT || get_uint(&c, 1) != 0)
+    format = (unsigned)get_uint(&c, 1);
+    if ((format != RECORD_FORMAT && format != RECORD_FORMAT_STATELESS) ||
+        get_uint(&c, 1) != 0)
         return c.bad ? RECORD_ESHORT : RECORD_EFORMAT;
-    bad |= get_str(&c, s->key, NAV_KEY_LEN, NAV_KEY_LEN, key_char);
-    bad |= get_str(&c, s->bind, 0, NAV_KEY_LEN, key_char);
-    bad |= get_str(&c, s->form_key, NAV_KEY_LEN, NAV_KEY_LEN, key_char);
-    bad |= get_str(&c, s->user, 0, NAV_USER_MAX, text_char);
+    bad |= get_str(&c, s->key, NAV_KEY_LEN, NAV_KEY_LEN, nav_word);
+    bad |= get_str(&c, s->bind, 0, NAV_KEY_LEN, nav_word);
+    bad |= get_str(&c, s->form_key, NAV_KEY_LEN, NAV_KEY_LEN, nav_word);
+    bad |= get_str(&c, s->user, 0, NORI_USER_MAX, text_chars);
     s->created = get_uint(&c, 8);
     s->expires = get_uint(&c, 8);
-    s->counter = (int64_t)get_uint(&c, 8);
-    uint64_t ncart = get_uint(&c, 2);
-    if (!c.bad && ncart > SESSION_CART_MAX)
-        bad = 1;
-    for (uint64_t i = 0; !bad && !c.bad && i < ncart; i++) {
-        s->cart[i].id = (uint32_t)get_uint(&c, 4);
-        s->cart[i].qty = (uint32_t)get_uint(&c, 1);
+    if (format == RECORD_FORMAT) {
+        version = (unsigned)get_uint(&c, 1);
+        state_len = (size_t)get_uint(&c, 2);
+    } else {
+        state_len = c.bad ? 0 : len - c.pos;
     }
-    if (c.bad)
-        goto short_record;
-    s->ncart = (uint32_t)ncart;
+    state = get_bytes(&c, state_len);
+    if (c.bad) {
+        session_clear(s, codec);
+        return RECORD_ESHORT;
+    }
     /* A bind is either off ("") or a whole key. */
     if (bad || (s->bind[0] && strlen(s->bind) != NAV_KEY_LEN) ||
-        s->expires < s->created || !cart_valid(s)) {
-        memset(s, 0, sizeof *s);
+        s->expires < s->created) {
+        session_clear(s, codec);
         return RECORD_EFIELD;
     }
     if (c.pos != len) {
-        memset(s, 0, sizeof *s);
+        session_clear(s, codec);
         return RECORD_ETRAILING;
     }
+    if (version == 0 || codec->decode(s->state, version, state, state_len) < 0) {
+        session_clear(s, codec);
+        return RECORD_ESTATE;
+    }
     return RECORD_OK;
-short_record:
-    memset(s, 0, sizeof *s);
-    return RECORD_ESHORT;
 }
 
 const char *record_strerror(enum record_err err)
@@ -192,6 +194,7 @@ const char *record_strerror(enum record_err err)
     case RECORD_EFORMAT: return "unknown record format";
     case RECORD_EFIELD: return "a field is out of bounds";
     case RECORD_ETRAILING: return "bytes after the last field";
+    case RECORD_ESTATE: return "the application refused the state";
     }
     return "bad record";
 }

@@ -1,13 +1,23 @@
-/* session.c -- a session's lifetime and its cart. Pure arithmetic on the
- * struct; the store and the carriers are elsewhere. */
+/* session.c -- a session's lifetime. Pure arithmetic on the struct; the
+ * store and the carriers are elsewhere, the state is the application's. */
 #include <string.h>
 
 #include "session.h"
 
-int session_init(struct session *s, const struct session_policy *p,
-                 uint64_t now, int bind)
+void session_clear(struct session *s, const struct nori_state_codec *codec)
 {
+    void *state = s->state;
+
     memset(s, 0, sizeof *s);
+    s->state = state;
+    if (state && codec)
+        memset(state, 0, codec->size);
+}
+
+int session_init(struct session *s, const struct nori_state_codec *codec,
+                 const struct session_policy *p, uint64_t now, int bind)
+{
+    session_clear(s, codec);
     if (key_mint(s->key) < 0 || key_mint(s->form_key) < 0 ||
         (bind && key_mint(s->bind) < 0))
         return -1;
@@ -40,60 +50,4 @@ int session_touch(struct session *s, const struct session_policy *p,
     s->expires = want;
     s->dirty = 1;
     return 1;
-}
-
-static struct cart_line *cart_find(struct session *s, uint32_t id)
-{
-    for (uint32_t i = 0; i < s->ncart; i++)
-        if (s->cart[i].id == id)
-            return &s->cart[i];
-    return NULL;
-}
-
-int cart_add(struct session *s, uint32_t id, uint32_t qty)
-{
-    struct cart_line *l = cart_find(s, id);
-
-    if (qty == 0)
-        return 0;
-    if (l == NULL) {
-        if (s->ncart == SESSION_CART_MAX)
-            return -1;
-        l = &s->cart[s->ncart++];
-        l->id = id;
-        l->qty = 0;
-    }
-    /* Summed in 64 bits: a huge qty must cap, not wrap to a small one. */
-    uint64_t sum = (uint64_t)l->qty + qty;
-    l->qty = sum > SESSION_QTY_MAX ? SESSION_QTY_MAX : (uint32_t)sum;
-    s->dirty = 1;
-    return 0;
-}
-
-int cart_set(struct session *s, uint32_t id, uint32_t qty)
-{
-    struct cart_line *l = cart_find(s, id);
-
-    if (qty > SESSION_QTY_MAX)
-        qty = SESSION_QTY_MAX;
-    if (l == NULL)
-        return cart_add(s, id, qty);
-    if (qty == 0) {
-        size_t i = (size_t)(l - s->cart);
-        memmove(l, l + 1, (s->ncart - i - 1) * sizeof *l);
-        s->ncart--;
-    } else {
-        l->qty = qty;
-    }
-    s->dirty = 1;
-    return 0;
-}
-
-uint32_t cart_count(const struct session *s)
-{
-    uint32_t n = 0;
-
-    for (uint32_t i = 0; i < s->ncart; i++)
-        n += s->cart[i].qty;
-    return n;
 }

@@ -18,6 +18,7 @@ struct sweeper {
     struct store *st;
     uint64_t interval_ms;
     unsigned batch;
+    struct stats *stats;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -57,7 +58,7 @@ static void *sweeper_main(void *arg)
         uint64_t wall = now_ms(CLOCK_REALTIME);
         if (store_sweep(sw->st, wall / 1000, wall, sw->interval_ms, sw->batch,
                         &reclaimed) == STORE_OK && reclaimed)
-            stats_add(STAT_RECLAIMED, reclaimed);
+            stats_add(sw->stats, STAT_RECLAIMED, reclaimed);
         if (++round % READERS_EVERY == 0)
             store_readers_check(sw->st);
     }
@@ -65,7 +66,7 @@ static void *sweeper_main(void *arg)
 }
 
 struct sweeper *sweeper_start(struct store *st, uint64_t interval_ms,
-                              unsigned batch)
+                              unsigned batch, struct stats *stats)
 {
     struct sweeper *sw = calloc(1, sizeof *sw);
     pthread_condattr_t ca;
@@ -77,6 +78,7 @@ struct sweeper *sweeper_start(struct store *st, uint64_t interval_ms,
     sw->st = st;
     sw->interval_ms = interval_ms;
     sw->batch = batch;
+    sw->stats = stats;
     pthread_mutex_init(&sw->lock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -13,8 +13,9 @@ struct sweeper;
 
 /* Starts the thread with every signal blocked, so that SIGTERM reaches
  * the thread that serves requests. NULL when it cannot start. */
+struct stats;
 struct sweeper *sweeper_start(struct store *st, uint64_t interval_ms,
-                              unsigned batch);
+                              unsigned batch, struct stats *stats);
 /* Wakes the thread, waits for it to finish its sweep, and frees it. */
 void sweeper_stop(struct sweeper *sw);
 

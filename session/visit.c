@@ -16,37 +16,6 @@
 /* Each retry rereads the record, so a conflict means another commit
  * landed in between; this many in a row means something is wrong. */
 #define VISIT_TRIES 64
-#define RECORD_BUF 4096
-
-static int key_shaped(const char *k, size_t n)
-{
-    if (n != NAV_KEY_LEN)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = k[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-              (c >= '0' && c <= '9') || c == '-' || c == '_'))
-            return 0;
-    }
-    return 1;
-}
-
-/* KEY or KEY.ROUTE, whichever route: the shape a session cookie must
- * have to be taken (key_take then checks the route). */
-static int skey_shaped(const char *k, size_t n)
-{
-    if (n <= NAV_KEY_LEN + 1 || n > NAV_SKEY_MAX)
-        return key_shaped(k, n);
-    if (k[NAV_KEY_LEN] != '.' || !key_shaped(k, NAV_KEY_LEN))
-        return 0;
-    for (size_t i = NAV_KEY_LEN + 1; i < n; i++) {
-        char c = k[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-              (c >= '0' && c <= '9') || c == '-' || c == '_'))
-            return 0;
-    }
-    return 1;
-}
 
 /* A carried key: KEY, or KEY.ROUTE when this worker has a route, and
  * then only its own route (a key routed elsewhere reached the wrong
@@ -58,7 +27,7 @@ static void key_take(const struct sessions *ss, const char *k, size_t n,
     size_t rl = strlen(route);
 
     out[0] = '\0';
-    if (n < NAV_KEY_LEN || !key_shaped(k, NAV_KEY_LEN))
+    if (n < NAV_KEY_LEN || !nav_key_shaped(k, NAV_KEY_LEN))
         return;
     if (rl ? n == NAV_KEY_LEN + 1 + rl && k[NAV_KEY_LEN] == '.' &&
                  memcmp(k + NAV_KEY_LEN + 1, route, rl) == 0
@@ -94,14 +63,14 @@ static void keys_read(struct visit *v, const char *s_param)
     v->given[0] = v->bind[0] = '\0';
     if (ss->carrier == CARRIER_COOKIE) {
         n = request_cookie_if(v->req, visit_cookie_name(ss, v->req, COOKIE_SESSION),
-                              raw, sizeof raw, skey_shaped);
+                              raw, sizeof raw, nav_skey_shaped);
         key_take(ss, raw, n, v->given);
         return;
     }
     if (s_param)
         key_take(ss, s_param, strlen(s_param), v->given);
     n = request_cookie_if(v->req, visit_cookie_name(ss, v->req, COOKIE_BIND),
-                          v->bind, sizeof v->bind, key_shaped);
+                          v->bind, sizeof v->bind, nav_key_shaped);
     if (n == 0)
         v->bind[0] = '\0';
 }
@@ -149,7 +118,7 @@ int visit_has_key(const struct sessions *ss, const struct request *req,
 static enum visit_err load(struct visit *v, uint64_t now)
 {
     struct sessions *ss = v->ss;
-    unsigned char buf[RECORD_BUF];
+    unsigned char buf[SESSION_RECORD_MAX];
     size_t len;
     enum store_err se;
     enum record_err re;
@@ -170,7 +139,7 @@ static enum visit_err load(struct visit *v, uint64_t now)
         request_log(v->req, "nori: session store: %s", store_strerror(se));
         return VISIT_ESTORE;
     }
-    if ((re = record_decode(buf, len, &v->s)) != RECORD_OK) {
+    if ((re = record_decode(buf, len, ss->codec, &v->s)) != RECORD_OK) {
         request_log(v->req, "nori: ignoring an undecodable session record: %s",
                     record_strerror(re));
         return VISIT_OK;
@@ -194,7 +163,7 @@ enum visit_err visit_ensure(struct visit *v, uint64_t now)
         return VISIT_OK;
     /* A browser that already holds a binding cookie keeps it, so that its
      * other tabs' sessions stay bound to it. */
-    if (session_init(&v->s, &ss->life, now, bind && !v->bind[0]) < 0)
+    if (session_init(&v->s, ss->codec, &ss->life, now, bind && !v->bind[0]) < 0)
         return VISIT_ERANDOM;
     if (bind && v->bind[0])
         memcpy(v->s.bind, v->bind, sizeof v->s.bind);
@@ -305,7 +274,7 @@ static enum visit_err commit_end(struct visit *v)
     if (se != STORE_OK && se != STORE_ENOTFOUND)
         return VISIT_ESTORE;
     v->committed = 1;
-    stats_add(STAT_COMMITS, 1);
+    stats_add(v->ss->stats, STAT_COMMITS, 1);
     return VISIT_OK;
 }
 
@@ -314,8 +283,8 @@ static enum visit_err commit_end(struct visit *v)
  * drops the old key in the same transaction. */
 static enum store_err commit_put(struct visit *v, uint64_t now)
 {
-    unsigned char buf[RECORD_BUF];
-    size_t len = record_encode(&v->s, buf, sizeof buf);
+    unsigned char buf[SESSION_RECORD_MAX];
+    size_t len = record_encode(&v->s, v->ss->codec, buf, sizeof buf);
     unsigned reclaimed = 0;
     uint64_t nv;
     enum store_err se;
@@ -333,21 +302,21 @@ static enum store_err commit_put(struct visit *v, uint64_t now)
     };
     se = store_put(v->ss->store, &w, now, &nv, &reclaimed);
     if (reclaimed)
-        stats_add(STAT_RECLAIMED, reclaimed);
+        stats_add(v->ss->stats, STAT_RECLAIMED, reclaimed);
     if (se != STORE_OK)
         return se;
     v->version = nv;
     v->committed = 1;
     v->s.dirty = 0;
-    stats_add(STAT_COMMITS, 1);
+    stats_add(v->ss->stats, STAT_COMMITS, 1);
     if (v->fresh)
-        stats_add(STAT_SESSIONS_CREATED, 1);
+        stats_add(v->ss->stats, STAT_SESSIONS_CREATED, 1);
     return STORE_OK;
 }
 
 static void attempt_reset(struct visit *v)
 {
-    memset(&v->s, 0, sizeof v->s);
+    session_clear(&v->s, v->ss->codec);
     v->live = v->fresh = v->rotated = v->ended = v->set_bind = 0;
     v->committed = 0;
     v->version = 0;
@@ -363,6 +332,11 @@ enum visit_err visit_run(struct visit *v, struct sessions *ss,
     memset(v, 0, sizeof *v);
     v->ss = ss;
     v->req = req;
+    /* The application's state lives in the request's arena; a codec of
+     * size 0 (no state) still gets a valid pointer. */
+    v->s.state = arena_alloc(req->arena, ss->codec->size ? ss->codec->size : 1);
+    if (v->s.state == NULL)
+        return VISIT_ENOMEM;
     keys_read(v, s_param);
     for (int attempt = 0; attempt < VISIT_TRIES; attempt++) {
         attempt_reset(v);
@@ -395,7 +369,7 @@ enum visit_err visit_run(struct visit *v, struct sessions *ss,
             request_log(req, "nori: session commit: %s", store_strerror(se));
             return se == STORE_EFULL ? VISIT_EFULL : VISIT_ESTORE;
         }
-        stats_add(STAT_CONFLICTS, 1);
+        stats_add(v->ss->stats, STAT_CONFLICTS, 1);
     }
     request_log(req, "nori: session commit: gave up after %d conflicts", VISIT_TRIES);
     return VISIT_EBUSY;
@@ -408,7 +382,8 @@ const char *visit_strerror(enum visit_err err)
     case VISIT_ESTORE: return "The session store is not available; please try again.";
     case VISIT_EBUSY: return "Your session is busy; please try again.";
     case VISIT_ERANDOM: return "No random numbers for a session key; please try again.";
-    case VISIT_EFULL: return "The shop cannot take new sessions right now; please try again later.";
+    case VISIT_EFULL: return "No new sessions can be taken right now; please try again later.";
+    case VISIT_ENOMEM: return "Out of memory; please try again.";
     }
     return "session error";
 }
@@ -429,7 +404,7 @@ struct store *sessions_store(struct sessions *ss, const struct request *req)
      * expires records by itself (Redis) needs none. */
     if (!store_sweeps(ss->store))
         return ss->store;
-    ss->sweeper = sweeper_start(ss->store, ss->gc_interval_ms, ss->gc_batch);
+    ss->sweeper = sweeper_start(ss->store, ss->gc_interval_ms, ss->gc_batch, ss->stats);
     if (ss->sweeper == NULL)
         request_log(req, "nori: no background sweeper; commits still reclaim");
     return ss->store;

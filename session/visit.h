@@ -42,6 +42,8 @@ struct sessions {
     const char *cookie_path;    /* "" means the mount prefix */
     int cookie_secure;          /* Secure always, not only over HTTPS */
     const char *route;          /* NORI_ROUTE: keys travel as KEY.ROUTE; "" none */
+    const struct nori_state_codec *codec;   /* the application's state */
+    struct stats *stats;        /* where commits are counted; NULL: nowhere */
 };
 
 enum visit_err {
@@ -50,6 +52,7 @@ enum visit_err {
     VISIT_EBUSY,                /* conflicts every time we tried: 503 */
     VISIT_ERANDOM,              /* getrandom failed: 503 */
     VISIT_EFULL,                /* the store is full, expired records gone: 503 */
+    VISIT_ENOMEM,               /* the request's arena is exhausted: 503 */
 };
 
 struct visit {

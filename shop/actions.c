@@ -2,176 +2,172 @@
  * login, logout. Each validates everything before it changes anything,
  * so that a refused action leaves the session as it was; each may run
  * again on fresh state after a commit conflict, so none has effects
- * outside the visit. */
+ * outside the session (shop_acted has those, once). */
 #include <stdio.h>
 #include <string.h>
 
-#include "../fcgi/throttle.h"
-#include "view.h"
+#include "shop.h"
+#include "throttle.h"
 
-static int refuse(struct action *a, int status, const char *why)
+static const char no_session[] = "No session could be made; please try again.";
+static const char cart_full[] = "A cart holds at most 64 different dishes.";
+
+static const struct shop_form *form_of(const struct nori_req *r)
 {
-    a->why = why;
-    return status;
+    return r->form;
 }
 
-static int item_known(struct action *a)
+static int item_known(const struct nori_req *r)
 {
-    return catalog_item(&a->shop->catalog, a->form->id) != NULL;
+    const struct shop *shop = r->data;
+
+    return catalog_item(&shop->catalog, form_of(r)->id) != NULL;
 }
 
-static int act_add(struct visit *v, struct action *a)
+static struct nori_result act_add(struct nori_req *r)
 {
-    const struct nav_form *f = a->form;
-    uint32_t qty = (f->seen & NAV_HAS_QTY) ? f->qty : 1;
+    const struct shop_form *f = form_of(r);
+    uint32_t qty = f->qty == SHOP_QTY_ABSENT ? 1 : f->qty;
+    struct shop_state *s;
 
-    if (!(f->seen & NAV_HAS_ID))
-        return refuse(a, 400, "Which dish? The form has no id.");
-    if (qty < 1 || qty > SESSION_QTY_MAX)
-        return refuse(a, 400, "Add between 1 and 99 of a dish.");
-    if (!item_known(a))
-        return refuse(a, 404, "Nothing on the menu has that number.");
-    if (visit_ensure(v, a->now) != VISIT_OK)
-        return refuse(a, 503, "No session could be made; please try again.");
-    if (cart_add(&v->s, f->id, qty) < 0)
-        return refuse(a, 409, "A cart holds at most 64 different dishes.");
-    a->next = (struct nav_link){.pg = "Cart"};
-    return 303;
+    if (f->id == 0)
+        return nori_fail(400, "Which dish? The form has no id.");
+    if (qty < 1 || qty > SHOP_QTY_MAX)
+        return nori_fail(400, "Add between 1 and 99 of a dish.");
+    if (!item_known(r))
+        return nori_fail(404, "Nothing on the menu has that number.");
+    if ((s = nori_state_write(r)) == NULL)
+        return nori_fail(503, no_session);
+    if (cart_add(s, f->id, qty) < 0)
+        return nori_fail(409, cart_full);
+    return nori_redirect("Cart", NULL);
 }
 
-static int act_set(struct visit *v, struct action *a)
+static struct nori_result act_set(struct nori_req *r)
 {
-    const struct nav_form *f = a->form;
+    const struct shop_form *f = form_of(r);
+    struct shop_state *s;
 
-    if (!(f->seen & NAV_HAS_ID) || !(f->seen & NAV_HAS_QTY))
-        return refuse(a, 400, "Setting a quantity needs an id and a qty.");
-    if (f->qty > SESSION_QTY_MAX)
-        return refuse(a, 400, "A quantity is between 0 and 99.");
-    if (!item_known(a))
-        return refuse(a, 404, "Nothing on the menu has that number.");
-    a->next = (struct nav_link){.pg = "Cart"};
+    if (f->id == 0 || f->qty == SHOP_QTY_ABSENT)
+        return nori_fail(400, "Setting a quantity needs an id and a qty.");
+    if (f->qty > SHOP_QTY_MAX)
+        return nori_fail(400, "A quantity is between 0 and 99.");
+    if (!item_known(r))
+        return nori_fail(404, "Nothing on the menu has that number.");
     /* Removing from a cart that does not exist is already done. */
-    if (f->qty == 0 && !v->live)
-        return 303;
-    if (visit_ensure(v, a->now) != VISIT_OK)
-        return refuse(a, 503, "No session could be made; please try again.");
-    if (cart_set(&v->s, f->id, f->qty) < 0)
-        return refuse(a, 409, "A cart holds at most 64 different dishes.");
-    return 303;
+    if (f->qty == 0 && nori_state(r) == NULL)
+        return nori_redirect("Cart", NULL);
+    if ((s = nori_state_write(r)) == NULL)
+        return nori_fail(503, no_session);
+    if (cart_set(s, f->id, f->qty) < 0)
+        return nori_fail(409, cart_full);
+    return nori_redirect("Cart", NULL);
 }
 
-static int act_count(struct visit *v, struct action *a, int step)
+static struct nori_result act_count(struct nori_req *r, int step)
 {
-    if (visit_ensure(v, a->now) != VISIT_OK)
-        return refuse(a, 503, "No session could be made; please try again.");
+    struct shop_state *s = nori_state_write(r);
+
+    if (s == NULL)
+        return nori_fail(503, no_session);
     /* Saturate rather than wrap: the counter is a toy, not a bug farm. */
-    if ((step > 0 && v->s.counter < INT64_MAX) || (step < 0 && v->s.counter > INT64_MIN))
-        v->s.counter += step;
-    v->s.dirty = 1;
-    a->next = (struct nav_link){.pg = "Counter"};
-    return 303;
+    if ((step > 0 && s->counter < INT64_MAX) || (step < 0 && s->counter > INT64_MIN))
+        s->counter += step;
+    return nori_redirect("Counter", NULL);
 }
 
 /* The failed-login counts live in RUNDIR/throttle, shared by every
  * worker; mapped at the first login a process sees. Without them logins
  * are refused rather than left unthrottled. */
-static int throttle_ready(const struct action *a)
+static int throttle_ready(const struct nori_req *r)
 {
-    const struct shop_config *cfg = &a->shop->cfg;
-    struct throttle_policy p = {(unsigned)cfg->login_failures,
-                                (unsigned)cfg->login_lockout};
+    const struct shop *shop = r->data;
+    struct throttle_policy p = {(unsigned)shop->cfg.login_failures,
+                                (unsigned)shop->cfg.login_lockout};
     char path[4096];
     enum throttle_err err;
 
     if (throttle_is_open())
         return 1;
-    if (snprintf(path, sizeof path, "%s/throttle", cfg->rundir) >= (int)sizeof path)
+    if (snprintf(path, sizeof path, "%s/throttle", shop->rundir) >= (int)sizeof path)
         return 0;
     if ((err = throttle_open(path, &p)) != THROTTLE_OK) {
-        request_log(a->req, "nori: logins refused: %s: %s", path, throttle_strerror(err));
+        nori_log(r, "nori: logins refused: %s: %s", path, throttle_strerror(err));
         return 0;
     }
     return 1;
 }
 
-/* A fresh key on login, so that a key known before it (a fixation
- * attempt) is worth nothing after. A failed login changes nothing here;
- * action_done counts it. A name or address with too many recent
- * failures is not even checked: the password hash is not computed. */
-static int act_login(struct visit *v, struct action *a)
-{
-    const struct nav_form *f = a->form;
+static const char login_failed[] = "Unknown user or wrong password.";
 
-    if (!(f->seen & NAV_HAS_USER) || !(f->seen & NAV_HAS_PASSWORD))
-        return refuse(a, 400, "Logging in needs a user and a password.");
-    if (!throttle_ready(a))
-        return refuse(a, 503, "Logging in is not possible right now; please try again later.");
-    a->retry_after = throttle_wait(f->user, a->req->remote_addr, a->now);
-    if (a->retry_after > 0)
-        return refuse(a, 429, "Too many failed logins for this user or from this "
-                              "address; please wait a while and try again.");
-    if (!users_check(&a->shop->users, f->user, f->password)) {
-        a->login_failed = 1;
-        return refuse(a, 400, "Unknown user or wrong password.");
+/* nori_login gives the session fresh keys, so that a key known before
+ * it (a fixation attempt) is worth nothing after. A failed login changes
+ * nothing here; shop_acted counts it. A name or address with too many
+ * recent failures is not even checked: the password hash is not
+ * computed. */
+static struct nori_result act_login(struct nori_req *r)
+{
+    const struct shop *shop = r->data;
+    const struct shop_form *f = form_of(r);
+    struct nori_result res;
+
+    if (f->user[0] == '\0' || f->password[0] == '\0')
+        return nori_fail(400, "Logging in needs a user and a password.");
+    if (!throttle_ready(r))
+        return nori_fail(503, "Logging in is not possible right now; please try again later.");
+    unsigned wait = throttle_wait(f->user, nori_remote_addr(r), r->now);
+    if (wait > 0) {
+        res = nori_fail(429, "Too many failed logins for this user or from this "
+                             "address; please wait a while and try again.");
+        res.retry_after = wait;
+        return res;
     }
-    if (visit_ensure(v, a->now) != VISIT_OK || visit_rotate(v) != VISIT_OK)
-        return refuse(a, 503, "No session could be made; please try again.");
-    memcpy(v->s.user, f->user, sizeof v->s.user);
-    v->s.dirty = 1;
-    a->login_ok = 1;
-    a->next = (struct nav_link){.pg = "Home"};
-    return 303;
+    if (!users_check(&shop->users, f->user, f->password))
+        return nori_show("Login", login_failed);
+    if (nori_login(r, f->user) < 0)
+        return nori_fail(503, no_session);
+    return nori_redirect(shop_pages[0].name, NULL);
 }
 
-int action_apply(struct visit *v, void *arg)
+struct nori_result shop_act(struct nori_req *r)
 {
-    struct action *a = arg;
-    const struct nav_form *f = a->form;
-
-    a->why = NULL;
-    a->login_failed = a->login_ok = 0;
-    a->retry_after = 0;
-    if (!visit_form_ok(v, f->k))
-        return refuse(a, 403, "This form is not from your session (or it is "
-                              "too old); nothing was changed. Reload the page "
-                              "and try again.");
-    if (!(f->seen & NAV_HAS_ACT))
-        return refuse(a, 400, "The form says no action.");
-    if (strcmp(f->act, "add") == 0)
-        return act_add(v, a);
-    if (strcmp(f->act, "set") == 0)
-        return act_set(v, a);
-    if (strcmp(f->act, "inc") == 0)
-        return act_count(v, a, 1);
-    if (strcmp(f->act, "dec") == 0)
-        return act_count(v, a, -1);
-    if (strcmp(f->act, "login") == 0)
-        return act_login(v, a);
-    if (strcmp(f->act, "logout") == 0) {
-        visit_end(v);
-        a->next = (struct nav_link){.pg = "Home"};
-        return 303;
+    if (strcmp(r->act, "add") == 0)
+        return act_add(r);
+    if (strcmp(r->act, "set") == 0)
+        return act_set(r);
+    if (strcmp(r->act, "inc") == 0)
+        return act_count(r, 1);
+    if (strcmp(r->act, "dec") == 0)
+        return act_count(r, -1);
+    if (strcmp(r->act, "login") == 0)
+        return act_login(r);
+    if (strcmp(r->act, "logout") == 0) {
+        nori_logout(r);
+        return nori_redirect(shop_pages[0].name, NULL);
     }
-    return refuse(a, 400, "There is no such action.");
+    return nori_fail(400, "There is no such action.");
 }
 
-/* The user name passed the form grammar (no control characters), so it
- * cannot forge a log line; the password is never logged. */
-void action_done(struct action *a, int status)
+/* What a login attempt leaves outside the session: the shared failure
+ * counts and the error log. The user name passed the form grammar (no
+ * control characters), so it cannot forge a log line; the password is
+ * never logged. */
+void shop_acted(struct nori_req *r, const struct nori_result *res)
 {
-    const char *user = a->form->user, *addr = a->req->remote_addr;
+    const char *user = form_of(r)->user, *addr = nori_remote_addr(r);
     unsigned wait;
 
-    if (a->login_failed) {
-        wait = throttle_fail(user, addr, a->now);
-        request_log(a->req, "nori: login failed for user '%s' from %s%s", user,
-                    addr[0] ? addr : "(no address)",
-                    wait ? "; further attempts wait" : "");
-    } else if (status == 429) {
-        request_log(a->req, "nori: login refused for user '%s' from %s: too many "
-                    "failures, %u s to wait", user, addr[0] ? addr : "(no address)",
-                    a->retry_after);
-    } else if (a->login_ok && status < 400) {
+    if (strcmp(r->act, "login") != 0)
+        return;
+    if (res->outcome == NORI_SHOW) {
+        wait = throttle_fail(user, addr, r->now);
+        nori_log(r, "nori: login failed for user '%s' from %s%s", user,
+                 addr[0] ? addr : "(no address)", wait ? "; further attempts wait" : "");
+    } else if (res->outcome == NORI_FAIL && res->status == 429) {
+        nori_log(r, "nori: login refused for user '%s' from %s: too many "
+                 "failures, %u s to wait", user, addr[0] ? addr : "(no address)",
+                 res->retry_after);
+    } else if (res->outcome == NORI_REDIRECT) {
         throttle_forget_user(user);
     }
 }

@@ -14,24 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../nav/nav.h"
+#include "nori.h"
 #include "catalog.h"
 #include "textfile.h"
 
 #define FIELDS_MAX 6
 #define NAME_MAX_BYTES 80
 #define CATALOG_FILE_MAX (256u << 20)  /* bench catalogs are large */
-
-static uint64_t fnv1a(const char *p, size_t n)
-{
-    uint64_t h = 14695981039346656037ull;
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 static int fail(char *err, size_t errlen, size_t line, const char *fmt, ...)
 {
@@ -45,19 +34,12 @@ static int fail(char *err, size_t errlen, size_t line, const char *fmt, ...)
     return -1;
 }
 
-/* The same rule as an id in a URL: 1..2^31-1, digits only, no leading 0. */
+/* The same rule as an id in a URL: 1..2^31-1, a strict decimal. */
 static int id_parse(const char *s, uint32_t *out)
 {
-    uint64_t n = 0;
+    uint64_t n;
 
-    if (*s == '\0' || *s == '0' || strlen(s) > 10)
-        return -1;
-    for (; *s; s++) {
-        if (!isdigit((unsigned char)*s))
-            return -1;
-        n = n * 10 + (uint64_t)(*s - '0');
-    }
-    if (n > INT32_MAX)
+    if (nori_decimal(s, strlen(s), INT32_MAX, &n) < 0 || n == 0)
         return -1;
     *out = (uint32_t)n;
     return 0;
@@ -121,12 +103,12 @@ static char *fold(char *s)
  * that shows it; the limits above bound the worst case. */
 static char *html_dup(const char *s)
 {
-    char buf[1000 * NAV_HTML_WORST + 1];
+    char buf[1000 * NORI_HTML_WORST + 1];
     size_t n = strlen(s);
 
     if (n > 1000)
         return NULL;
-    n = nav_html_escape(buf, s, n);
+    n = nori_html_escape(buf, s, n);
     buf[n] = '\0';
     return strdup(buf);
 }
@@ -275,7 +257,7 @@ int catalog_load(struct catalog *c, const char *path, char *err, size_t errlen)
         return -1;
     }
     c->text = text;
-    c->digest = fnv1a(text, len);
+    c->digest = nori_hash(NORI_HASH_INIT, text, len);
     for (const char *p = text; (p = strchr(p, '\n')); p++)
         lines++;
     c->categories = calloc(lines, sizeof *c->categories);

@@ -1,142 +1,120 @@
-/* main.c -- nori's entry point: settings from NORI_* variables and flags
- * (flags win), then one of three lives:
- *
- *   nori            a worker: FastCGI on fd 0 (lighttpd bin-path,
- *                   spawn-fcgi, mod_fcgid), or one CGI request
- *   nori serve      the prefork supervisor on its own socket
- *   nori stats      the counters of every worker, printed
- *   nori check      every setting checked, as a worker would at start
- *
- * Every life checks every setting before it serves anything (app_load);
- * a bad one is one line on stderr, NAME=value: reason, and exit 1. */
-#include <errno.h>
+/* main.c -- the sushi shop as nori sees it: its grammar, pages, actions,
+ * state, settings and data, handed to nori_main(). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "../fcgi/rundir.h"
-#include "../fcgi/serve.h"
-#include "../fcgi/stats.h"
-#include "../fcgi/worker.h"
-#include "../session/store.h"
 #include "shop.h"
 
-struct app {
-    struct shop_config cfg;
-    struct shop shop;
+#ifndef NORI_DATADIR
+#define NORI_DATADIR "shop/data"
+#endif
+
+static const struct nori_field query_fields[] = {
+    NORI_FIELD_UINT(struct shop_query, id, "id", 1, INT32_MAX, 0),
+    NORI_FIELD_TEXT(struct shop_query, q, "q", 1, SHOP_Q_MAX),
+    NORI_FIELD_UINT(struct shop_query, page, "page", 1, SHOP_PAGE_MAX, 1),
 };
 
-static int stats_path(const struct shop_config *cfg, char *out, size_t cap)
+static const struct nori_field form_fields[] = {
+    NORI_FIELD_UINT(struct shop_form, id, "id", 1, INT32_MAX, 0),
+    NORI_FIELD_UINT(struct shop_form, qty, "qty", 0, SHOP_QTY_MAX, SHOP_QTY_ABSENT),
+    NORI_FIELD_TEXT(struct shop_form, user, "user", 1, NORI_USER_MAX),
+    NORI_FIELD_TEXT(struct shop_form, password, "password", 1, SHOP_PASSWORD_MAX),
+};
+
+#define SET_STR(env, flag, member, def, help) \
+    NORI_SETTING_STR(struct shop_config, env, flag, member, def, help)
+#define SET_NUM(env, flag, member, def, min, max, help) \
+    NORI_SETTING_NUM(struct shop_config, env, flag, member, def, min, max, help)
+
+static const struct nori_setting settings[] = {
+    SET_STR("NORI_CATALOG", "catalog", catalog_path, NORI_DATADIR "/catalog.tsv",
+            "the menu, a TSV file read at start"),
+    SET_STR("NORI_USERS", "users", users_path, NORI_DATADIR "/users",
+            "user:crypt(3)-hash lines"),
+    SET_STR("NORI_STYLE_URL", "style-url", style_url, "/static/nori.css",
+            "the stylesheet every page links"),
+    SET_STR("NORI_ICON_URL", "icon-url", icon_url, "/static/favicon.ico",
+            "the icon every page links"),
+    SET_NUM("NORI_LOGIN_FAILURES", "login-failures", login_failures, "10", 0, 1000000,
+            "failed logins (per user, per address) that lock it out; 0: no throttle"),
+    SET_NUM("NORI_LOGIN_LOCKOUT", "login-lockout", login_lockout, "900", 1, 86400 * 7,
+            "seconds a lockout lasts, and a failure is remembered"),
+};
+
+static struct shop shop;
+
+/* Loaders say what is wrong; the message also names the setting. */
+static int load_failed(const char *setting, const char *path, char *err,
+                       size_t errlen)
 {
-    int n = snprintf(out, cap, "%s/stats", cfg->rundir);
-    return n > 0 && (size_t)n < cap ? 0 : -1;
-}
+    char why[256];
 
-static int stats_print(const struct shop_config *cfg)
-{
-    char path[4096];
-
-    if (stats_path(cfg, path, sizeof path) < 0 || stats_open(path, 0) < 0) {
-        fprintf(stderr, "nori: no counters at %s/stats (has a worker run?)\n",
-                cfg->rundir);
-        return 1;
-    }
-    for (int i = 0; i < STAT_COUNT; i++)
-        printf("%-18s %llu\n", stats_name((enum stat_id)i),
-               (unsigned long long)stats_get((enum stat_id)i));
-    stats_close();
-    return 0;
-}
-
-/* The run directory holds the counters (and the default store, and,
- * under lighttpd, the sockets): it is made when missing, as `mkdir -p`
- * would, and must be writable by this process. */
-static int store_check(const struct shop_config *cfg, char *err, size_t errlen)
-{
-    char why[512];
-
-    if (store_spec_check(cfg->store_spec, why, sizeof why) == 0)
-        return 0;
-    snprintf(err, errlen, "NORI_STORE=%s: %s", cfg->store_spec, why);
+    snprintf(why, sizeof why, "%s", err);
+    snprintf(err, errlen, "%s=%s: %s", setting, path, why);
     return -1;
 }
 
-/* Everything a worker holds: the shop's data, and the counters, mapped in
- * the worker itself. The store opens at the first request needing it,
- * but is checked here, so that a bad one stops nori before it serves. */
-static int app_load(void *ctx, char *err, size_t errlen)
+static int shop_load(void *data, const char *rundir, char *err, size_t errlen)
 {
-    struct app *a = ctx;
-    char path[4096];
+    struct shop *s = data;
 
-    if (rundir_check(a->cfg.rundir, err, errlen) != RUNDIR_OK ||
-        store_check(&a->cfg, err, errlen) < 0 ||
-        shop_init(&a->shop, &a->cfg, err, errlen) < 0)
-        return -1;
-    if (stats_path(&a->cfg, path, sizeof path) < 0 || stats_open(path, 1) < 0) {
-        snprintf(err, errlen, "NORI_RUNDIR=%s: cannot map the counters file %s: %s",
-                 a->cfg.rundir, path, strerror(errno));
-        shop_free(&a->shop);
-        return -1;
+    s->rundir = rundir;
+    if (catalog_load(&s->catalog, s->cfg.catalog_path, err, errlen) < 0)
+        return load_failed("NORI_CATALOG", s->cfg.catalog_path, err, errlen);
+    if (users_load(&s->users, s->cfg.users_path, err, errlen) < 0) {
+        catalog_free(&s->catalog);
+        return load_failed("NORI_USERS", s->cfg.users_path, err, errlen);
     }
+    /* Without it every page renders its frame, as a session's page does. */
+    s->frame = calloc(1, sizeof *s->frame);
     return 0;
 }
 
-static void app_unload(void *ctx)
+static void shop_unload(void *data)
 {
-    struct app *a = ctx;
+    struct shop *s = data;
 
-    shop_free(&a->shop);
-    stats_close();
+    users_free(&s->users);
+    frame_free(s->frame);
+    s->frame = NULL;
+    catalog_free(&s->catalog);
 }
 
-static int serve(struct app *a)
+/* A sessionless page shows the catalog, through the stylesheet and icon
+ * URLs. */
+static uint64_t shop_etag(const void *data)
 {
-    struct serve_options opt = {a->cfg.listen, (unsigned)a->cfg.workers,
-                                a->cfg.max_requests, (unsigned)a->cfg.socket_mode,
-                                a->cfg.socket_group};
-    struct serve_app sa = {app_load, app_unload, a, shop_handle, &a->shop};
+    const struct shop *s = data;
+    uint64_t h = s->catalog.digest;
 
-    return serve_run(&opt, &sa);
+    h = nori_hash(h, s->cfg.style_url, strlen(s->cfg.style_url) + 1);
+    return nori_hash(h, s->cfg.icon_url, strlen(s->cfg.icon_url) + 1);
 }
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 int main(int argc, char **argv)
 {
-    static struct app a;
-    const char *cmd = argc > 1 && argv[1][0] != '-' ? argv[1] : "";
-    char err[1024];
-    int rc;
+    const struct nori_app app = {
+        .name = "the nori sushi shop",
+        .query = {query_fields, COUNT(query_fields), sizeof(struct shop_query)},
+        .form = {form_fields, COUNT(form_fields), sizeof(struct shop_form)},
+        .pages = shop_pages,
+        .npages = shop_npages,
+        .act = shop_act,
+        .acted = shop_acted,
+        .state = shop_state_codec,
+        .error_page = view_error,
+        .settings = settings,
+        .nsettings = COUNT(settings),
+        .config = &shop.cfg,
+        .load = shop_load,
+        .unload = shop_unload,
+        .etag = shop_etag,
+        .data = &shop,
+    };
 
-    if (cmd[0] && strcmp(cmd, "stats") != 0 && strcmp(cmd, "serve") != 0 &&
-        strcmp(cmd, "check") != 0) {
-        fprintf(stderr, "nori: %s: unknown command (nori --help)\n", cmd);
-        return 2;
-    }
-    if (cmd[0]) {
-        argv++;
-        argc--;
-    }
-    switch (config_load(&a.cfg, argc, argv, err, sizeof err)) {
-    case CONFIG_OK: break;
-    case CONFIG_EVALUE: fprintf(stderr, "nori: %s\n", err); return 1;
-    case CONFIG_EUSAGE: fprintf(stderr, "nori: %s\n", err); return 2;
-    }
-    if (strcmp(cmd, "stats") == 0)
-        return stats_print(&a.cfg);
-    worker_set_body_timeout(a.cfg.body_timeout_ms);
-    if (strcmp(cmd, "serve") == 0)
-        return serve(&a);
-    if (app_load(&a, err, sizeof err) < 0) {
-        fprintf(stderr, "nori: %s\n", err);
-        return 1;
-    }
-    if (strcmp(cmd, "check") == 0) {
-        app_unload(&a);
-        return 0;
-    }
-    rc = worker_run(shop_handle, &a.shop, 0);
-    app_unload(&a);
-    return rc;
+    return nori_main(&app, argc, argv);
 }

@@ -1,19 +1,62 @@
-/* shop.h -- the demo sushi shop: what main() sets up and what the worker
- * calls for each request. */
+/* shop.h -- the demo sushi shop, an application on nori (nori.h): its
+ * URL and form fields, its session state (a counter and a cart), its
+ * settings and data, and what its pages and actions share. */
 #ifndef NORI_SHOP_H
 #define NORI_SHOP_H
 
-#include "../fcgi/http.h"
-#include "../nav/route.h"
-#include "../session/visit.h"
+#include <stdint.h>
+
+#include "nori.h"
 #include "catalog.h"
-#include "config.h"
 #include "users.h"
+
+#define SHOP_Q_MAX        200       /* search text, in bytes after decoding */
+#define SHOP_PAGE_MAX     10000     /* listing page numbers */
+#define SHOP_PASSWORD_MAX 128
+#define SHOP_CART_MAX     64        /* distinct items in one cart */
+#define SHOP_QTY_MAX      99
+#define SHOP_QTY_ABSENT   UINT32_MAX
+#define ITEMS_PER_PAGE    20
+
+/* ?pg=...&id=N&q=T&page=P, in this canonical order. */
+struct shop_query {
+    uint32_t id;                    /* 0 when absent */
+    char q[SHOP_Q_MAX + 1];
+    uint32_t page;                  /* 1 when absent */
+};
+
+/* The fields of an action POST besides act, _s and _k. */
+struct shop_form {
+    uint32_t id;                    /* 0 when absent */
+    uint32_t qty;                   /* SHOP_QTY_ABSENT when absent */
+    char user[NORI_USER_MAX + 1];
+    char password[SHOP_PASSWORD_MAX + 1];
+};
+
+struct cart_line {
+    uint32_t id;
+    uint32_t qty;                   /* 1..SHOP_QTY_MAX */
+};
+
+/* A visitor's state, as the session keeps it (state.c encodes it). */
+struct shop_state {
+    int64_t counter;
+    uint32_t ncart;
+    struct cart_line cart[SHOP_CART_MAX];
+};
+
+struct shop_config {
+    const char *catalog_path;
+    const char *users_path;
+    const char *style_url;
+    const char *icon_url;
+    unsigned long login_failures, login_lockout;
+};
 
 /* The frame every sessionless page shares, rendered at the first one
  * (layout.c); the only thing a request writes outside its arena. */
 struct frame {
-    char *prefix;               /* the SCRIPT_NAME it was rendered for */
+    char *prefix;                   /* the SCRIPT_NAME it was rendered for */
     char *bytes;
     size_t len;
 };
@@ -22,15 +65,37 @@ struct shop {
     struct shop_config cfg;
     struct catalog catalog;
     struct users users;
-    struct route_table *routes;
-    struct sessions sessions;
-    char etag[24];              /* of every sessionless page: see shop_init */
-    struct frame *frame;        /* NULL when it could not be allocated */
+    const char *rundir;             /* for the login throttle's file */
+    struct frame *frame;            /* NULL when it could not be allocated */
 };
 
-int shop_init(struct shop *s, const struct shop_config *cfg, char *err,
-              size_t errlen);
-void shop_free(struct shop *s);
-void shop_handle(const struct request *req, struct response *resp, void *shop);
+/* ---- state.c ---- */
+extern const struct nori_state_codec shop_state_codec;
+/* Cart edits. qty is capped at SHOP_QTY_MAX; 0 in cart_set removes.
+ * -1 when the cart has no room for another item. */
+int cart_add(struct shop_state *s, uint32_t id, uint32_t qty);
+int cart_set(struct shop_state *s, uint32_t id, uint32_t qty);
+uint32_t cart_count(const struct shop_state *s);
+
+/* ---- pages.c ---- */
+extern const struct nori_page shop_pages[];
+extern const size_t shop_npages;
+
+/* ---- actions.c ---- */
+struct nori_result shop_act(struct nori_req *r);
+void shop_acted(struct nori_req *r, const struct nori_result *res);
+
+/* ---- layout.c: what every page shares ---- */
+void view_price(struct nori_req *r, uint64_t cents);
+/* title is HTML: a literal, or catalog text escaped at load (the *_html
+ * strings of catalog.h). */
+void view_open(struct nori_req *r, const char *title);
+void view_close(struct nori_req *r);
+void view_link(struct nori_req *r, const char *pg, uint32_t id, const char *label);
+void view_pager(struct nori_req *r, const char *pg, const struct shop_query *base,
+                uint32_t npages);
+void view_item_list(struct nori_req *r, const struct item *const *items, size_t n);
+void view_error(struct nori_req *r, int status, const char *why);
+void frame_free(struct frame *f);
 
 #endif

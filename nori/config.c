@@ -1,6 +1,7 @@
-/* config.c -- the settings table. One row per setting: its variable, its
- * flag, its type and bounds, its default, and one line of help, from
- * which `nori --help` is printed. */
+/* config.c -- the settings tables. One row per setting: its variable,
+ * its flag, its type and bounds, its default, and one line of help, from
+ * which `nori --help` is printed. nori's table comes first, then the
+ * application's (nori_app.settings), read by the same code. */
 #include <errno.h>
 #include <getopt.h>
 #include <stddef.h>
@@ -10,43 +11,20 @@
 #include "../fcgi/origin.h"
 #include "config.h"
 
-#ifndef NORI_DATADIR
-#define NORI_DATADIR "shop/data"
-#endif
 #ifndef NORI_RUNDIR
 #define NORI_RUNDIR "var"
 #endif
 
-enum kind { STR, NUM, CHOICE, OCTAL };
-
-struct setting {
-    const char *env, *flag;
-    enum kind kind;
-    size_t offset;
-    const char *def;            /* as it would be written in the variable */
-    unsigned long min, max;     /* NUM */
-    const char *choices;        /* CHOICE: "a|b" */
-    const char *help;
-};
-
 #define S(env, flag, member, def, help) \
-    {env, flag, STR, offsetof(struct shop_config, member), def, 0, 0, NULL, help}
+    NORI_SETTING_STR(struct nori_config, env, flag, member, def, help)
 #define N(env, flag, member, def, min, max, help) \
-    {env, flag, NUM, offsetof(struct shop_config, member), def, min, max, NULL, help}
+    NORI_SETTING_NUM(struct nori_config, env, flag, member, def, min, max, help)
 #define O(env, flag, member, def, max, help) \
-    {env, flag, OCTAL, offsetof(struct shop_config, member), def, 0, max, NULL, help}
+    {env, flag, NORI_SET_OCTAL, offsetof(struct nori_config, member), def, 0, max, NULL, help}
 #define C(env, flag, member, def, choices, help) \
-    {env, flag, CHOICE, offsetof(struct shop_config, member), def, 0, 0, choices, help}
+    NORI_SETTING_CHOICE(struct nori_config, env, flag, member, def, choices, help)
 
-static const struct setting settings[] = {
-    S("NORI_CATALOG", "catalog", catalog_path, NORI_DATADIR "/catalog.tsv",
-      "the menu, a TSV file read at start"),
-    S("NORI_USERS", "users", users_path, NORI_DATADIR "/users",
-      "user:crypt(3)-hash lines"),
-    S("NORI_STYLE_URL", "style-url", style_url, "/static/nori.css",
-      "the stylesheet every page links"),
-    S("NORI_ICON_URL", "icon-url", icon_url, "/static/favicon.ico",
-      "the icon every page links"),
+static const struct nori_setting settings[] = {
     S("NORI_RUNDIR", "rundir", rundir, NORI_RUNDIR,
       "runtime state: the counters file and the default store"),
     S("NORI_STORE", "store", store_spec, "",
@@ -93,10 +71,6 @@ static const struct setting settings[] = {
       "fsync every commit, or leave flushing to the OS"),
     N("NORI_LMDB_MAPSIZE", "lmdb-mapsize", map_size_mb, "256", 1, 1048576,
       "LMDB map size, MiB: the most the store can hold"),
-    N("NORI_LOGIN_FAILURES", "login-failures", login_failures, "10", 0, 1000000,
-      "failed logins (per user, per address) that lock it out; 0: no throttle"),
-    N("NORI_LOGIN_LOCKOUT", "login-lockout", login_lockout, "900", 1, 86400 * 7,
-      "seconds a lockout lasts, and a failure is remembered"),
     S("NORI_LISTEN", "listen", listen, "unix:" NORI_RUNDIR "/nori.sock",
       "nori serve: the socket, unix:PATH or HOST:PORT"),
     O("NORI_SOCKET_MODE", "socket-mode", socket_mode, "", 07777,
@@ -128,17 +102,17 @@ static int choice_index(const char *choices, const char *v)
 
 /* A number in base 10 (NUM) or 8 (OCTAL) within the setting's bounds;
  * an empty OCTAL value means 0, "leave it alone". */
-static int number_parse(const struct setting *s, const char *value,
+static int number_parse(const struct nori_setting *s, const char *value,
                         unsigned long *out)
 {
     char *end;
 
-    if (s->kind == OCTAL && value[0] == '\0') {
+    if (s->kind == NORI_SET_OCTAL && value[0] == '\0') {
         *out = 0;
         return 0;
     }
     errno = 0;
-    *out = strtoul(value, &end, s->kind == OCTAL ? 8 : 10);
+    *out = strtoul(value, &end, s->kind == NORI_SET_OCTAL ? 8 : 10);
     return errno || end == value || *end || value[0] == '-' || value[0] == '+' ||
                    value[0] == ' ' || *out < s->min || *out > s->max
                ? -1 : 0;
@@ -146,28 +120,28 @@ static int number_parse(const struct setting *s, const char *value,
 
 /* from_flag: the value came from --flag, so the message names the flag,
  * as the user wrote it; otherwise the variable. */
-static int setting_apply(struct shop_config *cfg, const struct setting *s,
+static int setting_apply(void *base, const struct nori_setting *s,
                          const char *value, int from_flag, char *err,
                          size_t errlen)
 {
-    char *field = (char *)cfg + s->offset;
+    char *field = (char *)base + s->offset;
     const char *dashes = from_flag ? "--" : "";
     const char *name = from_flag ? s->flag : s->env;
     unsigned long n;
 
     switch (s->kind) {
-    case STR:
-    case CHOICE:
-        if (s->kind == CHOICE && choice_index(s->choices, value) < 0) {
+    case NORI_SET_STR:
+    case NORI_SET_CHOICE:
+        if (s->kind == NORI_SET_CHOICE && choice_index(s->choices, value) < 0) {
             snprintf(err, errlen, "%s%s=%s: not one of %s", dashes, name, value,
                      s->choices);
             return -1;
         }
         memcpy(field, &value, sizeof value);
         return 0;
-    case NUM:
-    case OCTAL:
-        if (number_parse(s, value, &n) < 0 && s->kind == OCTAL) {
+    case NORI_SET_NUM:
+    case NORI_SET_OCTAL:
+        if (number_parse(s, value, &n) < 0 && s->kind == NORI_SET_OCTAL) {
             snprintf(err, errlen, "%s%s=%s: not an octal mode from 0 to %lo",
                      dashes, name, value, s->max);
             return -1;
@@ -183,7 +157,7 @@ static int setting_apply(struct shop_config *cfg, const struct setting *s,
     return -1;
 }
 
-static int derive(struct shop_config *cfg, char *err, size_t errlen)
+static int derive(struct nori_config *cfg, char *err, size_t errlen)
 {
     cfg->policy = choice_index("lazy|eager", cfg->policy_name) == 1 ? POLICY_EAGER : POLICY_LAZY;
     cfg->carrier = choice_index("url|cookie", cfg->carrier_name) == 1 ? CARRIER_COOKIE : CARRIER_URL;
@@ -222,48 +196,91 @@ static int derive(struct shop_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-enum config_err config_load(struct shop_config *cfg, int argc, char **argv,
-                            char *err, size_t errlen)
+/* The two tables as one list: nori's rows, then the application's. */
+struct table {
+    const struct nori_setting *row;
+    void *base;
+};
+
+static size_t table_size(const struct nori_app *app)
 {
-    struct option opts[NSETTINGS + 2];
+    return NSETTINGS + app->nsettings;
+}
+
+static struct table table_row(struct nori_config *cfg, const struct nori_app *app,
+                              size_t i)
+{
+    if (i < NSETTINGS)
+        return (struct table){&settings[i], cfg};
+    return (struct table){&app->settings[i - NSETTINGS], app->config};
+}
+
+enum config_err config_load(struct nori_config *cfg, const struct nori_app *app,
+                            int argc, char **argv, char *err, size_t errlen)
+{
+    size_t n = table_size(app);
+    struct option *opts = calloc(n + 2, sizeof *opts);
+    enum config_err rc = CONFIG_EVALUE;
     int c;
 
-    memset(cfg, 0, sizeof *cfg);
-    for (size_t i = 0; i < NSETTINGS; i++) {
-        const char *v = getenv(settings[i].env);
-        if (setting_apply(cfg, &settings[i], v && *v ? v : settings[i].def, 0,
-                          err, errlen) < 0)
-            return CONFIG_EVALUE;
-        opts[i] = (struct option){settings[i].flag, required_argument, NULL, (int)i};
+    if (opts == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return CONFIG_EVALUE;
     }
-    opts[NSETTINGS] = (struct option){"help", no_argument, NULL, 'h'};
-    opts[NSETTINGS + 1] = (struct option){NULL, 0, NULL, 0};
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < n; i++) {
+        struct table t = table_row(cfg, app, i);
+        const char *v = getenv(t.row->env);
+        if (setting_apply(t.base, t.row, v && *v ? v : t.row->def, 0, err, errlen) < 0)
+            goto done;
+        opts[i] = (struct option){t.row->flag, required_argument, NULL, (int)i};
+    }
+    opts[n] = (struct option){"help", no_argument, NULL, 'h'};
     opterr = 0;         /* one line of our own instead of getopt's */
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         if (c == 'h') {
-            config_usage(stdout);
+            config_usage(app, stdout);
             exit(0);
         }
+        rc = CONFIG_EUSAGE;
         if (c == ':') {
             snprintf(err, errlen, "%s: needs a value", argv[optind - 1]);
-            return CONFIG_EUSAGE;
+            goto done;
         }
-        if (c < 0 || (size_t)c >= NSETTINGS) {
+        if (c < 0 || (size_t)c >= n) {
             snprintf(err, errlen, "%s: unknown option (nori --help lists them)",
                      argv[optind - 1]);
-            return CONFIG_EUSAGE;
+            goto done;
         }
-        if (setting_apply(cfg, &settings[c], optarg, 1, err, errlen) < 0)
-            return CONFIG_EVALUE;
+        rc = CONFIG_EVALUE;
+        struct table t = table_row(cfg, app, (size_t)c);
+        if (setting_apply(t.base, t.row, optarg, 1, err, errlen) < 0)
+            goto done;
     }
     if (optind != argc) {
         snprintf(err, errlen, "%s: unexpected argument (nori --help)", argv[optind]);
-        return CONFIG_EUSAGE;
+        rc = CONFIG_EUSAGE;
+        goto done;
     }
-    return derive(cfg, err, errlen) < 0 ? CONFIG_EVALUE : CONFIG_OK;
+    rc = derive(cfg, err, errlen) < 0 ? CONFIG_EVALUE : CONFIG_OK;
+done:
+    free(opts);
+    return rc;
 }
 
-void config_usage(FILE *out)
+static void usage_rows(const struct nori_setting *rows, size_t n, FILE *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct nori_setting *s = &rows[i];
+        fprintf(out, "  %-22s --%-16s %s\n      %s", s->env, s->flag,
+                s->def[0] ? s->def : "(see below)", s->help);
+        if (s->kind == NORI_SET_CHOICE)
+            fprintf(out, " (%s)", s->choices);
+        fputc('\n', out);
+    }
+}
+
+void config_usage(const struct nori_app *app, FILE *out)
 {
     fputs("usage: nori [--flag VALUE ...]      serve (FastCGI on fd 0) or answer one CGI request\n"
           "       nori serve [--listen ADDR] [--workers N] [--max-requests M] [--flag VALUE ...]\n"
@@ -273,15 +290,11 @@ void config_usage(FILE *out)
           "\n"
           "With a FastCGI listening socket on fd 0 (lighttpd bin-path, spawn-fcgi,\n"
           "mod_fcgid) nori serves until SIGTERM; otherwise it answers one CGI\n"
-          "request, e.g.  QUERY_STRING='pg=Item&id=26' nori\n\n"
-          "Settings (environment variable, flag, default); flags win:\n",
+          "request, e.g.  QUERY_STRING='pg=Item&id=26' nori\n\n",
           out);
-    for (size_t i = 0; i < NSETTINGS; i++) {
-        const struct setting *s = &settings[i];
-        fprintf(out, "  %-22s --%-16s %s\n      %s", s->env, s->flag,
-                s->def[0] ? s->def : "(see below)", s->help);
-        if (s->kind == CHOICE)
-            fprintf(out, " (%s)", s->choices);
-        fputc('\n', out);
-    }
+    fprintf(out, "Settings of %s (environment variable, flag, default); flags win:\n",
+            app->name);
+    usage_rows(app->settings, app->nsettings, out);
+    fputs("Settings of nori:\n", out);
+    usage_rows(settings, NSETTINGS, out);
 }

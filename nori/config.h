@@ -1,18 +1,16 @@
-/* config.h -- nori's settings: each one a NORI_* environment variable
- * (what web servers pass to the processes they spawn) and a --flag;
- * flags win. */
+/* config.h -- nori's settings and the application's: each one a NORI_*
+ * environment variable (what web servers pass to the processes they
+ * spawn) and a --flag; flags win. One table engine reads both tables
+ * (struct nori_setting, nori.h). */
 #ifndef NORI_CONFIG_H
 #define NORI_CONFIG_H
 
 #include <stdio.h>
 
+#include "nori.h"
 #include "../session/visit.h"
 
-struct shop_config {
-    const char *catalog_path;
-    const char *users_path;
-    const char *style_url;
-    const char *icon_url;
+struct nori_config {
     const char *rundir;             /* counters file; default store */
     const char *store_spec;         /* "" means lmdb:RUNDIR/sessions */
     const char *status_path;        /* PATH_INFO of the JSON counters */
@@ -28,7 +26,6 @@ struct shop_config {
     const char *route;
     unsigned long memory_max;
     unsigned long redis_timeout_ms, redis_wait;
-    unsigned long login_failures, login_lockout;
     const char *listen;             /* nori serve */
     unsigned long workers, max_requests;
     unsigned long socket_mode;      /* octal; 0 leaves it to the umask */
@@ -48,11 +45,12 @@ enum config_err {
     CONFIG_EUSAGE,      /* the command line cannot be understood: 2 */
 };
 
-/* Fills cfg from the environment, then argv (after optind). On a bad
- * value, writes one line into err, naming the setting as it was given
- * (NORI_X=value or --x=value) and why it is refused. */
-enum config_err config_load(struct shop_config *cfg, int argc, char **argv,
-                            char *err, size_t errlen);
-void config_usage(FILE *out);
+/* Fills cfg and the application's settings from the environment, then
+ * argv (after optind). On a bad value, writes one line into err, naming
+ * the setting as it was given (NORI_X=value or --x=value) and why it is
+ * refused. */
+enum config_err config_load(struct nori_config *cfg, const struct nori_app *app,
+                            int argc, char **argv, char *err, size_t errlen);
+void config_usage(const struct nori_app *app, FILE *out);
 
 #endif

@@ -1,0 +1,299 @@
+/* nori.h -- the one header an application includes.
+ *
+ * An application hands nori its query and form fields (each a name, a
+ * validator kind and the slot of its own struct it fills), its pages
+ * (name -> render), its action function, its session state (an opaque,
+ * versioned blob it encodes and decodes), its error page, the principal
+ * the authorizer answers with, its load hook and what its ETag depends
+ * on: struct nori_app below. nori_main() does the rest: settings, the
+ * worker loop or `nori serve`, parsing by the application's tables,
+ * routing, canonical URLs, the lazy session rule and the commit, cache
+ * validators, security headers, Post/Redirect/Get, the authorizer role
+ * and the status endpoint.
+ *
+ * Everything a request allocates comes from its arena (nori_alloc) and
+ * dies with it. Nothing here is thread-safe: a worker serves one request
+ * at a time.
+ *
+ * Build an application against the installed library with
+ *     cc app.c $(pkg-config --cflags --libs nori)
+ */
+#ifndef NORI_H
+#define NORI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NORI_KEY_LEN   22       /* a minted key: 128 bits, unpadded base64url */
+#define NORI_USER_MAX  64       /* the logged-in principal's name, in bytes */
+#define NORI_TEXT_MAX  255      /* the longest text field a grammar may have */
+#define NORI_FIELDS_MAX 24      /* fields in one grammar */
+#define NORI_STATE_MAX (60 * 1024)  /* encoded state: records are bounded */
+
+/* ---- the URL grammar ---------------------------------------------------
+ *
+ * Besides the fields nori owns (pg, the page name; _s, the session key;
+ * _k, the form key; act, the action of a form), an application names its
+ * own, in the order canonical URLs give them. Each fills one slot of the
+ * application's struct, at `offset`:
+ *
+ *   NORI_UINT  a uint32_t: a plain decimal (no sign, blanks or leading
+ *              zeros) in [min, max]; `absent` when not given, and a link
+ *              whose slot holds `absent` leaves the field out
+ *   NORI_TEXT  a char[max + 1]: valid UTF-8 of min..max bytes without
+ *              control characters, NUL-terminated; "" when not given
+ *
+ * A known field given twice, malformed encoding, %00, invalid UTF-8 or
+ * a value out of its bounds answers 400 before the application runs.
+ * Unknown fields are checked for well-formed encoding and ignored. */
+enum nori_kind { NORI_UINT, NORI_TEXT };
+
+struct nori_field {
+    const char *name;
+    enum nori_kind kind;
+    size_t offset;
+    uint32_t min, max;
+    uint32_t absent;            /* NORI_UINT only */
+};
+
+/* The slot's size is checked at compile time: a TEXT slot that cannot
+ * hold max bytes and the NUL, or a UINT slot that is not 4 bytes, is an
+ * error (a negative array size). */
+#define NORI_SLOT_(type, member, ok) \
+    (offsetof(type, member) + 0 * sizeof(char[(ok) ? 1 : -1]))
+#define NORI_FIELD_UINT(type, member, name, min, max, absent)              \
+    {name, NORI_UINT,                                                      \
+     NORI_SLOT_(type, member, sizeof(((type *)0)->member) == 4), min, max, \
+     absent}
+#define NORI_FIELD_TEXT(type, member, name, min, max)                      \
+    {name, NORI_TEXT,                                                      \
+     NORI_SLOT_(type, member, sizeof(((type *)0)->member) > (max) &&       \
+                (max) <= NORI_TEXT_MAX), min, max, 0}
+
+struct nori_grammar {
+    const struct nori_field *fields;
+    size_t nfields;             /* at most NORI_FIELDS_MAX */
+    size_t size;                /* sizeof the application's struct */
+};
+
+/* A navigation URL: a page and the application's query struct (NULL:
+ * no fields). nori builds it canonical: pg first, the fields in grammar
+ * order, _s last when a session is live and travels in URLs. */
+struct nori_link {
+    const char *pg;
+    const void *query;
+};
+
+/* ---- the response ------------------------------------------------------
+ *
+ * Pages write into a buffer that is sent once, after them. Out of memory
+ * anywhere turns the answer into a 503; nothing needs checking here. */
+struct response;
+
+void response_write(struct response *r, const char *s, size_t n);
+void response_puts(struct response *r, const char *s);
+void response_uint(struct response *r, uint64_t n);   /* decimal */
+void response_printf(struct response *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The body's length so far, and its bytes from `from` on (NULL after a
+ * failure): what a page needs to keep a piece it rendered for reuse. */
+size_t response_length(const struct response *r);
+const char *response_since(const struct response *r, size_t from);
+/* "Not Found" for 404, and so on. */
+const char *nori_reason(int status);
+
+/* ---- one request, as an application sees it ---------------------------- */
+
+struct nori;                    /* nori's side of the request */
+
+struct nori_req {
+    struct response *resp;      /* where a page writes */
+    const char *prefix;         /* SCRIPT_NAME: every URL starts with it */
+    const char *pg;             /* the page asked for (pages), or "" */
+    const void *query;          /* the application's query struct */
+    const void *form;           /* actions: the application's form struct */
+    const char *act;            /* actions: the form's act, "" when none */
+    const char *notice;         /* a line for the page (NORI_SHOW), or NULL */
+    uint64_t now;               /* unix seconds, one clock per request */
+    void *data;                 /* the application's (nori_app.data) */
+    struct nori *nori;
+};
+
+/* The session state of this request, or NULL without a live session. */
+const void *nori_state(const struct nori_req *r);
+/* The logged-in principal, "" when none. */
+const char *nori_user(const struct nori_req *r);
+/* Whether this page is the same for every visitor (no session is in
+ * play): what a page may keep and reuse across requests. */
+int nori_sessionless(const struct nori_req *r);
+
+/* Request memory: zeroed, and gone with the request. NULL when out of
+ * memory (the answer is then a 503 anyway). */
+void *nori_alloc(struct nori_req *r, size_t n);
+/* The client's address as the web server saw it, "" when unknown. */
+const char *nori_remote_addr(const struct nori_req *r);
+/* One line to the web server's error log. */
+void nori_log(const struct nori_req *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* HTML output: text escaped, a URL built and escaped, a form opened. */
+void nori_text(struct nori_req *r, const char *s);
+void nori_url(struct nori_req *r, const struct nori_link *link);
+/* <form method=post> to the application, with the hidden act, and the
+ * _s and _k a live session needs; the caller adds fields and </form>. */
+void nori_form_open(struct nori_req *r, const char *cls, const char *act);
+/* The hidden fields a GET form needs to keep the session (_s), or none. */
+void nori_form_keep(struct nori_req *r);
+/* The application's URL as a form action, escaped. */
+void nori_form_action(struct nori_req *r);
+
+/* HTML-escape n bytes of src into dst, which must hold NORI_HTML_WORST
+ * * n bytes; returns the bytes written. For text escaped once, at load. */
+#define NORI_HTML_WORST 6
+size_t nori_html_escape(char *dst, const char *src, size_t n);
+/* A strict decimal, as the grammar reads one: digits only, no leading
+ * zero, at most max. 0, or -1 when s[0..n) is not one. */
+int nori_decimal(const char *s, size_t n, uint64_t max, uint64_t *out);
+/* FNV-1a over n bytes, continuing from h (start with NORI_HASH_INIT):
+ * for what an application's ETag depends on. */
+#define NORI_HASH_INIT 14695981039346656037ull
+uint64_t nori_hash(uint64_t h, const void *p, size_t n);
+
+/* ---- pages -------------------------------------------------------------
+ *
+ * A page renders its whole answer and returns 200, or returns 404 (or
+ * another 4xx/5xx) having written nothing; nori then answers with the
+ * error page. Without a session a page must depend only on its URL and
+ * what the ETag covers: nori validates and caches it as such. */
+struct nori_page {
+    const char *name;           /* letters, digits, - and _; at most 32 */
+    int (*render)(struct nori_req *r);
+};
+
+/* ---- actions -----------------------------------------------------------
+ *
+ * A POST runs the application's act function, perhaps more than once:
+ * when another worker committed to the same session in between, it runs
+ * again on the fresh state, so it must have no effect outside the
+ * session (do those in `acted`, which runs once). It returns one result:
+ *
+ *   nori_redirect(link)     303 to a navigation URL (Post/Redirect/Get);
+ *                           the session state written is committed first
+ *   nori_show(page, notice) 200: the page rendered with a notice; nothing
+ *                           written is kept (a refused form, say)
+ *   nori_fail(status, why)  a 4xx/5xx with the error page; nothing kept
+ */
+enum nori_outcome { NORI_REDIRECT, NORI_SHOW, NORI_FAIL };
+
+struct nori_result {
+    enum nori_outcome outcome;
+    int status;                 /* 303, 200, or the failure's */
+    struct nori_link next;      /* NORI_REDIRECT; query from nori_alloc */
+    const char *page;           /* NORI_SHOW */
+    const char *why;            /* the notice, or the failure's explanation */
+    unsigned retry_after;       /* seconds, for a 429 or 503; 0: none */
+};
+
+static inline struct nori_result nori_redirect(const char *pg, const void *query)
+{
+    return (struct nori_result){NORI_REDIRECT, 303, {pg, query}, NULL, NULL, 0};
+}
+
+static inline struct nori_result nori_show(const char *page, const char *notice)
+{
+    return (struct nori_result){NORI_SHOW, 200, {NULL, NULL}, page, notice, 0};
+}
+
+static inline struct nori_result nori_fail(int status, const char *why)
+{
+    return (struct nori_result){NORI_FAIL, status, {NULL, NULL}, NULL, why, 0};
+}
+
+/* The state to change: makes the session when there is none (the lazy
+ * rule: this is the first write) and marks it to be committed. NULL when
+ * no session could be made; answer nori_fail(503, ...). */
+void *nori_state_write(struct nori_req *r);
+/* Login: the session (made if needed) moves to fresh keys, so a key known
+ * before is worth nothing after, and carries user as its principal. The
+ * application checked the credentials. 0, or -1 (answer 503). */
+int nori_login(struct nori_req *r, const char *user);
+/* Logout: the session and its record go. */
+void nori_logout(struct nori_req *r);
+
+/* ---- settings ----------------------------------------------------------
+ *
+ * Each an environment variable (what web servers pass to the processes
+ * they spawn) and a --flag, listed by `nori --help`, checked at start:
+ * a bad value stops the process with one line NAME=value: reason. */
+enum nori_setting_kind { NORI_SET_STR, NORI_SET_NUM, NORI_SET_CHOICE, NORI_SET_OCTAL };
+
+struct nori_setting {
+    const char *env, *flag;
+    enum nori_setting_kind kind;
+    size_t offset;              /* const char * (STR, CHOICE) or unsigned long */
+    const char *def;            /* as it would be written in the variable */
+    unsigned long min, max;     /* NUM, OCTAL */
+    const char *choices;        /* CHOICE: "a|b" */
+    const char *help;
+};
+
+#define NORI_SETTING_STR(type, env, flag, member, def, help) \
+    {env, flag, NORI_SET_STR, offsetof(type, member), def, 0, 0, NULL, help}
+#define NORI_SETTING_NUM(type, env, flag, member, def, min, max, help) \
+    {env, flag, NORI_SET_NUM, offsetof(type, member), def, min, max, NULL, help}
+#define NORI_SETTING_CHOICE(type, env, flag, member, def, choices, help) \
+    {env, flag, NORI_SET_CHOICE, offsetof(type, member), def, 0, 0, choices, help}
+
+/* ---- the application ---------------------------------------------------- */
+
+struct nori_state_codec {
+    size_t size;                /* of the state struct; fresh state is zeroes */
+    unsigned version;           /* 1..255, stored with the blob */
+    /* 0 and *len, or -1 when it does not fit in cap. */
+    int (*encode)(const void *state, unsigned char *buf, size_t cap, size_t *len);
+    /* Never trusts its input: 0 and a state within bounds, or -1 (the
+     * record is then treated as absent, and logged). version is the one
+     * the blob was written with. */
+    int (*decode)(void *state, unsigned version, const unsigned char *buf,
+                  size_t len);
+};
+
+struct nori_app {
+    const char *name;           /* in --help and logs */
+    struct nori_grammar query;  /* fields of navigation URLs */
+    struct nori_grammar form;   /* fields of action POSTs */
+    const struct nori_page *pages;
+    size_t npages;              /* pages[0] answers a URL without pg */
+    struct nori_result (*act)(struct nori_req *r);
+    /* Once, after the commit, with the result sent: effects outside the
+     * session (counting a failed login, say). May be NULL. */
+    void (*acted)(struct nori_req *r, const struct nori_result *res);
+    struct nori_state_codec state;
+    /* The body of an error answer (status and headers are nori's). NULL:
+     * a plain page of nori's. */
+    void (*error_page)(struct nori_req *r, int status, const char *why);
+    /* The name the authorizer role passes on as NORI_USER for a live
+     * session, or NULL to deny. NULL: the logged-in user, if any. */
+    const char *(*principal)(struct nori_req *r);
+    /* The application's own settings, filling the struct at `config`. */
+    const struct nori_setting *settings;
+    size_t nsettings;
+    void *config;
+    /* In each worker before it serves (and in `nori check`): read data,
+     * check settings. rundir is the run directory, private to this
+     * service. On error, one line in err naming the setting; -1. */
+    int (*load)(void *data, const char *rundir, char *err, size_t errlen);
+    void (*unload)(void *data);
+    /* A digest of everything a sessionless page depends on besides its
+     * URL and nori's build (the catalog, the application's version and
+     * settings): the ETag of every such page. */
+    uint64_t (*etag)(const void *data);
+    void *data;
+};
+
+/* nori's main(): reads the settings (nori's and the application's) and
+ * runs the command of argv: a worker (FastCGI on fd 0, or one CGI
+ * request), `serve`, `stats` or `check`. Returns the exit status. */
+int nori_main(const struct nori_app *app, int argc, char **argv);
+
+#endif

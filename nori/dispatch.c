@@ -1,0 +1,611 @@
+/* dispatch.c -- one request through nori: method, URL, route, the lazy
+ * rule, cache validation, the application's page or action, and the
+ * headers every answer carries. The application is reached only through
+ * its nori_app; everything here holds for any application. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "../fcgi/build.h"
+#include "../fcgi/origin.h"
+#include "../fcgi/stats.h"
+#include "service.h"
+
+/* No script at all, styles only from our own origin, forms only to us:
+ * a URL may carry a session key, so nothing may leak it or inject into it. */
+#define CSP "default-src 'none'; style-src 'self'; img-src 'self'; " \
+            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+/* A 503 is a store that is down or busy for a moment. */
+#define RETRY_AFTER_503 2
+
+/* same-origin, not no-referrer: no other site sees a URL (it may carry a
+ * session key), and our own form POSTs keep their Origin, which a browser
+ * sends as "null" under no-referrer and the cross-site check refuses. */
+static void headers_common(struct response *resp)
+{
+    response_header(resp, "X-Content-Type-Options", "nosniff");
+    response_header(resp, "Referrer-Policy", "same-origin");
+    response_header(resp, "Content-Security-Policy", CSP);
+}
+
+static void retry_after(struct response *resp, unsigned seconds)
+{
+    char n[24];
+
+    n[http_uint(n, seconds)] = '\0';
+    response_header(resp, "Retry-After", n);
+}
+
+enum answer_form { ANSWER_PAGE, ANSWER_PLAIN };
+
+/* Every error answer: what was written is dropped, nothing is cached,
+ * and the body is the application's error page (or a line of text, for
+ * callers that are not a browser). retry: seconds for Retry-After, 0 for
+ * the default (RETRY_AFTER_503 on a 503, none otherwise). */
+static void answer_error(struct nori_req *r, int status, const char *why,
+                         enum answer_form form, unsigned retry)
+{
+    const struct nori_app *app = r->nori->svc->app;
+    struct response *resp = r->resp;
+
+    response_clear(resp);
+    resp->status = status;
+    headers_common(resp);
+    response_header(resp, "Content-Type", form == ANSWER_PLAIN
+                    ? "text/plain; charset=utf-8" : "text/html; charset=utf-8");
+    response_header(resp, "Cache-Control", "no-store");
+    if (status == 405)
+        response_header(resp, "Allow", "GET, HEAD, POST");
+    if (retry == 0 && status == 503)
+        retry = RETRY_AFTER_503;
+    if (retry)
+        retry_after(resp, retry);
+    if (form == ANSWER_PLAIN) {
+        response_puts(resp, why);
+        response_puts(resp, "\n");
+    } else if (app->error_page) {
+        app->error_page(r, status, why);
+    } else {
+        page_error_plain(r, status, why);
+    }
+}
+
+/* Weak comparison (RFC 9110 8.8.3.2) over a list of entity tags. */
+static int etag_matches(const char *header, const char *etag)
+{
+    size_t elen = strlen(etag);
+    const char *p = header;
+
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (*p == '*')
+            return 1;
+        if (p[0] == 'W' && p[1] == '/')
+            p += 2;
+        if (strncmp(p, etag, elen) == 0 &&
+            (p[elen] == '\0' || p[elen] == ',' || p[elen] == ' ' || p[elen] == '\t'))
+            return 1;
+        while (*p && *p != ',')
+            p++;
+    }
+    return 0;
+}
+
+static int read_only(struct visit *v, void *arg)
+{
+    (void)v;
+    (void)arg;
+    return 200;     /* reading a page changes nothing */
+}
+
+/* A page, or the error page when its lookups fail; errors are never
+ * cached (answer_error says so), pages get their cache headers after. */
+static int render(struct nori_req *r, const struct nori_page *page)
+{
+    int status;
+
+    r->pg = page->name;
+    status = page->render(r);
+    if (status != 200) {
+        answer_error(r, status, status == 404 ? "Nothing here has that number."
+                                              : "Please try again.", ANSWER_PAGE, 0);
+        return status;
+    }
+    stats_add(r->nori->svc->stats, STAT_PAGES, 1);
+    response_header(r->resp, "Content-Type", "text/html; charset=utf-8");
+    headers_common(r->resp);
+    return 200;
+}
+
+/* A session-bearing answer is one visitor's: no shared cache may keep
+ * it, and no validator could describe it. */
+static void headers_session(struct nori_req *r, int status)
+{
+    if (status < 400)
+        response_header(r->resp, "Cache-Control", "private, no-store");
+    visit_cookies(r->nori->visit, r->resp);
+}
+
+/* The window shopper's path: no key, so no store; the page depends only
+ * on the URL and what the ETag covers, so a 304 costs no rendering. */
+static void serve_sessionless(struct nori_req *r, const struct nori_page *page)
+{
+    const struct service *svc = r->nori->svc;
+    const struct request *req = r->nori->req;
+
+    if (req->if_none_match && etag_matches(req->if_none_match, svc->etag)) {
+        r->resp->status = 304;
+        headers_common(r->resp);
+    } else if (render(r, page) != 200) {
+        return;
+    }
+    response_header(r->resp, "ETag", svc->etag);
+    response_header(r->resp, "Cache-Control", "public, max-age=60");
+    /* With the cookie carrier the same URL is a personal page for a
+     * nori_s holder: a shared cache must not hand this one to them, nor
+     * theirs to anyone (theirs is no-store anyway). The url carrier puts
+     * the key in the URL, so the URL alone tells the pages apart. */
+    if (visit_cookie_carried(&svc->sessions))
+        response_header(r->resp, "Vary", "Cookie");
+}
+
+/* The visit and the state buffer a session request needs, from the
+ * request's arena. */
+static struct visit *visit_new(struct nori_req *r)
+{
+    return arena_alloc(r->nori->req->arena, sizeof(struct visit));
+}
+
+static void serve_page(struct nori_req *r, uint64_t now)
+{
+    struct nori *n = r->nori;
+    struct service *svc = (struct service *)n->svc;
+    const struct request *req = n->req;
+    const struct nori_page *page;
+    struct visit *visit;
+    enum nav_err err;
+    enum visit_err verr;
+    int status;
+
+    err = nav_parse(&svc->app->query, req->query, req->query_len, &n->nav,
+                    (void *)r->query);
+    if (err != NAV_OK) {
+        answer_error(r, nav_status(err), nav_strerror(err), ANSWER_PAGE, 0);
+        return;
+    }
+    page = route_find(svc->routes, (n->nav.core & NAV_HAS_PG) ? n->nav.pg
+                                                              : svc->app->pages[0].name);
+    if (page == NULL) {
+        answer_error(r, 404, "There is no such page.", ANSWER_PAGE, 0);
+        return;
+    }
+    const char *s_param = (n->nav.core & NAV_HAS_S) ? n->nav.s : NULL;
+    if (svc->cfg.policy == POLICY_LAZY && !visit_has_key(&svc->sessions, req, s_param)) {
+        serve_sessionless(r, page);
+        return;
+    }
+    if ((visit = visit_new(r)) == NULL) {
+        r->resp->failed = 1;
+        return;
+    }
+    verr = visit_run(visit, &svc->sessions, req, s_param, now, read_only, NULL, &status);
+    if (verr != VISIT_OK) {
+        answer_error(r, 503, visit_strerror(verr), ANSWER_PAGE, 0);
+        return;
+    }
+    n->visit = visit;
+    headers_session(r, render(r, page));
+}
+
+static int is_form(const char *content_type)
+{
+    static const char form[] = "application/x-www-form-urlencoded";
+    size_t n = sizeof form - 1;
+
+    return content_type && strncasecmp(content_type, form, n) == 0 &&
+           (content_type[n] == '\0' || content_type[n] == ';' ||
+            content_type[n] == ' ');
+}
+
+/* Checks a POST in the order a client can act on: size, then type, then
+ * whether it arrived whole, then its grammar. Only then may it act. */
+static int form_read(struct nori_req *r, struct nav *query_nav)
+{
+    struct nori *n = r->nori;
+    const struct nori_app *app = n->svc->app;
+    const struct request *req = n->req;
+    enum nav_err err;
+
+    switch (req->body_err) {
+    case BODY_OK:
+        break;
+    case BODY_ETOOLARGE:
+        answer_error(r, 413, "The form is larger than 16 KiB.", ANSWER_PAGE, 0);
+        return -1;
+    case BODY_ENOMEM:
+        r->resp->failed = 1;
+        return -1;
+    case BODY_ETIMEOUT:
+        answer_error(r, 408, "The form took too long to arrive; nothing was done.",
+                     ANSWER_PAGE, 0);
+        return -1;
+    case BODY_ELENGTH:
+    case BODY_ETRUNCATED:
+        answer_error(r, 400, "The form arrived incomplete; nothing was done.",
+                     ANSWER_PAGE, 0);
+        return -1;
+    }
+    if (!is_form(req->content_type)) {
+        answer_error(r, 415, "Forms must be application/x-www-form-urlencoded.",
+                     ANSWER_PAGE, 0);
+        return -1;
+    }
+    if ((err = nav_parse_form(&app->form, req->body, req->body_len, &n->nav,
+                              (void *)r->form)) != NAV_OK ||
+        (err = nav_parse(&app->query, req->query, req->query_len, query_nav,
+                         (void *)r->query)) != NAV_OK) {
+        answer_error(r, nav_status(err), nav_strerror(err), ANSWER_PAGE, 0);
+        return -1;
+    }
+    return 0;
+}
+
+static void redirect(struct nori_req *r, const struct nori_link *next)
+{
+    char url[NAV_QUERY_MAX + 256];
+    const struct nori *n = r->nori;
+
+    if (nav_url(url, sizeof url, n->req->script_name, &n->svc->app->query, next,
+                visit_link_key(n->visit)) == 0) {
+        r->resp->failed = 1;
+        return;
+    }
+    r->resp->status = 303;
+    headers_common(r->resp);
+    response_header(r->resp, "Location", url);
+    response_header(r->resp, "Content-Type", "text/plain; charset=utf-8");
+    response_puts(r->resp, "See Other\n");
+}
+
+/* A form posted from another site carries none of our SameSite=Lax
+ * cookies, so without this it would pass for a new visitor's and could
+ * log the victim into the attacker's account or replace their cookies.
+ * Refused before anything is read from the store or the body. */
+static int cross_site(struct nori_req *r)
+{
+    const struct request *req = r->nori->req;
+    enum origin_err err = origin_check(req->origin, req->sec_fetch_site, req->host,
+                                       r->nori->svc->cfg.allowed_origins);
+
+    if (err == ORIGIN_OK)
+        return 0;
+    request_log(req, "nori: refused a POST from another site: %s", origin_strerror(err));
+    answer_error(r, 403, "This form was sent from another site; nothing was done.",
+                 ANSWER_PAGE, 0);
+    return 1;
+}
+
+/* One run of the application's action, as visit_run calls it: perhaps
+ * again, on fresh state, after a conflict. What a refused action wrote
+ * is put back, so that a page shown after it shows the session as it is
+ * in the store. */
+struct action_run {
+    struct nori_req *r;
+    struct nori_result res;
+    struct session saved;
+    void *saved_state;
+};
+
+static int action_visit(struct visit *v, void *arg)
+{
+    struct action_run *a = arg;
+    struct nori *n = a->r->nori;
+    const struct nori_app *app = n->svc->app;
+    int live = v->live;
+
+    n->visit = v;
+    n->write_failed = 0;
+    if (!visit_form_ok(v, n->nav.k)) {
+        a->res = nori_fail(403, "This form is not from your session (or it is too "
+                           "old); nothing was changed. Reload the page and try again.");
+        return a->res.status;
+    }
+    if (!(n->nav.core & NAV_HAS_ACT)) {
+        a->res = nori_fail(400, "The form says no action.");
+        return a->res.status;
+    }
+    if (live) {
+        a->saved = v->s;
+        memcpy(a->saved_state, v->s.state, app->state.size);
+    }
+    n->in_action = 1;
+    a->res = app->act(a->r);
+    n->in_action = 0;
+    if (n->write_failed)
+        a->res = nori_fail(503, "No session could be made; please try again.");
+    if (a->res.outcome == NORI_REDIRECT)
+        return 303;
+    if (live) {
+        void *state = v->s.state;
+        v->s = a->saved;
+        v->s.state = state;
+        memcpy(state, a->saved_state, app->state.size);
+    }
+    /* Any 4xx makes visit_run drop what was written; a NORI_SHOW is
+     * answered 200 after it. */
+    return a->res.outcome == NORI_SHOW ? 400 : a->res.status;
+}
+
+static void serve_action(struct nori_req *r, uint64_t now)
+{
+    struct nori *n = r->nori;
+    struct service *svc = (struct service *)n->svc;
+    const struct request *req = n->req;
+    struct nav query_nav;
+    struct visit *visit;
+    struct action_run a = {.r = r};
+    const char *s_param = NULL;
+    enum visit_err verr;
+    int status;
+
+    if (cross_site(r) || form_read(r, &query_nav) < 0)
+        return;
+    visit = visit_new(r);
+    a.saved_state = arena_alloc(req->arena, svc->app->state.size ? svc->app->state.size : 1);
+    if (visit == NULL || a.saved_state == NULL) {
+        r->resp->failed = 1;
+        return;
+    }
+    /* Forms carry _s as a hidden field; a client may also post to a URL
+     * that carries it. */
+    if (n->nav.core & NAV_HAS_S)
+        s_param = n->nav.s;
+    else if (query_nav.core & NAV_HAS_S)
+        s_param = query_nav.s;
+    r->act = n->nav.act;
+    verr = visit_run(visit, &svc->sessions, req, s_param, now, action_visit, &a, &status);
+    if (verr != VISIT_OK) {
+        n->visit = NULL;
+        answer_error(r, 503, visit_strerror(verr), ANSWER_PAGE, 0);
+        return;
+    }
+    n->visit = visit;
+    stats_add(svc->stats, STAT_ACTIONS, 1);
+    if (svc->app->acted)
+        svc->app->acted(r, &a.res);
+    switch (a.res.outcome) {
+    case NORI_SHOW: {
+        const struct nori_page *page = route_find(svc->routes, a.res.page);
+        r->notice = a.res.why;
+        status = page ? render(r, page) : 404;
+        if (page == NULL)
+            answer_error(r, 404, "There is no such page.", ANSWER_PAGE, 0);
+        break;
+    }
+    case NORI_FAIL:
+        status = a.res.status;
+        answer_error(r, status, a.res.why ? a.res.why : "The action failed.",
+                     ANSWER_PAGE, a.res.retry_after);
+        break;
+    case NORI_REDIRECT:
+    default:
+        status = 303;
+        redirect(r, &a.res.next);
+        break;
+    }
+    headers_session(r, status);
+}
+
+static int is_loopback(const char *addr)
+{
+    return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 ||
+           strncmp(addr, "::ffff:127.", 11) == 0;
+}
+
+/* The counters of every worker, and the store's size, as JSON. */
+static void serve_status(struct nori_req *r)
+{
+    struct nori *n = r->nori;
+    struct service *svc = (struct service *)n->svc;
+    struct response *resp = r->resp;
+    struct store *st;
+    size_t records = 0, bytes = 0;
+    int reachable = 0;
+
+    /* Behind a proxy on this machine (a TLS terminator, say) every client
+     * is 127.0.0.1: a request a proxy forwarded is nobody's on this
+     * machine, whatever REMOTE_ADDR says. */
+    if (!is_loopback(n->req->remote_addr) || n->req->proxied) {
+        answer_error(r, 403, "The status is for this machine only.", ANSWER_PAGE, 0);
+        return;
+    }
+    st = sessions_store(&svc->sessions, n->req);
+    if (st)
+        reachable = store_stat(st, &records, &bytes) == STORE_OK;
+    headers_common(resp);
+    response_header(resp, "Content-Type", "application/json");
+    response_header(resp, "Cache-Control", "no-store");
+    response_puts(resp, "{");
+    for (int i = 0; i < STAT_COUNT; i++)
+        response_printf(resp, "\"%s\": %llu, ", stats_name((enum stat_id)i),
+                        (unsigned long long)stats_get(svc->stats, (enum stat_id)i));
+    response_printf(resp, "\"store_backend\": \"%s\", \"store_reachable\": %s, ",
+                    st ? store_backend(st) : "none", reachable ? "true" : "false");
+    response_printf(resp, "\"store_records\": %zu, \"store_bytes\": %zu}\n",
+                    records, bytes);
+}
+
+/* The FastCGI authorizer role (or nginx's auth_request subrequest to
+ * /authorize): the web server asks whether the request it holds (for a
+ * protected path, say /members/) may proceed. It may when it carries a
+ * live session with a principal; the name goes back as NORI_USER for
+ * whatever serves the path. Nothing is rendered or committed: an
+ * authorizer answers for someone else's content. */
+static void serve_authorize(struct nori_req *r, uint64_t now)
+{
+    struct nori *n = r->nori;
+    struct service *svc = (struct service *)n->svc;
+    const struct request *req = n->req;
+    struct nav nav;
+    const char *s_param = NULL, *who;
+    int status;
+
+    if ((n->visit = visit_new(r)) == NULL) {
+        r->resp->failed = 1;
+        return;
+    }
+    if (nav_parse(&svc->app->query, req->query, req->query_len, &nav,
+                  (void *)r->query) == NAV_OK && (nav.core & NAV_HAS_S))
+        s_param = nav.s;
+    if (visit_run(n->visit, &svc->sessions, req, s_param, now, read_only, NULL,
+                  &status) != VISIT_OK) {
+        answer_error(r, 503, "The session store is not available.", ANSWER_PLAIN, 0);
+        return;
+    }
+    who = svc->app->principal ? svc->app->principal(r) : nori_user(r);
+    if (nori_state(r) == NULL || who == NULL || who[0] == '\0') {
+        answer_error(r, 403, "Log in first.", ANSWER_PLAIN, 0);
+        return;
+    }
+    r->resp->status = 200;
+    /* The answer names a user: no cache may keep it for another request. */
+    response_header(r->resp, "Cache-Control", "no-store");
+    response_header(r->resp, "Variable-NORI_USER", who);
+}
+
+/* Everything one request needs, from its arena, in one place. */
+static struct nori_req *request_new(struct service *svc, const struct request *req,
+                                    struct response *resp)
+{
+    const struct nori_app *app = svc->app;
+    struct {
+        struct nori_req r;
+        struct nori n;
+    } *x = arena_alloc(req->arena, sizeof *x);
+    void *query = arena_alloc(req->arena, app->query.size ? app->query.size : 1);
+    void *form = arena_alloc(req->arena, app->form.size ? app->form.size : 1);
+
+    if (x == NULL || query == NULL || form == NULL)
+        return NULL;
+    memset(x, 0, sizeof *x);
+    /* Error answers before the parse still show a page that reads them. */
+    memset(query, 0, app->query.size);
+    memset(form, 0, app->form.size);
+    x->n.svc = svc;
+    x->n.req = req;
+    x->r = (struct nori_req){.resp = resp, .prefix = req->script_name, .pg = "",
+                             .query = query, .form = form, .act = "",
+                             .now = (uint64_t)time(NULL), .data = app->data,
+                             .nori = &x->n};
+    return &x->r;
+}
+
+void service_handle(const struct request *req, struct response *resp, void *ctx)
+{
+    struct service *svc = ctx;
+    struct nori_req *r = request_new(svc, req, resp);
+
+    if (r == NULL) {
+        resp->failed = 1;
+        return;
+    }
+    /* nginx has no authorizer role: its auth_request asks a responder,
+     * at /authorize below the app, the same question; but only from the
+     * internal location that sets NORI_AUTHORIZE=1 (a FastCGI parameter
+     * no client can send), or any client could ask who a key belongs to. */
+    if (req->authorizer ||
+        (req->authorize_param && strcmp(req->path_info, "/authorize") == 0)) {
+        serve_authorize(r, r->now);
+        return;
+    }
+    if (svc->cfg.status_path[0] && strcmp(req->path_info, svc->cfg.status_path) == 0 &&
+        req->method != HTTP_POST) {
+        serve_status(r);
+        return;
+    }
+    /* The app is one URL; anything below the mount point is not ours. */
+    if (req->path_info[0] && strcmp(req->path_info, "/") != 0)
+        answer_error(r, 404, "There is no such page.", ANSWER_PAGE, 0);
+    else if (req->method == HTTP_GET || req->method == HTTP_HEAD)
+        serve_page(r, r->now);
+    else if (req->method == HTTP_POST)
+        serve_action(r, r->now);
+    else
+        answer_error(r, 405, "Pages are read with GET or HEAD; actions are POSTs.",
+                     ANSWER_PAGE, 0);
+    if (r->nori->visit == NULL || !r->nori->visit->committed)
+        stats_add(svc->stats, STAT_COMMITS_AVOIDED, 1);
+}
+
+/* Loaders say what is wrong; the message also names the setting. */
+int service_init(struct service *svc, const struct nori_app *app,
+                 const struct nori_config *cfg, char *err, size_t errlen)
+{
+    memset(svc, 0, sizeof *svc);
+    svc->app = app;
+    svc->cfg = *cfg;
+    if (nav_grammar_check(&app->query, err, errlen) < 0 ||
+        nav_grammar_check(&app->form, err, errlen) < 0)
+        return -1;
+    if (app->npages == 0 || app->act == NULL || app->state.encode == NULL ||
+        app->state.decode == NULL || app->state.size > NORI_STATE_MAX ||
+        app->state.version == 0 || app->state.version > 255) {
+        snprintf(err, errlen, "%s: an application needs pages, an act function and "
+                 "a state codec (version 1..255, at most %d bytes)", app->name,
+                 NORI_STATE_MAX);
+        return -1;
+    }
+    svc->sessions = (struct sessions){
+        .store_spec = cfg->store_spec,
+        .store_opt = {.nosync = cfg->nosync,
+                      .map_size = (size_t)cfg->map_size_mb << 20,
+                      .gc_foreground = (unsigned)cfg->gc_foreground,
+                      .redis_prefix = cfg->redis_prefix,
+                      .redis_timeout_ms = (unsigned)cfg->redis_timeout_ms,
+                      .redis_wait = (unsigned)cfg->redis_wait,
+                      .memory_max = cfg->memory_max},
+        .gc_interval_ms = cfg->gc_interval_ms,
+        .gc_batch = (unsigned)cfg->gc_batch,
+        .life = {.ttl = cfg->ttl, .max_age = cfg->max_age},
+        .policy = cfg->policy,
+        .carrier = cfg->carrier,
+        .bind = cfg->bind,
+        .cookie_path = cfg->cookie_path,
+        .cookie_secure = cfg->cookie_secure,
+        .route = cfg->route,
+        .codec = &app->state,
+    };
+    if ((svc->routes = route_new()) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < app->npages; i++) {
+        const char *name = app->pages[i].name;
+        if (!nav_word(name, strlen(name)) || strlen(name) > NAV_PG_MAX ||
+            route_add(svc->routes, name, &app->pages[i]) < 0) {
+            snprintf(err, errlen, "page '%s': not a name of 1..%d of A-Z a-z 0-9 - _, "
+                     "or given twice", name, NAV_PG_MAX);
+            goto fail;
+        }
+    }
+    /* What a sessionless page shows depends on what the application says
+     * (its data and settings) and on this build; the ETag covers both. */
+    uint64_t h = app->etag ? app->etag(app->data) : NORI_HASH_INIT;
+    h = nori_hash(h, nori_build_id, strlen(nori_build_id));
+    snprintf(svc->etag, sizeof svc->etag, "\"%016llx\"", (unsigned long long)h);
+    return 0;
+fail:
+    service_free(svc);
+    return -1;
+}
+
+void service_free(struct service *svc)
+{
+    sessions_close(&svc->sessions);
+    route_free(svc->routes);
+    svc->routes = NULL;
+}

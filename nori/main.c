@@ -1,0 +1,171 @@
+/* main.c -- nori_main(), what an application's main() calls: settings
+ * from NORI_* variables and flags (flags win), nori's and the
+ * application's, then one of four lives:
+ *
+ *   nori            a worker: FastCGI on fd 0 (lighttpd bin-path,
+ *                   spawn-fcgi, mod_fcgid), or one CGI request
+ *   nori serve      the prefork supervisor on its own socket
+ *   nori stats      the counters of every worker, printed
+ *   nori check      every setting checked, as a worker would at start
+ *
+ * Every life checks every setting before it serves anything (app_load);
+ * a bad one is one line on stderr, NAME=value: reason, and exit 1. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../fcgi/rundir.h"
+#include "../fcgi/serve.h"
+#include "../fcgi/stats.h"
+#include "../fcgi/worker.h"
+#include "../session/store.h"
+#include "service.h"
+
+/* A process's one service: its settings, the application loaded, and the
+ * counters it maps. */
+struct process {
+    const struct nori_app *app;
+    struct nori_config cfg;
+    struct service svc;
+    struct stats *stats;
+    int app_loaded;
+};
+
+static int stats_path(const struct nori_config *cfg, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s/stats", cfg->rundir);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+static int stats_print(const struct nori_config *cfg)
+{
+    char path[4096];
+    struct stats *st = NULL;
+
+    if (stats_path(cfg, path, sizeof path) < 0 || (st = stats_open(path, 0)) == NULL) {
+        fprintf(stderr, "nori: no counters at %s/stats (has a worker run?)\n",
+                cfg->rundir);
+        return 1;
+    }
+    for (int i = 0; i < STAT_COUNT; i++)
+        printf("%-18s %llu\n", stats_name((enum stat_id)i),
+               (unsigned long long)stats_get(st, (enum stat_id)i));
+    stats_close(st);
+    return 0;
+}
+
+/* The run directory holds the counters (and the default store, and,
+ * under lighttpd, the sockets): it is made when missing, as `mkdir -p`
+ * would, and must be writable by this process. */
+static int store_check(const struct nori_config *cfg, char *err, size_t errlen)
+{
+    char why[512];
+
+    if (store_spec_check(cfg->store_spec, why, sizeof why) == 0)
+        return 0;
+    snprintf(err, errlen, "NORI_STORE=%s: %s", cfg->store_spec, why);
+    return -1;
+}
+
+static void process_unload(void *ctx)
+{
+    struct process *p = ctx;
+
+    service_free(&p->svc);
+    if (p->app_loaded && p->app->unload)
+        p->app->unload(p->app->data);
+    p->app_loaded = 0;
+    stats_close(p->stats);
+    p->stats = NULL;
+}
+
+/* Everything a worker holds: the application's data, the service, and
+ * the counters, mapped in the worker itself. The store opens at the
+ * first request needing it, but is checked here, so that a bad one stops
+ * nori before it serves. */
+static int process_load(void *ctx, char *err, size_t errlen)
+{
+    struct process *p = ctx;
+    char path[4096];
+
+    if (rundir_check(p->cfg.rundir, err, errlen) != RUNDIR_OK ||
+        store_check(&p->cfg, err, errlen) < 0)
+        return -1;
+    if (p->app->load && p->app->load(p->app->data, p->cfg.rundir, err, errlen) < 0)
+        return -1;
+    p->app_loaded = 1;
+    if (service_init(&p->svc, p->app, &p->cfg, err, errlen) < 0)
+        goto fail;
+    if (stats_path(&p->cfg, path, sizeof path) < 0 ||
+        (p->stats = stats_open(path, 1)) == NULL) {
+        snprintf(err, errlen, "NORI_RUNDIR=%s: cannot map the counters file %s: %s",
+                 p->cfg.rundir, path, strerror(errno));
+        goto fail;
+    }
+    p->svc.stats = p->svc.sessions.stats = p->stats;
+    return 0;
+fail:
+    process_unload(p);
+    return -1;
+}
+
+static struct worker_app process_worker(void *ctx)
+{
+    struct process *p = ctx;
+
+    return (struct worker_app){service_handle, &p->svc, p->stats};
+}
+
+static int serve(struct process *p)
+{
+    struct serve_options opt = {p->cfg.listen, (unsigned)p->cfg.workers,
+                                p->cfg.max_requests, (unsigned)p->cfg.socket_mode,
+                                p->cfg.socket_group};
+    struct serve_app sa = {process_load, process_unload, p, process_worker};
+
+    return serve_run(&opt, &sa);
+}
+
+int nori_main(const struct nori_app *app, int argc, char **argv)
+{
+    static struct process p;
+    const char *cmd = argc > 1 && argv[1][0] != '-' ? argv[1] : "";
+    char err[1024];
+    int rc;
+
+    p.app = app;
+    if (cmd[0] && strcmp(cmd, "stats") != 0 && strcmp(cmd, "serve") != 0 &&
+        strcmp(cmd, "check") != 0) {
+        fprintf(stderr, "nori: %s: unknown command (nori --help)\n", cmd);
+        return 2;
+    }
+    if (cmd[0]) {
+        argv++;
+        argc--;
+    }
+    switch (config_load(&p.cfg, app, argc, argv, err, sizeof err)) {
+    case CONFIG_OK: break;
+    case CONFIG_EVALUE: fprintf(stderr, "nori: %s\n", err); return 1;
+    case CONFIG_EUSAGE: fprintf(stderr, "nori: %s\n", err); return 2;
+    }
+    if (strcmp(cmd, "stats") == 0)
+        return stats_print(&p.cfg);
+    worker_set_body_timeout(p.cfg.body_timeout_ms);
+    if (strcmp(cmd, "serve") == 0)
+        return serve(&p);
+    if (process_load(&p, err, sizeof err) < 0) {
+        fprintf(stderr, "nori: %s\n", err);
+        return 1;
+    }
+    if (strcmp(cmd, "check") == 0) {
+        process_unload(&p);
+        return 0;
+    }
+    struct worker_app w = process_worker(&p);
+    rc = worker_run(&w, 0);
+    process_unload(&p);
+    return rc;
+}

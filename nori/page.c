@@ -1,0 +1,216 @@
+/* page.c -- what an application's pages and actions call (nori.h): the
+ * session as they may see and change it, escaped output, URLs built by
+ * the application's grammar, and forms that keep the session. */
+#include <stdio.h>
+#include <string.h>
+
+#include "service.h"
+
+/* ---- the session ---- */
+
+static const struct visit *live_visit(const struct nori_req *r)
+{
+    const struct visit *v = r->nori->visit;
+
+    return v && v->live && !v->ended ? v : NULL;
+}
+
+const void *nori_state(const struct nori_req *r)
+{
+    const struct visit *v = live_visit(r);
+
+    return v ? v->s.state : NULL;
+}
+
+const char *nori_user(const struct nori_req *r)
+{
+    const struct visit *v = live_visit(r);
+
+    return v ? v->s.user : "";
+}
+
+int nori_sessionless(const struct nori_req *r)
+{
+    return r->nori->visit == NULL;
+}
+
+/* The one way an action writes: the first write makes the session. */
+void *nori_state_write(struct nori_req *r)
+{
+    struct nori *n = r->nori;
+
+    if (!n->in_action || n->visit == NULL ||
+        visit_ensure(n->visit, r->now) != VISIT_OK) {
+        n->write_failed = 1;
+        return NULL;
+    }
+    n->visit->s.dirty = 1;
+    return n->visit->s.state;
+}
+
+int nori_login(struct nori_req *r, const char *user)
+{
+    struct nori *n = r->nori;
+    struct visit *v = n->visit;
+    size_t len = strlen(user);
+
+    if (len == 0 || len > NORI_USER_MAX || nori_state_write(r) == NULL ||
+        visit_rotate(v) != VISIT_OK) {
+        n->write_failed = 1;
+        return -1;
+    }
+    memcpy(v->s.user, user, len + 1);
+    return 0;
+}
+
+void nori_logout(struct nori_req *r)
+{
+    if (r->nori->in_action && r->nori->visit)
+        visit_end(r->nori->visit);
+}
+
+/* ---- the request ---- */
+
+void *nori_alloc(struct nori_req *r, size_t n)
+{
+    void *p = arena_alloc(r->nori->req->arena, n ? n : 1);
+
+    if (p)
+        memset(p, 0, n);
+    else
+        r->resp->failed = 1;
+    return p;
+}
+
+const char *nori_remote_addr(const struct nori_req *r)
+{
+    return r->nori->req->remote_addr;
+}
+
+void nori_log(const struct nori_req *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    request_vlog(r->nori->req, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- output ---- */
+
+void nori_text(struct nori_req *r, const char *s)
+{
+    size_t len = strlen(s);
+    char *p = response_reserve(r->resp, len * NAV_HTML_WORST);
+
+    if (p)
+        response_commit(r->resp, nav_html_escape(p, s, len));
+}
+
+static const char *link_key(const struct nori_req *r)
+{
+    return r->nori->visit ? visit_link_key(r->nori->visit) : NULL;
+}
+
+/* Every link of a session-bearing page carries _s (url carrier), last. */
+void nori_url(struct nori_req *r, const struct nori_link *link)
+{
+    char url[NAV_QUERY_MAX + 1024];
+
+    if (nav_url(url, sizeof url, r->prefix, &r->nori->svc->app->query, link,
+                link_key(r)) == 0)
+        snprintf(url, sizeof url, "%s", r->prefix[0] ? r->prefix : "/");
+    nori_text(r, url);
+}
+
+void nori_form_action(struct nori_req *r)
+{
+    nori_text(r, r->prefix[0] ? r->prefix : "/");
+}
+
+static void hidden(struct nori_req *r, const char *name, const char *value)
+{
+    response_puts(r->resp, "<input type=\"hidden\" name=\"");
+    response_puts(r->resp, name);       /* a literal of nori's */
+    response_puts(r->resp, "\" value=\"");
+    nori_text(r, value);
+    response_puts(r->resp, "\">");
+}
+
+void nori_form_keep(struct nori_req *r)
+{
+    const char *key = link_key(r);
+
+    if (key)
+        hidden(r, "_s", key);
+}
+
+void nori_form_open(struct nori_req *r, const char *cls, const char *act)
+{
+    const struct visit *v = live_visit(r);
+    const char *key = link_key(r);
+
+    response_puts(r->resp, "<form class=\"");
+    nori_text(r, cls);
+    response_puts(r->resp, "\" method=\"post\" action=\"");
+    nori_form_action(r);
+    /* A sticky balancer reads the route from the URL, never from a
+     * body: with a route, the key goes in the action URL too. */
+    if (key && r->nori->svc->cfg.route[0]) {
+        response_puts(r->resp, "?_s=");
+        nori_text(r, key);
+    }
+    response_puts(r->resp, "\">");
+    hidden(r, "act", act);
+    if (key)
+        hidden(r, "_s", key);
+    if (v)
+        hidden(r, "_k", v->s.form_key);
+}
+
+/* ---- small rules the application shares with nori ---- */
+
+size_t nori_html_escape(char *dst, const char *src, size_t n)
+{
+    return nav_html_escape(dst, src, n);
+}
+
+int nori_decimal(const char *s, size_t n, uint64_t max, uint64_t *out)
+{
+    return nav_decimal(s, n, max, out);
+}
+
+uint64_t nori_hash(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+const char *nori_reason(int status)
+{
+    return http_reason(status);
+}
+
+/* ---- nori's error page, for applications without one ---- */
+
+void page_error_plain(struct nori_req *r, int status, const char *why)
+{
+    char title[64];
+
+    snprintf(title, sizeof title, "%d %s", status, http_reason(status));
+    response_puts(r->resp, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                  "<title>");
+    nori_text(r, title);
+    response_puts(r->resp, "</title></head>\n<body>\n<main>\n<h1>");
+    nori_text(r, title);
+    response_puts(r->resp, "</h1>\n<p>");
+    nori_text(r, why);
+    response_puts(r->resp, "</p>\n<p><a href=\"");
+    nori_url(r, &(struct nori_link){NULL, NULL});
+    response_puts(r->resp, "\">Back</a></p>\n</main>\n</body></html>\n");
+}

@@ -1,0 +1,45 @@
+/* service.h -- inside nori: an application loaded with nori's settings
+ * (a service), and nori's side of one request. The dispatcher
+ * (dispatch.c) runs the pipeline; page.c is what pages call; main.c
+ * loads a service and starts the worker or the supervisor. */
+#ifndef NORI_SERVICE_H
+#define NORI_SERVICE_H
+
+#include "nori.h"
+#include "../fcgi/http.h"
+#include "../nav/nav.h"
+#include "../nav/route.h"
+#include "../session/visit.h"
+#include "config.h"
+
+struct stats;
+
+struct service {
+    const struct nori_app *app;
+    struct nori_config cfg;
+    struct route_table *routes;
+    struct sessions sessions;
+    struct stats *stats;
+    char etag[24];              /* of every sessionless page: see service_init */
+};
+
+/* nori's side of one request (struct nori of nori.h). */
+struct nori {
+    const struct service *svc;
+    const struct request *req;
+    struct nav nav;
+    struct visit *visit;        /* NULL on the sessionless fast path */
+    int in_action;              /* nori_state_write and friends may act */
+    int write_failed;           /* an action's session could not be made */
+};
+
+int service_init(struct service *svc, const struct nori_app *app,
+                 const struct nori_config *cfg, char *err, size_t errlen);
+void service_free(struct service *svc);
+/* The worker's handler: one request through the pipeline. */
+void service_handle(const struct request *req, struct response *resp, void *svc);
+
+/* page.c: the error page of nori's, used when the application has none. */
+void page_error_plain(struct nori_req *r, int status, const char *why);
+
+#endif
