@@ -49,7 +49,9 @@ CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SAN) -Iinclude -DNORI_DATADIR='"$(DATADIR)
 PREFIX   ?= /usr/local
 STATEDIR ?= /var/lib/nori
 SHARE     = $(PREFIX)/share/nori
-LDLIBS    = -lfcgi -llmdb -lhiredis -lcrypt -lpthread
+# What libnori.a needs, and what the shop adds (crypt(3) for its users).
+LIB_LIBS  = -lfcgi -llmdb -lhiredis -lpthread
+LDLIBS    = $(LIB_LIBS) -lcrypt
 
 # libnori.a: the library every application links (include/nori.h).
 MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/serve.c fcgi/stats.c \
@@ -123,7 +125,7 @@ $(BUILD)/nori: shop/main.c $(BUILD)/libshop.a $(BUILD)/libnori.a
 	$(CC) $(CFLAGS_ALL) $< $(BUILD)/libshop.a $(BUILD)/libnori.a $(LDLIBS) -o $@
 
 $(BUILD)/counter: examples/counter/counter.c $(BUILD)/libnori.a
-	$(CC) $(CFLAGS_ALL) $< $(BUILD)/libnori.a $(LDLIBS) -o $@
+	$(CC) $(CFLAGS_ALL) $< $(BUILD)/libnori.a $(LIB_LIBS) -o $@
 
 $(BUILD)/test_%: tests/unit/test_%.c $(BUILD)/libshop.a $(BUILD)/libnori.a
 	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -I. $< $(BUILD)/libshop.a $(BUILD)/libnori.a \
@@ -219,8 +221,13 @@ INSTALL_PATHS = -e 's|home + "/build/nori|"$(PREFIX)/bin/nori|g' \
 install:
 	rm -rf build/install    # the paths are compiled in: never reuse objects
 	$(MAKE) --no-print-directory BUILD=build/install DATADIR=$(SHARE)/data \
-	  RUNDIR=$(STATEDIR) build/install/nori
+	  RUNDIR=$(STATEDIR) build/install/nori build/install/libnori.a
 	install -D -m 755 build/install/nori $(DESTDIR)$(PREFIX)/bin/nori
+	install -D -m 644 build/install/libnori.a $(DESTDIR)$(PREFIX)/lib/libnori.a
+	install -D -m 644 include/nori.h $(DESTDIR)$(PREFIX)/include/nori.h
+	install -d -m 755 $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS@|$(LIB_LIBS)|' nori.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nori.pc
 	install -D -m 644 man/nori.8 $(DESTDIR)$(PREFIX)/share/man/man8/nori.8
 	install -D -m 644 shop/data/catalog.tsv $(DESTDIR)$(SHARE)/data/catalog.tsv
 	install -D -m 644 shop/data/users $(DESTDIR)$(SHARE)/data/users

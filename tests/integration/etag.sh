@@ -35,7 +35,7 @@ expect_eq "$(cat "$TMP/same/build/build_id.c")" "$(cat "$ROOT/build/build_id.c")
     "the same sources, built elsewhere, are the same build"
 
 copy_tree "$TMP/changed"
-sed -i 's|view_link(v, &home, "nori sushi");|view_link(v, \&home, "nori sushi!");|' \
+sed -i 's|view_link(r, "Home", 0, "nori sushi");|view_link(r, "Home", 0, "nori sushi!");|' \
     "$TMP/changed/shop/layout.c"
 grep -q 'nori sushi!' "$TMP/changed/shop/layout.c" && pass || fail "the template was not changed"
 make -s -C "$TMP/changed" OPT=-O0 build/nori >"$TMP/build.log" 2>&1 \

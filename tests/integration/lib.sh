@@ -88,8 +88,8 @@ wait_up() {
 
 # on_fresh_port NAME START: a free port can be taken between the probe
 # and the bind, so START (which sets PORT, BASE and starts a server that
-# must serve BASE/shop, leaving its PID in UPID) is tried on fresh ports
-# until one serves. Exits the suite when none does.
+# must serve BASE$UP_PATH, /shop unless set, leaving its PID in UPID) is
+# tried on fresh ports until one serves. Exits the suite when none does.
 UPID=
 on_fresh_port() {
     local name=$1 start=$2 try rc
@@ -98,14 +98,14 @@ on_fresh_port() {
         BASE=http://127.0.0.1:$PORT
         "$start"
         rc=0
-        wait_up "$UPID" "$BASE/shop" || rc=$?
+        wait_up "$UPID" "$BASE${UP_PATH:-/shop}" || rc=$?
         [ "$rc" = 0 ] && return 0
         kill -TERM "$UPID" 2>/dev/null || true
         wait "$UPID" 2>/dev/null || true
         [ "$rc" = 1 ] || break      # up but not serving: not a port race
         echo "  ($name lost port $PORT, retrying on another)" >&2
     done
-    fail "$name did not serve $BASE/shop"
+    fail "$name did not serve $BASE${UP_PATH:-/shop}"
     tail -n 20 "$TMP"/*.log "$TMP"/*.out >&2 2>/dev/null || true
     exit 1
 }
