@@ -1,6 +1,6 @@
 /* rundir.c -- the run directory check. Anyone who can write in the run
- * directory can plant a symlink where the counters or the throttle table
- * will be opened, or a session store of their own: so it must be ours,
+ * directory can plant a symlink where the statistics file or an application's
+ * own files will be opened, or a session store of their own: so it must be ours,
  * and only ours to write. (Files in it are opened O_NOFOLLOW as well.)
  * Every message names the setting, so that a refusal at start is one
  * line a deployer can act on. */

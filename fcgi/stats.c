@@ -1,5 +1,5 @@
-/* stats.c -- the shared counters file: a magic word, then one u64 per
- * counter, each on its own cache line so that workers on different cores
+/* stats.c -- the shared statistics file: a magic word, then one u64
+ * per statistic, each on its own cache line so that workers on different cores
  * do not fight over one line. */
 #include <fcntl.h>
 #include <stddef.h>
@@ -48,7 +48,7 @@ struct stats *stats_open(const char *path, int writable)
     if (fd < 0)
         return NULL;
     /* Every worker may get here at once; growing to the same size is
-     * idempotent, and a fresh file's zero bytes are zero counters. */
+     * idempotent, and a fresh file's zero bytes are zero statistics. */
     if (fstat(fd, &st) < 0 ||
         (st.st_size < (off_t)sizeof(struct stats) &&
          (!writable || ftruncate(fd, sizeof(struct stats)) < 0))) {

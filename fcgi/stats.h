@@ -1,4 +1,4 @@
-/* stats.h -- counters summed over every worker of a machine.
+/* stats.h -- statistics summed over every worker of a machine.
  *
  * They live in a small file that each worker maps shared and adds to
  * with atomic increments: no lock, no system call per request. The
@@ -26,7 +26,7 @@ enum stat_id {
 
 struct stats;
 
-/* Maps (creating it if writable and missing) the counters file; NULL
+/* Maps (creating it if writable and missing) the statistics file; NULL
  * when it cannot. */
 struct stats *stats_open(const char *path, int writable);
 void stats_close(struct stats *st);

@@ -130,7 +130,7 @@ static void headers_session(struct nori_req *r, int status)
     visit_cookies(r->nori->visit, r->resp);
 }
 
-/* The window shopper's path: no key, so no store; the page depends only
+/* The browsing visitor's path: no key, so no store; the page depends only
  * on the URL and what the ETag covers, so a 304 costs no rendering. */
 static void serve_sessionless(struct nori_req *r, const struct nori_page *page)
 {

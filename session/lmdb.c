@@ -115,8 +115,8 @@ static int env_file_check(const char *dir, const char *name, char *err,
 }
 
 /* Whether the store's directory exists or can be made, made by trying:
- * the directories the try made are removed again, so that a window
- * shopper still finds no store (it is made by the first store_open).
+ * the directories the try made are removed again, so that a request
+ * without a session still finds no store (it is made by the first store_open).
  * Returns the depth made (0..) or -1 with errno. */
 static int mkdir_try(char *tmp, int depth)
 {

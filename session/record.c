@@ -12,9 +12,9 @@
  * build, or bytes that were never ours.
  *
  * Format 1, written before the state was the application's, ended with
- * the shop's counter and cart in place of the state version and length:
- * it is read as state version 1 whose blob runs to the end, so carts
- * committed by an older build survive the upgrade. */
+ * the demo application's state in place of the state version and
+ * length: it is read as state version 1 whose blob runs to the end, so
+ * sessions committed by an older build survive the upgrade. */
 #include <string.h>
 
 #include "session.h"

@@ -7,9 +7,9 @@
  *                 with a PX expiry at the record's idle expiry
  *
  * Specs:
- *   redis://[:PASSWORD@]HOST:PORT[/DB]
+ *   redis://[:AUTH@]HOST:PORT[/DB]
  *   redis+unix:///PATH[?db=N]
- *   redis-sentinel://[:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER[/DB]
+ *   redis-sentinel://[:AUTH@]HOST:PORT[,HOST:PORT...]/MASTER[/DB]
  *
  * While Redis cannot be reached every call answers STORE_EDOWN at once;
  * the next connection attempt waits a backoff that doubles up to
@@ -77,7 +77,7 @@ struct redis_store {
     struct endpoint sentinels[SENTINELS_MAX];
     int nsentinels;
     char master[128];
-    char password[256];
+    char auth[256];
     int db;
     char prefix[PREFIX_MAX + 1];
     size_t prefix_len;
@@ -144,8 +144,8 @@ static int parse_endpoint(const char *s, size_t n, struct endpoint *e)
     return 0;
 }
 
-/* An optional ":PASSWORD@" at the front of an authority; *rest moves past it. */
-static int parse_password(struct redis_store *st, const char **rest)
+/* An optional ":AUTH@" at the front of an authority; *rest moves past it. */
+static int parse_auth(struct redis_store *st, const char **rest)
 {
     const char *s = *rest, *at;
     size_t n;
@@ -155,10 +155,10 @@ static int parse_password(struct redis_store *st, const char **rest)
     if ((at = strrchr(s, '@')) == NULL)
         return -1;
     n = (size_t)(at - s - 1);
-    if (n == 0 || n >= sizeof st->password)
+    if (n == 0 || n >= sizeof st->auth)
         return -1;
-    memcpy(st->password, s + 1, n);
-    st->password[n] = '\0';
+    memcpy(st->auth, s + 1, n);
+    st->auth[n] = '\0';
     *rest = at + 1;
     return 0;
 }
@@ -168,7 +168,7 @@ static int parse_tcp(struct redis_store *st, const char *s)
     const char *slash;
     long db = 0;
 
-    if (parse_password(st, &s) < 0)
+    if (parse_auth(st, &s) < 0)
         return -1;
     slash = strchr(s, '/');
     if (slash && parse_num(slash + 1, strlen(slash + 1), 0, 65535, &db) < 0)
@@ -205,7 +205,7 @@ static int parse_sentinel(struct redis_store *st, const char *s)
     const char *slash, *name, *end;
     long db = 0;
 
-    if (parse_password(st, &s) < 0 || (slash = strchr(s, '/')) == NULL)
+    if (parse_auth(st, &s) < 0 || (slash = strchr(s, '/')) == NULL)
         return -1;
     for (const char *p = s; p < slash;) {
         const char *comma = memchr(p, ',', (size_t)(slash - p));
@@ -340,8 +340,8 @@ static int session_setup(struct redis_store *st, redisContext *c)
 {
     redisReply *r;
 
-    if (st->password[0]) {
-        if ((r = expect(redisCommand(c, "AUTH %s", st->password), REDIS_REPLY_STATUS)) == NULL) {
+    if (st->auth[0]) {
+        if ((r = expect(redisCommand(c, "AUTH %s", st->auth), REDIS_REPLY_STATUS)) == NULL) {
             conn_log(st, "AUTH refused");
             return -1;
         }
@@ -494,9 +494,9 @@ static struct store *redis_open(const char *spec, const struct store_options *op
     }
     st->base.ops = &store_redis_ops;
     if (parse_spec(st, spec) < 0) {
-        snprintf(err, errlen, "bad store '%s' (want redis://[:PASSWORD@]HOST:PORT[/DB], "
+        snprintf(err, errlen, "bad store '%s' (want redis://[:AUTH@]HOST:PORT[/DB], "
                  "redis+unix:///PATH[?db=N] or "
-                 "redis-sentinel://[:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER[/DB])", spec);
+                 "redis-sentinel://[:AUTH@]HOST:PORT[,HOST:PORT...]/MASTER[/DB])", spec);
         free(st);
         return NULL;
     }
@@ -510,7 +510,7 @@ static struct store *redis_open(const char *spec, const struct store_options *op
     st->timeout_ms = opt->redis_timeout_ms ? opt->redis_timeout_ms : 500;
     st->wait = opt->redis_wait;
     /* Not connected yet: the first call connects, and a Redis that is
-     * down now is no reason to refuse to serve window shoppers. */
+     * down now is no reason to refuse to serve pages without sessions. */
     return &st->base;
 }
 

@@ -1,4 +1,4 @@
-/* visit.h -- one request's encounter with its session: which key the
+/* visit.h -- one request's meeting with its session: which key the
  * request carries, whether it names a live session, the change the
  * application makes, and the single commit that makes it durable.
  *
@@ -26,7 +26,7 @@ enum policy { POLICY_LAZY, POLICY_EAGER };
 #define COOKIE_HOST_PREFIX "__Host-"   /* prefix */
 
 /* A process's sessions: the rules it follows, and the store it opens at
- * the first request that carries a key (never before: a window shopper's
+ * the first request that carries a key (never before: a browsing visitor's
  * worker, or a one-shot CGI run, touches no store at all). */
 struct sessions {
     const char *store_spec;
