@@ -51,6 +51,8 @@ count() {
     send "$N" "$method" "$query" "$body"
     callgrind_control -d "$VPID" >/dev/null 2>&1
     out=$(ls "$DIR"/cg.* | sort | tail -1)
+    # BENCH_CG_KEEP=DIR keeps each profile, for callgrind_annotate.
+    [ -z "${BENCH_CG_KEEP:-}" ] || cp "$out" "$BENCH_CG_KEEP/callgrind.$(echo "$name" | tr -c 'A-Za-z0-9\n' _)"
     kill -TERM "$VPID" 2>/dev/null || true
     wait "$VPID" 2>/dev/null || true
     VPID=

@@ -35,6 +35,7 @@ static const char *const names[STAT_COUNT] = {
     [STAT_RECLAIMED] = "reclaimed",
     [STAT_4XX] = "status_4xx",
     [STAT_5XX] = "status_5xx",
+    [STAT_CACHE_BYTES] = "page_cache_bytes",
 };
 
 struct stats *stats_open(const char *path, int writable)
@@ -90,6 +91,12 @@ uint64_t stats_get(const struct stats *st, enum stat_id id)
     if (st == NULL || id >= STAT_COUNT)
         return 0;
     return __atomic_load_n(&st->slots[id].value, __ATOMIC_RELAXED);
+}
+
+void stats_set(struct stats *st, enum stat_id id, uint64_t v)
+{
+    if (st && id < STAT_COUNT)
+        __atomic_store_n(&st->slots[id].value, v, __ATOMIC_RELAXED);
 }
 
 const char *stats_name(enum stat_id id)

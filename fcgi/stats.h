@@ -21,6 +21,7 @@ enum stat_id {
     STAT_RECLAIMED,
     STAT_4XX,
     STAT_5XX,
+    STAT_CACHE_BYTES,       /* written to the current page cache generation */
     STAT_COUNT
 };
 
@@ -32,6 +33,8 @@ struct stats *stats_open(const char *path, int writable);
 void stats_close(struct stats *st);
 void stats_add(struct stats *st, enum stat_id id, uint64_t n);
 uint64_t stats_get(const struct stats *st, enum stat_id id);
+/* For a gauge (STAT_CACHE_BYTES) that starts again at a new state. */
+void stats_set(struct stats *st, enum stat_id id, uint64_t v);
 const char *stats_name(enum stat_id id);
 
 #endif

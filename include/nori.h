@@ -168,6 +168,11 @@ uint64_t nori_hash(uint64_t h, const void *p, size_t n);
 struct nori_page {
     const char *name;           /* letters, digits, - and _; at most 32 */
     int (*render)(struct nori_req *r);
+    /* 1: without a session, the page may be kept in the page cache and
+     * served by the web server (NORI_PAGE_CACHE) for its canonical URL.
+     * Only for pages that depend on nothing but their URL and the ETag's
+     * inputs, never for one that reads the request otherwise. */
+    int cache;
 };
 
 /* ---- actions -----------------------------------------------------------

@@ -41,6 +41,10 @@ static const struct nori_setting settings[] = {
       "memory store: sessions one worker keeps at most"),
     N("NORI_REDIS_WAIT", "redis-wait", redis_wait, "0", 0, 100,
       "Redis: replicas each commit must reach before the answer (WAIT)"),
+    C("NORI_PAGE_CACHE", "page-cache", page_cache_name, "on", "on|off",
+      "keep sessionless pages as files under RUNDIR/pages for the web server to serve"),
+    N("NORI_PAGE_CACHE_MAX", "page-cache-max", page_cache_max_mb, "64", 1, 1048576,
+      "page cache: MiB one generation (a catalog, a build) may hold"),
     S("NORI_STATUS_PATH", "status-path", status_path, "/nori-status",
       "below the app: JSON counters, for loopback clients only"),
     C("NORI_SESSION_POLICY", "session-policy", policy_name, "lazy", "lazy|eager",
@@ -164,6 +168,7 @@ static int derive(struct nori_config *cfg, char *err, size_t errlen)
     cfg->bind = strcmp(cfg->bind_name, "on") == 0;
     cfg->nosync = strcmp(cfg->sync_name, "none") == 0;
     cfg->cookie_secure = strcmp(cfg->cookie_secure_name, "on") == 0;
+    cfg->page_cache = strcmp(cfg->page_cache_name, "on") == 0;
     /* Refused at start, not at the first Set-Cookie: a CR/LF would split
      * the header, a ';' add attributes, a cut line lose HttpOnly. */
     if (cfg->cookie_path[0] && !cookie_path_valid(cfg->cookie_path)) {

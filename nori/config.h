@@ -14,6 +14,8 @@ struct nori_config {
     const char *rundir;             /* counters file; default store */
     const char *store_spec;         /* "" means lmdb:RUNDIR/sessions */
     const char *status_path;        /* PATH_INFO of the JSON counters */
+    const char *page_cache_name;    /* on|off */
+    unsigned long page_cache_max_mb;
     const char *policy_name, *carrier_name, *bind_name, *sync_name;
     const char *cookie_path;
     const char *cookie_secure_name; /* auto|on */
@@ -35,6 +37,7 @@ struct nori_config {
     enum carrier carrier;
     int bind;
     int cookie_secure;
+    int page_cache;
     int nosync;
     char store_default[4096];
 };

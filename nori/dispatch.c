@@ -13,10 +13,6 @@
 #include "../fcgi/stats.h"
 #include "service.h"
 
-/* No script at all, styles only from our own origin, forms only to us:
- * a URL may carry a session key, so nothing may leak it or inject into it. */
-#define CSP "default-src 'none'; style-src 'self'; img-src 'self'; " \
-            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 /* A 503 is a store that is down or busy for a moment. */
 #define RETRY_AFTER_503 2
@@ -28,7 +24,7 @@ static void headers_common(struct response *resp)
 {
     response_header(resp, "X-Content-Type-Options", "nosniff");
     response_header(resp, "Referrer-Policy", "same-origin");
-    response_header(resp, "Content-Security-Policy", CSP);
+    response_header(resp, "Content-Security-Policy", HEADER_CSP);
 }
 
 static void retry_after(struct response *resp, unsigned seconds)
@@ -130,6 +126,27 @@ static void headers_session(struct nori_req *r, int status)
     visit_cookies(r->nori->visit, r->resp);
 }
 
+/* A page the application lets nori keep, for the URL it was asked by:
+ * only the canonical one, so that the web server finds it by the URL
+ * links carry, and a URL with anything else in it (a tracking tag, an
+ * order of its own) always reaches nori. */
+static void page_keep(struct nori_req *r)
+{
+    const struct nori *n = r->nori;
+    const struct request *req = n->req;
+    char url[NAV_QUERY_MAX + 8];
+    struct nori_link link = {(n->nav.core & NAV_HAS_PG) ? n->nav.pg : NULL, r->query};
+    const char *canon;
+
+    if (req->method != HTTP_GET || req->path_info[0] || r->resp->failed ||
+        nav_url(url, sizeof url, "", &n->svc->app->query, &link, NULL) == 0)
+        return;
+    canon = url[0] == '?' ? url + 1 : "";
+    if (strcmp(canon, req->query) == 0)
+        cache_store(&n->svc->cache, req->script_name, canon, r->resp->body,
+                    r->resp->body_len);
+}
+
 /* The browsing visitor's path: no key, so no store; the page depends only
  * on the URL and what the ETag covers, so a 304 costs no rendering. */
 static void serve_sessionless(struct nori_req *r, const struct nori_page *page)
@@ -142,6 +159,8 @@ static void serve_sessionless(struct nori_req *r, const struct nori_page *page)
         headers_common(r->resp);
     } else if (render(r, page) != 200) {
         return;
+    } else if (page->cache && svc->cache.on) {
+        page_keep(r);
     }
     response_header(r->resp, "ETag", svc->etag);
     response_header(r->resp, "Cache-Control", "public, max-age=60");

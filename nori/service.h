@@ -10,9 +10,16 @@
 #include "../nav/nav.h"
 #include "../nav/route.h"
 #include "../session/visit.h"
+#include "cache.h"
 #include "config.h"
 
 struct stats;
+
+/* No script at all, styles only from our own origin, forms only to us:
+ * a URL may carry a session key, so nothing may leak it or inject into
+ * it. Sent with every page, by nori and by the page cache's script. */
+#define HEADER_CSP "default-src 'none'; style-src 'self'; img-src 'self'; " \
+                   "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 struct service {
     const struct nori_app *app;
@@ -21,6 +28,7 @@ struct service {
     struct sessions sessions;
     struct stats *stats;
     char etag[24];              /* of every sessionless page: see service_init */
+    struct page_cache cache;
 };
 
 /* nori's side of one request (struct nori of nori.h). */

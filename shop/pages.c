@@ -236,12 +236,12 @@ static int login_render(struct nori_req *r)
 }
 
 const struct nori_page shop_pages[] = {
-    {"Home", home_render},
-    {"Category", category_render},
-    {"Item", item_render},
-    {"Search", search_render},
-    {"Cart", cart_render},
-    {"Counter", counter_render},
-    {"Login", login_render},
+    {"Home", home_render, 1},
+    {"Category", category_render, 1},
+    {"Item", item_render, 1},
+    {"Search", search_render, 0},
+    {"Cart", cart_render, 0},
+    {"Counter", counter_render, 0},
+    {"Login", login_render, 0},
 };
 const size_t shop_npages = sizeof shop_pages / sizeof shop_pages[0];

@@ -77,7 +77,7 @@ static struct nori_result counter_act(struct nori_req *r)
 }
 
 static const struct nori_page pages[] = {
-    {"Counter", counter_render},
+    {"Counter", counter_render, 0},
 };
 
 int main(int argc, char **argv)

@@ -1,0 +1,50 @@
+/* cache.h -- the page cache: sessionless pages written once, as files
+ * the web server serves without asking nori.
+ *
+ * Under RUNDIR/pages, one directory per generation, named by the ETag of
+ * sessionless pages (the application's data and this build): a catalog
+ * reload or a new build is a new generation, empty until its pages are
+ * rendered. A page is PREFIX/QUERY.html in it (PREFIX/index.html for an
+ * empty query). What the web server reads is made at each switch:
+ *
+ *   pages/nori-cache.lua   the mod_magnet script for lighttpd, naming the
+ *                          current generation and the headers nori sends
+ *   pages/current          a symlink to it, for servers that map a URL to
+ *                          a file by themselves (nginx try_files)
+ *
+ * Both are replaced by rename, so a server sees the old generation or the
+ * new one, never half of either; the other generations are removed. */
+#ifndef NORI_CACHE_H
+#define NORI_CACHE_H
+
+#include <stddef.h>
+
+struct stats;
+
+struct page_cache {
+    int on;
+    char gen[4096];             /* RUNDIR/pages/<etag>, "" when off */
+    unsigned long max;          /* bytes a generation may hold */
+    struct stats *stats;        /* where its size is kept, shared */
+};
+
+enum cache_err {
+    CACHE_OK = 0,
+    CACHE_EDIR,                 /* RUNDIR/pages cannot be made or written */
+};
+
+/* Makes the generation of etag (a quoted ETag) current, or, when off,
+ * makes the web server pass every request to nori. vary_cookie: the
+ * cookie carrier's pages say Vary: Cookie. */
+enum cache_err cache_open(struct page_cache *pc, const char *rundir, int on,
+                          unsigned long max, const char *etag, int vary_cookie,
+                          struct stats *stats, char *err, size_t errlen);
+
+/* Keeps a page: prefix is SCRIPT_NAME, query the canonical query string.
+ * Written to a temporary file and renamed; skipped (silently: the page
+ * was answered anyway) when the key cannot be a file name, the
+ * generation is full or gone. */
+void cache_store(const struct page_cache *pc, const char *prefix, const char *query,
+                 const char *body, size_t len);
+
+#endif
