@@ -112,6 +112,10 @@ static struct nori_result test_act(struct nori_req *r)
     if (strcmp(r->act, "login") == 0)
         return nori_login(r, "alice") < 0 ? nori_fail(503, "no session")
                                           : nori_redirect("Home", NULL);
+    /* A login the action then refuses: nothing of it may show. */
+    if (strcmp(r->act, "loginshow") == 0)
+        return nori_login(r, "alice") < 0 ? nori_fail(503, "no session")
+                                          : nori_show("Home", "Not now");
     if (strcmp(r->act, "logout") == 0) {
         nori_logout(r);
         return nori_redirect("Home", NULL);
@@ -209,7 +213,7 @@ static struct request req;
 static struct response resp;
 static char body[64 * 1024];    /* resp.body, NUL-terminated */
 
-static void service_up(const char *spec)
+static void service_up(const char *spec, const char *route)
 {
     char err[512] = "";
 
@@ -220,6 +224,7 @@ static void service_up(const char *spec)
     else
         snprintf(store_spec, sizeof store_spec, "%s", spec);
     config_defaults(&cfg, rundir, store_spec);
+    cfg.route = route;
     ck_assert_msg(service_init(&svc, &app, &cfg, err, sizeof err) == 0, "%s", err);
     snprintf(stats_file, sizeof stats_file, "%s/stats", rundir);
     ck_assert_ptr_nonnull(stats = stats_open(stats_file, 1));
@@ -241,7 +246,7 @@ static void service_down(void)
 
 static void setup_memory(void)
 {
-    service_up("memory");
+    service_up("memory", "");
 }
 
 /* A fresh request: a GET of /app?query from this machine, Host
@@ -529,7 +534,7 @@ START_TEST(session_lifecycle)
     char s[NORI_KEY_LEN + 1], k[NORI_KEY_LEN + 1], q[128], form[128];
     const char *loc;
 
-    service_up(_i == 0 ? "memory" : "lmdb");
+    service_up(_i == 0 ? "memory" : "lmdb", "");
 
     /* A same-site POST from a browser: the Origin is the Host's. */
     post_form("", "act=inc");
@@ -705,6 +710,44 @@ START_TEST(refused_actions_make_no_session)
 }
 END_TEST
 
+/* With a route (a sticky balancer in front of memory stores), keys
+ * travel as KEY.ROUTE. A login the action then refuses keeps the old key,
+ * in links and forms too. */
+START_TEST(routed_keys)
+{
+    char s[NORI_KEY_LEN + 1], k[NORI_KEY_LEN + 1], q[128], form[128], want[128];
+
+    service_up("memory", "w1");
+    post_form("", "act=inc");
+    ck_assert_int_eq(answer(), 303);
+    key_after(header("Location"), "_s=", s);
+    snprintf(want, sizeof want, "/app?pg=Home&_s=%s.w1", s);
+    header_is("Location", want);
+
+    snprintf(q, sizeof q, "pg=Home&_s=%s.w1", s);
+    request(HTTP_GET, q);
+    ck_assert_int_eq(answer(), 200);
+    ck_assert_ptr_nonnull(strstr(body, "count=1<"));
+    key_after(body, "name=\"_k\" value=\"", k);
+    /* The form's action URL carries the routed key too. */
+    snprintf(want, sizeof want, "action=\"/app?_s=%s.w1\"", s);
+    ck_assert_msg(strstr(body, want) != NULL, "no %s in: %s", want, body);
+
+    snprintf(form, sizeof form, "act=loginshow&_s=%s.w1&_k=%s", s, k);
+    post_form("", form);
+    ck_assert_int_eq(answer(), 200);
+    ck_assert_ptr_nonnull(strstr(body, "Not now"));
+    snprintf(want, sizeof want, "&amp;_s=%s.w1\"", s);
+    ck_assert_msg(strstr(body, want) != NULL, "links lost the stored key: %s", body);
+    snprintf(want, sizeof want, "name=\"_k\" value=\"%s\"", k);
+    ck_assert_msg(strstr(body, want) != NULL, "the form lost its key: %s", body);
+    count_is(s, 0);             /* without the route, no such key */
+    snprintf(q, sizeof q, "%s.w1", s);
+    count_is(q, 1);
+    service_down();
+}
+END_TEST
+
 /* The status endpoint: JSON counters for this machine only. */
 START_TEST(status_endpoint)
 {
@@ -744,6 +787,7 @@ int main(void)
     suite_add_tcase(s, tc);
     /* Loop 0: the memory store; 1: LMDB in the run directory. */
     tcase_add_loop_test(ts, session_lifecycle, 0, 2);
+    tcase_add_test(ts, routed_keys);
     suite_add_tcase(s, ts);
     sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
