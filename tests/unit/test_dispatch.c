@@ -213,7 +213,7 @@ static struct request req;
 static struct response resp;
 static char body[64 * 1024];    /* resp.body, NUL-terminated */
 
-static void service_up(const char *spec, const char *route)
+static void service_up(const char *spec, const char *route, enum carrier carrier)
 {
     char err[512] = "";
 
@@ -225,6 +225,8 @@ static void service_up(const char *spec, const char *route)
         snprintf(store_spec, sizeof store_spec, "%s", spec);
     config_defaults(&cfg, rundir, store_spec);
     cfg.route = route;
+    cfg.carrier = carrier;
+    cfg.carrier_name = carrier == CARRIER_COOKIE ? "cookie" : "url";
     ck_assert_msg(service_init(&svc, &app, &cfg, err, sizeof err) == 0, "%s", err);
     snprintf(stats_file, sizeof stats_file, "%s/stats", rundir);
     ck_assert_ptr_nonnull(stats = stats_open(stats_file, 1));
@@ -246,7 +248,7 @@ static void service_down(void)
 
 static void setup_memory(void)
 {
-    service_up("memory", "");
+    service_up("memory", "", CARRIER_URL);
 }
 
 /* A fresh request: a GET of /app?query from this machine, Host
@@ -534,7 +536,7 @@ START_TEST(session_lifecycle)
     char s[NORI_KEY_LEN + 1], k[NORI_KEY_LEN + 1], q[128], form[128];
     const char *loc;
 
-    service_up(_i == 0 ? "memory" : "lmdb", "");
+    service_up(_i == 0 ? "memory" : "lmdb", "", CARRIER_URL);
 
     /* A same-site POST from a browser: the Origin is the Host's. */
     post_form("", "act=inc");
@@ -717,7 +719,7 @@ START_TEST(routed_keys)
 {
     char s[NORI_KEY_LEN + 1], k[NORI_KEY_LEN + 1], q[128], form[128], want[128];
 
-    service_up("memory", "w1");
+    service_up("memory", "w1", CARRIER_URL);
     post_form("", "act=inc");
     ck_assert_int_eq(answer(), 303);
     key_after(header("Location"), "_s=", s);
@@ -744,6 +746,64 @@ START_TEST(routed_keys)
     count_is(s, 0);             /* without the route, no such key */
     snprintf(q, sizeof q, "%s.w1", s);
     count_is(q, 1);
+    service_down();
+}
+END_TEST
+
+/* The cookie carrier: the key travels in nori_s (Path=/app), never in a
+ * URL; a sessionless page says Vary: Cookie. */
+START_TEST(cookie_carrier)
+{
+    char cookie[64], k[NORI_KEY_LEN + 1], form[128];
+    const char *set;
+
+    service_up("memory", "", CARRIER_COOKIE);
+    request(HTTP_GET, "");
+    ck_assert_int_eq(answer(), 200);
+    header_is("Cache-Control", "public, max-age=60");
+    header_is("Vary", "Cookie");
+
+    post_form("", "act=inc");
+    ck_assert_int_eq(answer(), 303);
+    header_is("Location", "/app?pg=Home");
+    set = header("Set-Cookie");
+    ck_assert_ptr_nonnull(set);
+    ck_assert_msg(strncmp(set, "nori_s=", 7) == 0, "Set-Cookie: %s", set);
+    ck_assert_ptr_nonnull(strstr(set, "; Path=/app; HttpOnly; SameSite=Lax"));
+    snprintf(cookie, sizeof cookie, "nori_s=%.*s", NORI_KEY_LEN, set + 7);
+
+    request(HTTP_GET, "pg=Home");
+    req.cookie = cookie;
+    ck_assert_int_eq(answer(), 200);
+    ck_assert_ptr_nonnull(strstr(body, "count=1<"));
+    header_is("Cache-Control", "private, no-store");
+    ck_assert_ptr_null(header("ETag"));
+    ck_assert_ptr_null(header("Set-Cookie"));   /* nothing new to say */
+    ck_assert_ptr_null(strstr(body, "_s"));
+    key_after(body, "name=\"_k\" value=\"", k);
+
+    snprintf(form, sizeof form, "act=inc&_k=%s", k);
+    post_form("", form);
+    req.cookie = cookie;
+    ck_assert_int_eq(answer(), 303);
+    post_form("", "act=inc");                   /* the cookie, but no _k */
+    req.cookie = cookie;
+    error_is(403);
+    request(HTTP_GET, "pg=Home");
+    req.cookie = cookie;
+    ck_assert_int_eq(answer(), 200);
+    ck_assert_ptr_nonnull(strstr(body, "count=2<"));
+
+    /* Logout expires the cookie. */
+    snprintf(form, sizeof form, "act=logout&_k=%s", k);
+    post_form("", form);
+    req.cookie = cookie;
+    ck_assert_int_eq(answer(), 303);
+    set = header("Set-Cookie");
+    ck_assert_ptr_nonnull(set);
+    ck_assert_ptr_nonnull(strstr(set, "nori_s=; "));
+    ck_assert_ptr_nonnull(strstr(set, "Max-Age=0"));
+    ck_assert_uint_eq(counter(STAT_COMMITS), 3);
     service_down();
 }
 END_TEST
@@ -788,6 +848,7 @@ int main(void)
     /* Loop 0: the memory store; 1: LMDB in the run directory. */
     tcase_add_loop_test(ts, session_lifecycle, 0, 2);
     tcase_add_test(ts, routed_keys);
+    tcase_add_test(ts, cookie_carrier);
     suite_add_tcase(s, ts);
     sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
