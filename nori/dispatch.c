@@ -316,6 +316,7 @@ struct action_run {
     struct nori_req *r;
     struct nori_result res;
     struct session saved;
+    char saved_carried[NAV_SKEY_MAX + 1];   /* KEY.ROUTE, as links carry it */
     void *saved_state;
 };
 
@@ -339,6 +340,7 @@ static int action_visit(struct visit *v, void *arg)
     }
     if (live) {
         a->saved = v->s;
+        memcpy(a->saved_carried, v->carried, sizeof a->saved_carried);
         memcpy(a->saved_state, v->s.state, app->state.size);
     }
     n->in_action = 1;
@@ -352,6 +354,8 @@ static int action_visit(struct visit *v, void *arg)
         void *state = v->s.state;
         v->s = a->saved;
         v->s.state = state;
+        /* A refused login minted a key: links must carry the stored one. */
+        memcpy(v->carried, a->saved_carried, sizeof v->carried);
         memcpy(state, a->saved_state, app->state.size);
     }
     /* Any 4xx makes visit_run drop what was written; a NORI_SHOW is

@@ -1,0 +1,859 @@
+/* test_dispatch.c -- the request pipeline (nori/dispatch.c) driven in
+ * memory, as lighttpd's src/t/ drives its modules: a struct request built
+ * by hand goes through service_handle() of a service made for a small
+ * application defined here, and the status, the header lines and the body
+ * of the response are checked. No web server, no socket, no fork: the
+ * runner is told CK_NOFORK, and the store is the in-process memory store
+ * (or LMDB in a temporary directory, for the session paths).
+ *
+ * The application: two pages, Home (the count, the notice, a form) and
+ * Thing (id=1 only, 404 otherwise); a query grammar with one NORI_UINT
+ * `id` in 1..1000; a form grammar with one NORI_UINT `n`; a counter as
+ * session state; actions inc (writes, redirects), bad (writes, then fails
+ * 409), show (writes, then shows Home with a notice) and login. */
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "fcgi/arena.h"
+#include "fcgi/http.h"
+#include "fcgi/stats.h"
+#include "nori/service.h"
+
+/* ---- the test application ---- */
+
+struct q {
+    uint32_t id;
+};
+
+struct f {
+    uint32_t n;
+};
+
+struct count {
+    int64_t n;
+};
+
+#define PRINCIPAL "tester"
+
+static const struct nori_field q_fields[] = {
+    NORI_FIELD_UINT(struct q, id, "id", 1, 1000, 0),
+};
+
+static const struct nori_field f_fields[] = {
+    NORI_FIELD_UINT(struct f, n, "n", 1, 100, 0),
+};
+
+static int count_encode(const void *state, unsigned char *buf, size_t cap, size_t *len)
+{
+    const struct count *c = state;
+
+    if (cap < 8)
+        return -1;
+    for (int i = 0; i < 8; i++)
+        buf[i] = (unsigned char)((uint64_t)c->n >> (8 * i));
+    *len = 8;
+    return 0;
+}
+
+static int count_decode(void *state, unsigned version, const unsigned char *buf,
+                        size_t len)
+{
+    struct count *c = state;
+    uint64_t v = 0;
+
+    if (version != 1 || len != 8)
+        return -1;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)buf[i] << (8 * i);
+    c->n = (int64_t)v;
+    return 0;
+}
+
+static int home_render(struct nori_req *r)
+{
+    const struct count *c = nori_state(r);
+
+    response_puts(r->resp, "<h1>Home</h1>\n<p>count=");
+    response_printf(r->resp, "%lld", c ? (long long)c->n : 0LL);
+    response_puts(r->resp, "</p>\n");
+    if (r->notice) {
+        response_puts(r->resp, "<p class=\"notice\">");
+        nori_text(r, r->notice);
+        response_puts(r->resp, "</p>\n");
+    }
+    response_puts(r->resp, "<a href=\"");
+    nori_url(r, &(struct nori_link){"Thing", &(struct q){1}});
+    response_puts(r->resp, "\">thing</a>\n");
+    nori_form_open(r, "f", "inc");
+    response_puts(r->resp, "<button>++</button></form>\n");
+    return 200;
+}
+
+static int thing_render(struct nori_req *r)
+{
+    const struct q *q = r->query;
+
+    if (q->id != 1)
+        return 404;
+    response_puts(r->resp, "<h1>Thing 1</h1>\n");
+    return 200;
+}
+
+static struct nori_result test_act(struct nori_req *r)
+{
+    const struct f *f = r->form;
+    struct count *c;
+
+    if (strcmp(r->act, "login") == 0)
+        return nori_login(r, "alice") < 0 ? nori_fail(503, "no session")
+                                          : nori_redirect("Home", NULL);
+    /* A login the action then refuses: nothing of it may show. */
+    if (strcmp(r->act, "loginshow") == 0)
+        return nori_login(r, "alice") < 0 ? nori_fail(503, "no session")
+                                          : nori_show("Home", "Not now");
+    if (strcmp(r->act, "logout") == 0) {
+        nori_logout(r);
+        return nori_redirect("Home", NULL);
+    }
+    if ((c = nori_state_write(r)) == NULL)
+        return nori_fail(503, "No session could be made; please try again.");
+    if (strcmp(r->act, "inc") == 0) {
+        c->n += f->n ? f->n : 1;
+        return nori_redirect("Home", NULL);
+    }
+    /* bad and show write first: what they wrote must not be kept. */
+    c->n += 100;
+    if (strcmp(r->act, "bad") == 0)
+        return nori_fail(409, "That conflicts.");
+    if (strcmp(r->act, "show") == 0)
+        return nori_show("Home", "A notice for you");
+    return nori_fail(400, "There is no such action.");
+}
+
+static const char *test_principal(struct nori_req *r)
+{
+    const struct count *c = nori_state(r);
+
+    return c && c->n > 0 ? PRINCIPAL : NULL;
+}
+
+static const struct nori_page pages[] = {
+    {"Home", home_render},
+    {"Thing", thing_render},
+};
+
+static const struct nori_app app = {
+    .name = "test_dispatch",
+    .query = {q_fields, 1, sizeof(struct q)},
+    .form = {f_fields, 1, sizeof(struct f)},
+    .pages = pages,
+    .npages = 2,
+    .act = test_act,
+    .state = {sizeof(struct count), 1, count_encode, count_decode},
+    .principal = test_principal,
+};
+
+/* ---- the service and one request ---- */
+
+/* nori's settings as config.c's table has them by default, but for what
+ * a test needs otherwise: the memory store (or LMDB under the temporary
+ * run directory), no nori_b binding, a small memory store. */
+static void config_defaults(struct nori_config *cfg, const char *rundir,
+                            const char *store_spec)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->rundir = rundir;
+    cfg->store_spec = store_spec;
+    cfg->status_path = "/nori-status";
+    cfg->policy_name = "lazy";
+    cfg->carrier_name = "url";
+    cfg->bind_name = "off";
+    cfg->sync_name = "fsync";
+    cfg->cookie_path = "";
+    cfg->cookie_secure_name = "auto";
+    cfg->allowed_origins = "";
+    cfg->body_timeout_ms = 5000;
+    cfg->ttl = 600;
+    cfg->max_age = 28800;
+    cfg->gc_foreground = 8;
+    cfg->gc_interval_ms = 1000;
+    cfg->gc_batch = 1000;
+    cfg->map_size_mb = 256;
+    cfg->redis_prefix = "nori:";
+    cfg->route = "";
+    cfg->memory_max = 1000;
+    cfg->redis_timeout_ms = 500;
+    cfg->redis_wait = 0;
+    cfg->listen = "";
+    cfg->workers = 4;
+    cfg->max_requests = 0;
+    cfg->socket_mode = 0;
+    cfg->socket_group = "";
+    /* What config_load derives from the names. */
+    cfg->policy = POLICY_LAZY;
+    cfg->carrier = CARRIER_URL;
+    cfg->bind = 0;
+    cfg->cookie_secure = 0;
+    cfg->nosync = 0;
+}
+
+static char rundir[64];
+static char store_spec[128];
+static char stats_file[128];
+static struct nori_config cfg;
+static struct service svc;
+static struct stats *stats;
+static struct arena arena;
+static struct request req;
+static struct response resp;
+static char body[64 * 1024];    /* resp.body, NUL-terminated */
+
+static void service_up(const char *spec, const char *route, enum carrier carrier)
+{
+    char err[512] = "";
+
+    snprintf(rundir, sizeof rundir, "/tmp/nori-test-dispatch-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(rundir));
+    if (strcmp(spec, "lmdb") == 0)
+        snprintf(store_spec, sizeof store_spec, "lmdb:%s/sessions", rundir);
+    else
+        snprintf(store_spec, sizeof store_spec, "%s", spec);
+    config_defaults(&cfg, rundir, store_spec);
+    cfg.route = route;
+    cfg.carrier = carrier;
+    cfg.carrier_name = carrier == CARRIER_COOKIE ? "cookie" : "url";
+    ck_assert_msg(service_init(&svc, &app, &cfg, err, sizeof err) == 0, "%s", err);
+    snprintf(stats_file, sizeof stats_file, "%s/stats", rundir);
+    ck_assert_ptr_nonnull(stats = stats_open(stats_file, 1));
+    svc.stats = svc.sessions.stats = stats;
+    ck_assert_int_eq(arena_init(&arena, 64 * 1024), 0);
+}
+
+static void service_down(void)
+{
+    char cmd[160];
+
+    service_free(&svc);
+    stats_close(stats);
+    stats = NULL;
+    arena_free(&arena);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", rundir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void setup_memory(void)
+{
+    service_up("memory", "", CARRIER_URL);
+}
+
+/* A fresh request: a GET of /app?query from this machine, Host
+ * 127.0.0.1:8080; the arena holds nothing of the last one. */
+static void request(enum http_method method, const char *query)
+{
+    arena_reset(&arena);
+    memset(&req, 0, sizeof req);
+    req.arena = &arena;
+    req.method = method;
+    req.query = query;
+    req.query_len = strlen(query);
+    req.script_name = "/app";
+    req.path_info = "";
+    req.remote_addr = "127.0.0.1";
+    req.host = "127.0.0.1:8080";
+    req.body = "";
+    req.body_err = BODY_OK;
+}
+
+static void post_form(const char *query, const char *form)
+{
+    request(HTTP_POST, query);
+    req.content_type = "application/x-www-form-urlencoded";
+    req.body = form;
+    req.body_len = strlen(form);
+}
+
+/* Sends the request; returns the status, and leaves the body in body. */
+static int answer(void)
+{
+    response_init(&resp, &arena);
+    service_handle(&req, &resp, &svc);
+    ck_assert_msg(!resp.failed, "the response failed (out of memory)");
+    ck_assert_msg(!resp.bad_header, "a header value was refused");
+    ck_assert_uint_lt(resp.body_len, sizeof body);
+    memcpy(body, resp.body ? resp.body : "", resp.body_len);
+    body[resp.body_len] = '\0';
+    return resp.status;
+}
+
+/* The value of header `name` in resp.head, copied out, or NULL. The head
+ * is lines of "Name: value\r\n"; a header given twice is a failure. */
+static const char *header(const char *name)
+{
+    static char value[1024];
+    size_t nl = strlen(name);
+    const char *p = resp.head, *end = resp.head + resp.head_len;
+    const char *found = NULL;
+
+    while (p && p < end) {
+        const char *eol = memchr(p, '\r', (size_t)(end - p));
+        ck_assert_msg(eol && eol + 1 < end && eol[1] == '\n', "a header line without CRLF");
+        if ((size_t)(eol - p) > nl + 1 && strncasecmp(p, name, nl) == 0 &&
+            p[nl] == ':' && p[nl + 1] == ' ') {
+            ck_assert_msg(found == NULL, "header %s given twice", name);
+            size_t vl = (size_t)(eol - p) - nl - 2;
+            ck_assert_uint_lt(vl, sizeof value);
+            memcpy(value, p + nl + 2, vl);
+            value[vl] = '\0';
+            found = value;
+        }
+        p = eol + 2;
+    }
+    return found;
+}
+
+static void header_is(const char *name, const char *want)
+{
+    const char *v = header(name);
+
+    ck_assert_msg(v != NULL, "no %s header", name);
+    ck_assert_str_eq(v, want);
+}
+
+static void security_headers(void)
+{
+    header_is("X-Content-Type-Options", "nosniff");
+    header_is("Referrer-Policy", "same-origin");
+    const char *csp = header("Content-Security-Policy");
+    ck_assert_ptr_nonnull(csp);
+    ck_assert_ptr_nonnull(strstr(csp, "default-src 'none'"));
+    ck_assert_ptr_nonnull(strstr(csp, "frame-ancestors 'none'"));
+}
+
+/* An error answer: the status, nothing cached, the security headers. */
+static void error_is(int status)
+{
+    ck_assert_int_eq(answer(), status);
+    header_is("Cache-Control", "no-store");
+    ck_assert_ptr_null(header("ETag"));
+    security_headers();
+}
+
+static uint64_t counter(enum stat_id id)
+{
+    return stats_get(stats, id);
+}
+
+/* Copies the 22 characters after `marker` in s into out. */
+static void key_after(const char *s, const char *marker, char out[NORI_KEY_LEN + 1])
+{
+    const char *p = strstr(s, marker);
+
+    ck_assert_msg(p != NULL, "no %s in: %s", marker, s);
+    p += strlen(marker);
+    ck_assert_uint_ge(strlen(p), NORI_KEY_LEN);
+    memcpy(out, p, NORI_KEY_LEN);
+    out[NORI_KEY_LEN] = '\0';
+    ck_assert_uint_eq(strspn(out, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                  "0123456789-_"), NORI_KEY_LEN);
+}
+
+static void count_is(const char *s, long long want)
+{
+    char q[64], line[32];
+
+    snprintf(q, sizeof q, "pg=Home&_s=%s", s);
+    request(HTTP_GET, q);
+    ck_assert_int_eq(answer(), 200);
+    snprintf(line, sizeof line, "count=%lld<", want);
+    ck_assert_msg(strstr(body, line) != NULL, "want %s in: %s", line, body);
+}
+
+/* ---- sessionless pages ---- */
+
+START_TEST(home_is_public_and_validated)
+{
+    char etag[64];
+
+    request(HTTP_GET, "");
+    ck_assert_int_eq(answer(), 200);
+    ck_assert_ptr_nonnull(strstr(body, "<h1>Home</h1>"));
+    ck_assert_ptr_nonnull(strstr(body, "count=0<"));
+    header_is("Content-Type", "text/html; charset=utf-8");
+    header_is("Cache-Control", "public, max-age=60");
+    ck_assert_ptr_null(header("Vary"));         /* the url carrier */
+    ck_assert_ptr_null(header("Set-Cookie"));
+    security_headers();
+    ck_assert_ptr_nonnull(header("ETag"));
+    snprintf(etag, sizeof etag, "%s", header("ETag"));
+    ck_assert_str_eq(etag, svc.etag);
+    /* A sessionless link carries no _s, nor a form _k. */
+    ck_assert_ptr_nonnull(strstr(body, "href=\"/app?pg=Thing&amp;id=1\""));
+    ck_assert_ptr_null(strstr(body, "_s"));
+    ck_assert_ptr_null(strstr(body, "_k"));
+
+    request(HTTP_GET, "pg=Home");
+    ck_assert_int_eq(answer(), 200);
+    header_is("ETag", etag);
+
+    request(HTTP_GET, "pg=Home");
+    req.if_none_match = etag;
+    ck_assert_int_eq(answer(), 304);
+    ck_assert_uint_eq(resp.body_len, 0);
+    header_is("ETag", etag);
+    header_is("Cache-Control", "public, max-age=60");
+    security_headers();
+
+    /* A list and a weak tag match too; another tag does not. */
+    char list[128];
+    snprintf(list, sizeof list, "\"0000000000000000\", W/%s", etag);
+    request(HTTP_GET, "pg=Home");
+    req.if_none_match = list;
+    ck_assert_int_eq(answer(), 304);
+    request(HTTP_GET, "pg=Home");
+    req.if_none_match = "\"0000000000000000\"";
+    ck_assert_int_eq(answer(), 200);
+
+    request(HTTP_HEAD, "pg=Thing&id=1");
+    ck_assert_int_eq(answer(), 200);
+    ck_assert_ptr_nonnull(strstr(body, "Thing 1"));
+
+    /* Looking commits nothing and makes no session. */
+    ck_assert_uint_eq(counter(STAT_COMMITS), 0);
+    ck_assert_uint_eq(counter(STAT_SESSIONS_CREATED), 0);
+    ck_assert_uint_eq(counter(STAT_COMMITS_AVOIDED), 6);
+    ck_assert_uint_eq(counter(STAT_PAGES), 4);   /* the 304s rendered nothing */
+}
+END_TEST
+
+START_TEST(bad_urls)
+{
+    char longq[2100];
+
+    request(HTTP_GET, "pg=Thing&id=%zz");
+    error_is(400);
+    request(HTTP_GET, "pg=Thing&id=1%");
+    error_is(400);
+    request(HTTP_GET, "pg=Thing&id=0");
+    error_is(400);
+    request(HTTP_GET, "pg=Thing&id=01");
+    error_is(400);
+    request(HTTP_GET, "pg=Thing&id=1&id=1");
+    error_is(400);
+    request(HTTP_GET, "pg=Home&pg=Home");
+    error_is(400);
+    request(HTTP_GET, "pg=Ho%00me");
+    error_is(400);
+
+    request(HTTP_GET, "pg=Nowhere");
+    error_is(404);
+    request(HTTP_GET, "pg=Thing&id=2");
+    error_is(404);
+    request(HTTP_GET, "pg=Thing");
+    error_is(404);
+    request(HTTP_GET, "");
+    req.path_info = "/x";
+    error_is(404);
+    /* "/" is the app itself. */
+    request(HTTP_GET, "");
+    req.path_info = "/";
+    ck_assert_int_eq(answer(), 200);
+
+    memset(longq, 'a', sizeof longq - 1);
+    longq[sizeof longq - 1] = '\0';
+    memcpy(longq, "pg=Home&x=", 10);
+    request(HTTP_GET, longq);
+    error_is(414);
+    /* 2048 exactly is within bounds. */
+    longq[2048] = '\0';
+    request(HTTP_GET, longq);
+    ck_assert_int_eq(answer(), 200);
+
+    request(HTTP_OTHER, "");
+    error_is(405);
+    header_is("Allow", "GET, HEAD, POST");
+
+    /* The error page names the status. */
+    request(HTTP_GET, "pg=Nowhere");
+    error_is(404);
+    ck_assert_ptr_nonnull(strstr(body, "404 Not Found"));
+    ck_assert_uint_eq(counter(STAT_COMMITS), 0);
+}
+END_TEST
+
+START_TEST(bad_posts)
+{
+    post_form("", "act=inc");
+    req.body_err = BODY_ETOOLARGE;
+    error_is(413);
+
+    post_form("", "act=inc");
+    req.content_type = "text/plain";
+    error_is(415);
+    post_form("", "act=inc");
+    req.content_type = NULL;
+    error_is(415);
+
+    post_form("", "act=inc");
+    req.body_err = BODY_ETIMEOUT;
+    error_is(408);
+
+    post_form("", "act=inc");
+    req.body_err = BODY_ETRUNCATED;
+    error_is(400);
+
+    post_form("", "act=inc");
+    req.origin = "http://evil.example";
+    error_is(403);
+    post_form("", "act=inc");
+    req.sec_fetch_site = "cross-site";
+    error_is(403);
+
+    post_form("", "act=inc&n=0");
+    error_is(400);
+    post_form("", "act=inc&n=1&n=1");
+    error_is(400);
+    post_form("id=0", "act=inc");
+    error_is(400);
+    post_form("", "n=1");                       /* no act */
+    error_is(400);
+
+    /* None of them acted, made a session or committed. */
+    ck_assert_uint_eq(counter(STAT_ACTIONS), 1);   /* only the one without act */
+    ck_assert_uint_eq(counter(STAT_SESSIONS_CREATED), 0);
+    ck_assert_uint_eq(counter(STAT_COMMITS), 0);
+}
+END_TEST
+
+/* ---- the session paths ---- */
+
+START_TEST(session_lifecycle)
+{
+    char s[NORI_KEY_LEN + 1], k[NORI_KEY_LEN + 1], q[128], form[128];
+    const char *loc;
+
+    service_up(_i == 0 ? "memory" : "lmdb", "", CARRIER_URL);
+
+    /* A same-site POST from a browser: the Origin is the Host's. */
+    post_form("", "act=inc");
+    req.origin = "http://127.0.0.1:8080";
+    ck_assert_int_eq(answer(), 303);
+    security_headers();
+    header_is("Cache-Control", "private, no-store");
+    ck_assert_ptr_null(header("ETag"));
+    ck_assert_ptr_null(header("Set-Cookie"));   /* bind off, url carrier */
+    loc = header("Location");
+    ck_assert_ptr_nonnull(loc);
+    ck_assert_msg(strncmp(loc, "/app?pg=Home&_s=", 16) == 0, "Location: %s", loc);
+    ck_assert_uint_eq(strlen(loc), 16 + NORI_KEY_LEN);
+    key_after(loc, "_s=", s);
+    ck_assert_uint_eq(counter(STAT_COMMITS), 1);
+    ck_assert_uint_eq(counter(STAT_SESSIONS_CREATED), 1);
+
+    /* The page of the session: its state, private, no validator. */
+    count_is(s, 1);
+    header_is("Cache-Control", "private, no-store");
+    ck_assert_ptr_null(header("ETag"));
+    security_headers();
+    snprintf(q, sizeof q, "href=\"/app?pg=Thing&amp;id=1&amp;_s=%s\"", s);
+    ck_assert_msg(strstr(body, q) != NULL, "no %s in: %s", q, body);
+    key_after(body, "name=\"_k\" value=\"", k);
+    ck_assert_str_ne(k, s);
+    /* An If-None-Match is no use on a session page. */
+    snprintf(q, sizeof q, "pg=Home&_s=%s", s);
+    request(HTTP_GET, q);
+    req.if_none_match = svc.etag;
+    ck_assert_int_eq(answer(), 200);
+    ck_assert_uint_eq(counter(STAT_COMMITS), 1);   /* reading commits nothing */
+
+    /* Without the form key, or with another, nothing happens. */
+    snprintf(form, sizeof form, "act=inc&_s=%s", s);
+    post_form("", form);
+    error_is(403);
+    count_is(s, 1);
+    snprintf(form, sizeof form, "act=inc&_s=%s&_k=%s", s, s);
+    post_form("", form);
+    error_is(403);
+    count_is(s, 1);
+    ck_assert_uint_eq(counter(STAT_COMMITS), 1);
+
+    /* With it, the count moves; the key stays. */
+    snprintf(form, sizeof form, "act=inc&_s=%s&_k=%s", s, k);
+    post_form("", form);
+    ck_assert_int_eq(answer(), 303);
+    snprintf(q, sizeof q, "/app?pg=Home&_s=%s", s);
+    header_is("Location", q);
+    count_is(s, 2);
+    ck_assert_uint_eq(counter(STAT_COMMITS), 2);
+    ck_assert_uint_eq(counter(STAT_SESSIONS_CREATED), 1);
+
+    /* _s on the URL of the POST serves as well as in the form. */
+    snprintf(q, sizeof q, "_s=%s", s);
+    snprintf(form, sizeof form, "act=inc&n=3&_k=%s", k);
+    post_form(q, form);
+    ck_assert_int_eq(answer(), 303);
+    count_is(s, 5);
+    ck_assert_uint_eq(counter(STAT_COMMITS), 3);
+
+    /* A refused action keeps nothing of what it wrote. */
+    snprintf(form, sizeof form, "act=bad&_s=%s&_k=%s", s, k);
+    post_form("", form);
+    error_is(409);
+    ck_assert_ptr_nonnull(strstr(body, "That conflicts."));
+    count_is(s, 5);
+    ck_assert_uint_eq(counter(STAT_COMMITS), 3);
+
+    /* A shown page has the notice, the state as stored, and keeps
+     * nothing either. */
+    snprintf(form, sizeof form, "act=show&_s=%s&_k=%s", s, k);
+    post_form("", form);
+    ck_assert_int_eq(answer(), 200);
+    ck_assert_ptr_nonnull(strstr(body, "<p class=\"notice\">A notice for you</p>"));
+    ck_assert_ptr_nonnull(strstr(body, "count=5<"));
+    header_is("Cache-Control", "private, no-store");
+    ck_assert_ptr_null(header("ETag"));
+    security_headers();
+    count_is(s, 5);
+    ck_assert_uint_eq(counter(STAT_COMMITS), 3);
+
+    /* An unknown key is no session: the page is the public one. */
+    request(HTTP_GET, "pg=Home&_s=AAAAAAAAAAAAAAAAAAAAAA");
+    ck_assert_int_eq(answer(), 200);
+    ck_assert_ptr_nonnull(strstr(body, "count=0<"));
+    ck_assert_uint_eq(counter(STAT_SESSIONS_CREATED), 1);
+
+    /* The authorizer: no session, 403; the live one, 200 and its name. */
+    request(HTTP_GET, "");
+    req.authorizer = 1;
+    ck_assert_int_eq(answer(), 403);
+    header_is("Content-Type", "text/plain; charset=utf-8");
+    ck_assert_ptr_null(header("Variable-NORI_USER"));
+    request(HTTP_GET, "_s=AAAAAAAAAAAAAAAAAAAAAA");
+    req.authorizer = 1;
+    ck_assert_int_eq(answer(), 403);
+    snprintf(q, sizeof q, "_s=%s", s);
+    request(HTTP_GET, q);
+    req.authorizer = 1;
+    ck_assert_int_eq(answer(), 200);
+    header_is("Variable-NORI_USER", PRINCIPAL);
+    header_is("Cache-Control", "no-store");
+    /* nginx's /authorize, only with the parameter its config sets. */
+    request(HTTP_GET, q);
+    req.path_info = "/authorize";
+    req.authorize_param = 1;
+    ck_assert_int_eq(answer(), 200);
+    header_is("Variable-NORI_USER", PRINCIPAL);
+    request(HTTP_GET, q);
+    req.path_info = "/authorize";
+    error_is(404);
+    ck_assert_uint_eq(counter(STAT_COMMITS), 3);
+
+    /* Login moves the session to a new key; the old one is worth nothing. */
+    char s2[NORI_KEY_LEN + 1];
+    snprintf(form, sizeof form, "act=login&_s=%s&_k=%s", s, k);
+    post_form("", form);
+    ck_assert_int_eq(answer(), 303);
+    key_after(header("Location"), "_s=", s2);
+    ck_assert_str_ne(s2, s);
+    count_is(s2, 5);
+    char k2[NORI_KEY_LEN + 1];
+    key_after(body, "name=\"_k\" value=\"", k2);
+    ck_assert_str_ne(k2, k);
+    count_is(s, 0);
+    ck_assert_uint_eq(counter(STAT_COMMITS), 4);
+    /* The old form key is worth nothing on the new session. */
+    snprintf(form, sizeof form, "act=inc&_s=%s&_k=%s", s2, k);
+    post_form("", form);
+    error_is(403);
+    count_is(s2, 5);
+    /* The principal is the one the application names. */
+    snprintf(q, sizeof q, "_s=%s", s2);
+    request(HTTP_GET, q);
+    req.authorizer = 1;
+    ck_assert_int_eq(answer(), 200);
+    header_is("Variable-NORI_USER", PRINCIPAL);
+
+    /* Logout: the record goes, and the redirect carries no key. */
+    snprintf(form, sizeof form, "act=logout&_s=%s&_k=%s", s2, k2);
+    post_form("", form);
+    ck_assert_int_eq(answer(), 303);
+    header_is("Location", "/app?pg=Home");
+    count_is(s2, 0);
+    ck_assert_ptr_null(strstr(body, "_s="));
+    ck_assert_uint_eq(counter(STAT_COMMITS), 5);
+
+    service_down();
+}
+END_TEST
+
+/* An action without a session that keeps nothing makes no session: no
+ * commit, and no key on the page or in the answer. */
+START_TEST(refused_actions_make_no_session)
+{
+    post_form("", "act=bad");
+    error_is(409);
+    ck_assert_ptr_null(strstr(body, "_s="));
+    ck_assert_ptr_null(header("Location"));
+
+    post_form("", "act=show");
+    ck_assert_int_eq(answer(), 200);
+    ck_assert_ptr_nonnull(strstr(body, "<p class=\"notice\">A notice for you</p>"));
+    ck_assert_ptr_nonnull(strstr(body, "count=0<"));
+    ck_assert_msg(strstr(body, "_s") == NULL, "a key no store holds: %s", body);
+    ck_assert_msg(strstr(body, "_k") == NULL, "a form key for no session: %s", body);
+
+    ck_assert_uint_eq(counter(STAT_ACTIONS), 2);
+    ck_assert_uint_eq(counter(STAT_SESSIONS_CREATED), 0);
+    ck_assert_uint_eq(counter(STAT_COMMITS), 0);
+}
+END_TEST
+
+/* With a route (a sticky balancer in front of memory stores), keys
+ * travel as KEY.ROUTE. A login the action then refuses keeps the old key,
+ * in links and forms too. */
+START_TEST(routed_keys)
+{
+    char s[NORI_KEY_LEN + 1], k[NORI_KEY_LEN + 1], q[128], form[128], want[128];
+
+    service_up("memory", "w1", CARRIER_URL);
+    post_form("", "act=inc");
+    ck_assert_int_eq(answer(), 303);
+    key_after(header("Location"), "_s=", s);
+    snprintf(want, sizeof want, "/app?pg=Home&_s=%s.w1", s);
+    header_is("Location", want);
+
+    snprintf(q, sizeof q, "pg=Home&_s=%s.w1", s);
+    request(HTTP_GET, q);
+    ck_assert_int_eq(answer(), 200);
+    ck_assert_ptr_nonnull(strstr(body, "count=1<"));
+    key_after(body, "name=\"_k\" value=\"", k);
+    /* The form's action URL carries the routed key too. */
+    snprintf(want, sizeof want, "action=\"/app?_s=%s.w1\"", s);
+    ck_assert_msg(strstr(body, want) != NULL, "no %s in: %s", want, body);
+
+    snprintf(form, sizeof form, "act=loginshow&_s=%s.w1&_k=%s", s, k);
+    post_form("", form);
+    ck_assert_int_eq(answer(), 200);
+    ck_assert_ptr_nonnull(strstr(body, "Not now"));
+    snprintf(want, sizeof want, "&amp;_s=%s.w1\"", s);
+    ck_assert_msg(strstr(body, want) != NULL, "links lost the stored key: %s", body);
+    snprintf(want, sizeof want, "name=\"_k\" value=\"%s\"", k);
+    ck_assert_msg(strstr(body, want) != NULL, "the form lost its key: %s", body);
+    count_is(s, 0);             /* without the route, no such key */
+    snprintf(q, sizeof q, "%s.w1", s);
+    count_is(q, 1);
+    service_down();
+}
+END_TEST
+
+/* The cookie carrier: the key travels in nori_s (Path=/app), never in a
+ * URL; a sessionless page says Vary: Cookie. */
+START_TEST(cookie_carrier)
+{
+    char cookie[64], k[NORI_KEY_LEN + 1], form[128];
+    const char *set;
+
+    service_up("memory", "", CARRIER_COOKIE);
+    request(HTTP_GET, "");
+    ck_assert_int_eq(answer(), 200);
+    header_is("Cache-Control", "public, max-age=60");
+    header_is("Vary", "Cookie");
+
+    post_form("", "act=inc");
+    ck_assert_int_eq(answer(), 303);
+    header_is("Location", "/app?pg=Home");
+    set = header("Set-Cookie");
+    ck_assert_ptr_nonnull(set);
+    ck_assert_msg(strncmp(set, "nori_s=", 7) == 0, "Set-Cookie: %s", set);
+    ck_assert_ptr_nonnull(strstr(set, "; Path=/app; HttpOnly; SameSite=Lax"));
+    snprintf(cookie, sizeof cookie, "nori_s=%.*s", NORI_KEY_LEN, set + 7);
+
+    request(HTTP_GET, "pg=Home");
+    req.cookie = cookie;
+    ck_assert_int_eq(answer(), 200);
+    ck_assert_ptr_nonnull(strstr(body, "count=1<"));
+    header_is("Cache-Control", "private, no-store");
+    ck_assert_ptr_null(header("ETag"));
+    ck_assert_ptr_null(header("Set-Cookie"));   /* nothing new to say */
+    ck_assert_ptr_null(strstr(body, "_s"));
+    key_after(body, "name=\"_k\" value=\"", k);
+
+    snprintf(form, sizeof form, "act=inc&_k=%s", k);
+    post_form("", form);
+    req.cookie = cookie;
+    ck_assert_int_eq(answer(), 303);
+    post_form("", "act=inc");                   /* the cookie, but no _k */
+    req.cookie = cookie;
+    error_is(403);
+    request(HTTP_GET, "pg=Home");
+    req.cookie = cookie;
+    ck_assert_int_eq(answer(), 200);
+    ck_assert_ptr_nonnull(strstr(body, "count=2<"));
+
+    /* Logout expires the cookie. */
+    snprintf(form, sizeof form, "act=logout&_k=%s", k);
+    post_form("", form);
+    req.cookie = cookie;
+    ck_assert_int_eq(answer(), 303);
+    set = header("Set-Cookie");
+    ck_assert_ptr_nonnull(set);
+    ck_assert_ptr_nonnull(strstr(set, "nori_s=; "));
+    ck_assert_ptr_nonnull(strstr(set, "Max-Age=0"));
+    ck_assert_uint_eq(counter(STAT_COMMITS), 3);
+    service_down();
+}
+END_TEST
+
+/* The status endpoint: JSON counters for this machine only. */
+START_TEST(status_endpoint)
+{
+    request(HTTP_GET, "");
+    req.path_info = "/nori-status";
+    ck_assert_int_eq(answer(), 200);
+    header_is("Content-Type", "application/json");
+    header_is("Cache-Control", "no-store");
+    ck_assert_ptr_nonnull(strstr(body, "\"commits\": 0"));
+    ck_assert_ptr_nonnull(strstr(body, "\"store_backend\": \"memory\""));
+
+    request(HTTP_GET, "");
+    req.path_info = "/nori-status";
+    req.remote_addr = "192.0.2.1";
+    error_is(403);
+    request(HTTP_GET, "");
+    req.path_info = "/nori-status";
+    req.proxied = 1;
+    error_is(403);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("dispatch");
+    TCase *tc = tcase_create("sessionless");
+    TCase *ts = tcase_create("sessions");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_checked_fixture(tc, setup_memory, service_down);
+    tcase_add_test(tc, home_is_public_and_validated);
+    tcase_add_test(tc, bad_urls);
+    tcase_add_test(tc, bad_posts);
+    tcase_add_test(tc, refused_actions_make_no_session);
+    tcase_add_test(tc, status_endpoint);
+    suite_add_tcase(s, tc);
+    /* Loop 0: the memory store; 1: LMDB in the run directory. */
+    tcase_add_loop_test(ts, session_lifecycle, 0, 2);
+    tcase_add_test(ts, routed_keys);
+    tcase_add_test(ts, cookie_carrier);
+    suite_add_tcase(s, ts);
+    sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
