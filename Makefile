@@ -25,7 +25,7 @@ BUILD     ?= build
 # unit's rating (systemd; it need not be PID 1), load (wrk, siege), the
 # plot of the latency bench (gnuplot-nox).
 PACKAGES = gcc make pkg-config libfcgi-dev uthash-dev liblmdb-dev libcrypt-dev \
-           check lighttpd curl \
+           check lighttpd lighttpd-modules-lua curl \
            spawn-fcgi libfcgi-bin clang libclang-rt-14-dev wrk siege procps \
            man-db apache2 libapache2-mod-fcgid nginx-light iproute2 valgrind \
            chromium chromium-driver python3-selenium gnuplot-nox \
