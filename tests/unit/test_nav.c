@@ -898,6 +898,254 @@ START_TEST(url_buffer_bounds)
 }
 END_TEST
 
+/* ---- the engine's pieces ---- */
+
+static int dec(const char *s, uint64_t max, uint64_t *out)
+{
+    return nav_decimal(s, strlen(s), max, out);
+}
+
+START_TEST(decimal_strict)
+{
+    uint64_t v = 12345;
+
+    ck_assert_int_eq(dec("0", 10, &v), 0);
+    ck_assert_uint_eq(v, 0);
+    ck_assert_int_eq(dec("7", 10, &v), 0);
+    ck_assert_uint_eq(v, 7);
+    ck_assert_int_eq(dec("10", 10, &v), 0);
+    ck_assert_uint_eq(v, 10);
+    /* no leading zero, sign, blank or other byte */
+    static const char *const bad[] = {
+        "", "00", "01", "007", "-1", "+1", " 1", "1 ", "1a", "0x1", "1.0", "١",
+    };
+    for (size_t i = 0; i < COUNT(bad); i++) {
+        v = 12345;
+        ck_assert_msg(dec(bad[i], UINT64_MAX, &v) == -1, "\"%s\"", bad[i]);
+        ck_assert_msg(v == 12345, "\"%s\" wrote %llu", bad[i],
+                      (unsigned long long)v);
+    }
+    /* n bytes, not a C string: a NUL inside is a non-digit. */
+    ck_assert_int_eq(nav_decimal("1\0", 2, 10, &v), -1);
+    ck_assert_int_eq(nav_decimal("12", 1, 10, &v), 0);
+    ck_assert_uint_eq(v, 1);
+    /* the public name is the same rule */
+    ck_assert_int_eq(nori_decimal("01", 2, 10, &v), -1);
+    ck_assert_int_eq(nori_decimal("10", 2, 10, &v), 0);
+}
+END_TEST
+
+START_TEST(decimal_max)
+{
+    uint64_t v = 0;
+
+    /* at max, one over */
+    ck_assert_int_eq(dec("99", 99, &v), 0);
+    ck_assert_uint_eq(v, 99);
+    ck_assert_int_eq(dec("100", 99, &v), -1);
+    ck_assert_int_eq(dec("2147483647", INT32_MAX, &v), 0);
+    ck_assert_int_eq(dec("2147483648", INT32_MAX, &v), -1);
+    ck_assert_int_eq(dec("4294967295", UINT32_MAX, &v), 0);
+    ck_assert_int_eq(dec("4294967296", UINT32_MAX, &v), -1);
+    /* a max below 10: one digit over it is refused too */
+    ck_assert_int_eq(dec("0", 0, &v), 0);
+    ck_assert_int_eq(dec("1", 0, &v), -1);
+    ck_assert_int_eq(dec("3", 3, &v), 0);
+    ck_assert_int_eq(dec("4", 3, &v), -1);
+    ck_assert_int_eq(dec("9", 3, &v), -1);
+    ck_assert_int_eq(dec("10", 3, &v), -1);
+    ck_assert_int_eq(dec("5", 9, &v), 0);
+    ck_assert_int_eq(dec("10", 9, &v), -1);
+    /* a max that is not round: the last digit decides */
+    ck_assert_int_eq(dec("123", 123, &v), 0);
+    ck_assert_int_eq(dec("124", 123, &v), -1);
+    ck_assert_int_eq(dec("130", 123, &v), -1);
+}
+END_TEST
+
+/* 20 digits: UINT64_MAX is the largest, one more wraps and is refused;
+ * 21 digits are refused whatever they say. */
+START_TEST(decimal_twenty_digits)
+{
+    uint64_t v = 0;
+
+    ck_assert_int_eq(dec("18446744073709551615", UINT64_MAX, &v), 0);
+    ck_assert_uint_eq(v, UINT64_MAX);
+    ck_assert_int_eq(dec("18446744073709551616", UINT64_MAX, &v), -1);
+    ck_assert_int_eq(dec("18446744073709551625", UINT64_MAX, &v), -1);
+    ck_assert_int_eq(dec("19999999999999999999", UINT64_MAX, &v), -1);
+    ck_assert_int_eq(dec("99999999999999999999", UINT64_MAX, &v), -1);
+    ck_assert_int_eq(dec("10000000000000000000", UINT64_MAX, &v), 0);
+    ck_assert_uint_eq(v, 10000000000000000000ull);
+    ck_assert_int_eq(dec("10000000000000000000", UINT64_MAX - 1, &v), 0);
+    ck_assert_int_eq(dec("18446744073709551615", UINT64_MAX - 1, &v), -1);
+    ck_assert_int_eq(dec("100000000000000000000", UINT64_MAX, &v), -1);
+    ck_assert_int_eq(dec("000000000000000000001", UINT64_MAX, &v), -1);
+}
+END_TEST
+
+/* A UINT field with a small max is as strict as its decimal. */
+struct small {
+    uint32_t d;
+};
+static const struct nori_field small_fields[] = {
+    NORI_FIELD_UINT(struct small, d, "d", 2, 5, 0),
+};
+static const struct nori_grammar SG = {small_fields, 1, sizeof(struct small)};
+
+START_TEST(uint_small_range)
+{
+    struct nav n;
+    struct small v;
+
+    for (unsigned d = 0; d <= 9; d++) {
+        char qs[8];
+        snprintf(qs, sizeof qs, "d=%u", d);
+        enum nav_err err = nav_parse(&SG, qs, strlen(qs), &n, &v);
+        if (d >= 2 && d <= 5) {
+            ck_assert_msg(err == NAV_OK, "%s: %d", qs, err);
+            ck_assert_uint_eq(v.d, d);
+        } else {
+            ck_assert_msg(err == NAV_ENUMBER, "%s: %d", qs, err);
+        }
+    }
+}
+END_TEST
+
+static int check_grammar(const struct nori_field *f, size_t n, size_t size)
+{
+    const struct nori_grammar g = {f, n, size};
+    char err[200] = "";
+    int r = nav_grammar_check(&g, err, sizeof err);
+
+    if (r < 0)
+        ck_assert_msg(err[0] != '\0', "a refusal says why");
+    return r;
+}
+
+struct two {
+    uint32_t a;
+    char t[9];
+    uint32_t b;
+};
+
+START_TEST(grammar_check_good)
+{
+    char err[200];
+
+    ck_assert_int_eq(nav_grammar_check(&QG, err, sizeof err), 0);
+    ck_assert_int_eq(nav_grammar_check(&FG, err, sizeof err), 0);
+    ck_assert_int_eq(nav_grammar_check(&RG, err, sizeof err), 0);
+    ck_assert_int_eq(nav_grammar_check(&SG, err, sizeof err), 0);
+    ck_assert_int_eq(check_grammar(NULL, 0, 0), 0);     /* no fields */
+    const struct nori_field ok[] = {
+        NORI_FIELD_UINT(struct two, a, "a", 0, UINT32_MAX, 0),
+        NORI_FIELD_TEXT(struct two, t, "t", 0, 8),
+        NORI_FIELD_UINT(struct two, b, "pgx", 0, 1, 0),     /* not pg */
+    };
+    ck_assert_int_eq(check_grammar(ok, 3, sizeof(struct two)), 0);
+}
+END_TEST
+
+START_TEST(grammar_check_names)
+{
+    struct nori_field f[2] = {
+        NORI_FIELD_UINT(struct two, a, "a", 0, 10, 0),
+        NORI_FIELD_UINT(struct two, b, "b", 0, 10, 0),
+    };
+
+    ck_assert_int_eq(check_grammar(f, 2, sizeof(struct two)), 0);
+    f[1].name = "a";                                    /* given twice */
+    ck_assert_int_eq(check_grammar(f, 2, sizeof(struct two)), -1);
+    static const char *const nori_own[] = {"pg", "act", "_s", "_k"};
+    for (size_t i = 0; i < COUNT(nori_own); i++) {
+        f[1].name = nori_own[i];
+        ck_assert_msg(check_grammar(f, 2, sizeof(struct two)) == -1, "%s",
+                      nori_own[i]);
+        f[0].name = nori_own[i];
+        f[1].name = "b";
+        ck_assert_msg(check_grammar(f, 2, sizeof(struct two)) == -1, "%s first",
+                      nori_own[i]);
+        f[0].name = "a";
+    }
+    f[1].name = "";                                     /* no name */
+    ck_assert_int_eq(check_grammar(f, 2, sizeof(struct two)), -1);
+    f[1].name = NULL;
+    ck_assert_int_eq(check_grammar(f, 2, sizeof(struct two)), -1);
+    f[1].name = "abcdefghijklmno";                      /* 15: still a name */
+    ck_assert_int_eq(check_grammar(f, 2, sizeof(struct two)), 0);
+    f[1].name = "abcdefghijklmnop";                     /* 16: never parsed */
+    ck_assert_int_eq(check_grammar(f, 2, sizeof(struct two)), -1);
+}
+END_TEST
+
+START_TEST(grammar_check_slots)
+{
+    struct nori_field f[1] = {NORI_FIELD_UINT(struct two, b, "b", 0, 10, 0)};
+
+    ck_assert_int_eq(check_grammar(f, 1, sizeof(struct two)), 0);
+    /* the struct too small for the slot: by one byte, or wholly */
+    ck_assert_int_eq(check_grammar(f, 1, offsetof(struct two, b) + 3), -1);
+    ck_assert_int_eq(check_grammar(f, 1, offsetof(struct two, b) + 4), 0);
+    f[0].offset = sizeof(struct two);
+    ck_assert_int_eq(check_grammar(f, 1, sizeof(struct two)), -1);
+    f[0].offset = SIZE_MAX - 1;                         /* no wrap-around */
+    ck_assert_int_eq(check_grammar(f, 1, sizeof(struct two)), -1);
+
+    /* text: max bytes and the NUL */
+    struct nori_field t[1] = {NORI_FIELD_TEXT(struct two, t, "t", 1, 8)};
+    size_t end = offsetof(struct two, t) + 9;
+    ck_assert_int_eq(check_grammar(t, 1, end), 0);
+    ck_assert_int_eq(check_grammar(t, 1, end - 1), -1);
+    t[0].max = NORI_TEXT_MAX + 1;                       /* over the engine's */
+    ck_assert_int_eq(check_grammar(t, 1, 4096), -1);
+    t[0].max = 4;
+    t[0].min = 5;                                       /* min over max */
+    ck_assert_int_eq(check_grammar(t, 1, end), -1);
+
+    /* too many fields */
+    struct nori_field many[NORI_FIELDS_MAX + 1];
+    static char names[NORI_FIELDS_MAX + 1][4];
+    for (size_t i = 0; i < COUNT(many); i++) {
+        snprintf(names[i], sizeof names[i], "f%zu", i);
+        many[i] = (struct nori_field){names[i], NORI_UINT, 0, 0, 1, 0};
+    }
+    ck_assert_int_eq(check_grammar(many, NORI_FIELDS_MAX, 4), 0);
+    ck_assert_int_eq(check_grammar(many, NORI_FIELDS_MAX + 1, 4), -1);
+}
+END_TEST
+
+/* Any field the parse knows, given twice, is NAV_EREPEAT: the
+ * application's (each of them) and nori's own, under its own name or an
+ * encoded one, with the same value or another, near or far apart. */
+START_TEST(repeat_every_field)
+{
+    static const char *const query[] = {
+        "id=1&id=2", "q=a&x=1&q=a", "page=2&page=2", "pg=A&pg=A", "pg=A&%70g=B",
+        "_s=" KEY "&_s=x", "_k=" KEY "&_k=" KEY, "_s&_s", "i%64=1&id=1",
+    };
+    static const char *const form[] = {
+        "id=1&id=2", "qty=0&qty=0", "user=a&user=b", "password=a&password=a",
+        "act=inc&act=inc", "act=inc&%61ct=add", "_s=x&_s=y", "_k=x&_k=" KEY,
+        "qty=1&act=inc&qty=2",
+    };
+    struct nav n;
+
+    for (size_t i = 0; i < COUNT(query); i++)
+        ck_assert_msg(parse(query[i], &n) == NAV_EREPEAT, "query %s", query[i]);
+    for (size_t i = 0; i < COUNT(form); i++)
+        ck_assert_msg(parse_form(form[i], &n) == NAV_EREPEAT, "form %s", form[i]);
+    /* nori's field of the other parse is unknown, so never a repeat. */
+    ck_assert_int_eq(parse("act=a&act=b", &n), NAV_OK);
+    ck_assert_uint_eq(n.core | n.seen, 0);
+    ck_assert_int_eq(parse_form("pg=a&pg=b", &n), NAV_OK);
+    ck_assert_uint_eq(n.core | n.seen, 0);
+    /* A repeat is a repeat even when the first was malformed-but-kept. */
+    ck_assert_int_eq(parse("pg=%3C&pg=Home", &n), NAV_EREPEAT);
+    ck_assert_int_eq(parse("_s=short&_s=" KEY, &n), NAV_EREPEAT);
+}
+END_TEST
+
 /* ---- nav_html_escape ---- */
 
 static const char *escape(const char *s, size_t len)
@@ -1004,6 +1252,17 @@ static Suite *nav_suite(void)
     tcase_add_test(tc, url_encodes_q);
     tcase_add_test(tc, url_round_trip);
     tcase_add_test(tc, url_buffer_bounds);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("engine");
+    tcase_add_test(tc, decimal_strict);
+    tcase_add_test(tc, decimal_max);
+    tcase_add_test(tc, decimal_twenty_digits);
+    tcase_add_test(tc, uint_small_range);
+    tcase_add_test(tc, grammar_check_good);
+    tcase_add_test(tc, grammar_check_names);
+    tcase_add_test(tc, grammar_check_slots);
+    tcase_add_test(tc, repeat_every_field);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("html");
