@@ -107,7 +107,7 @@ int nav_decimal(const char *s, size_t n, uint64_t max, uint64_t *out)
         if (s[i] < '0' || s[i] > '9')
             return -1;
         unsigned d = (unsigned)(s[i] - '0');
-        if (v > (max - d) / 10)
+        if (d > max || v > (max - d) / 10)
             return -1;
         v = v * 10 + d;
     }
@@ -368,7 +368,8 @@ int nav_grammar_check(const struct nori_grammar *g, char *err, size_t errlen)
             clash |= n && strcmp(f->name, core_names[c]) == 0;
         for (size_t j = 0; j < i; j++)
             clash |= n && strcmp(f->name, g->fields[j].name) == 0;
-        if (clash || f->offset + need > g->size || f->min > f->max ||
+        if (clash || f->offset > g->size || need > g->size - f->offset ||
+            f->min > f->max ||
             (f->kind == NORI_TEXT && f->max > NORI_TEXT_MAX)) {
             snprintf(err, errlen, "field '%s': a name given twice, one of nori's "
                      "(pg, act, _s, _k), or a slot out of bounds",

@@ -1,7 +1,10 @@
 /* fuzz_check.h -- what both navigation fuzzers check the same way: an
- * abort that libFuzzer keeps as a crash, a UTF-8 decoder written apart
- * from nav.c's, HTML escaping that round-trips, and a plain repeated key.
- * Included by one fuzz target at a time, so everything here is static. */
+ * abort that libFuzzer keeps as a crash, the shop's grammars (copied from
+ * shop/main.c, where they are static) and a small one of extreme bounds,
+ * a check of any grammar's fields against their bounds, a UTF-8 decoder
+ * written apart from nav.c's, HTML escaping that round-trips, and a
+ * plain repeated key. Included by one fuzz target at a time, so
+ * everything here is static. */
 #ifndef NORI_FUZZ_CHECK_H
 #define NORI_FUZZ_CHECK_H
 
@@ -11,6 +14,7 @@
 #include <string.h>
 
 #include "nav/nav.h"
+#include "shop/shop.h"
 
 #define CHECK(cond)                                                         \
     do {                                                                    \
@@ -20,6 +24,87 @@
             abort();                                                        \
         }                                                                   \
     } while (0)
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct nori_field query_fields[] = {
+    NORI_FIELD_UINT(struct shop_query, id, "id", 1, INT32_MAX, 0),
+    NORI_FIELD_TEXT(struct shop_query, q, "q", 1, SHOP_Q_MAX),
+    NORI_FIELD_UINT(struct shop_query, page, "page", 1, SHOP_PAGE_MAX, 1),
+};
+
+static const struct nori_field form_fields[] = {
+    NORI_FIELD_UINT(struct shop_form, id, "id", 1, INT32_MAX, 0),
+    NORI_FIELD_UINT(struct shop_form, qty, "qty", 0, SHOP_QTY_MAX, SHOP_QTY_ABSENT),
+    NORI_FIELD_TEXT(struct shop_form, user, "user", 1, NORI_USER_MAX),
+    NORI_FIELD_TEXT(struct shop_form, password, "password", 1, SHOP_PASSWORD_MAX),
+};
+
+static const struct nori_grammar query_grammar = {
+    query_fields, COUNT(query_fields), sizeof(struct shop_query)};
+static const struct nori_grammar form_grammar = {
+    form_fields, COUNT(form_fields), sizeof(struct shop_form)};
+
+/* Bits of nav.seen for the shop's grammars: field i is bit i. */
+enum { Q_ID = 1u << 0, Q_Q = 1u << 1, Q_PAGE = 1u << 2 };
+enum { F_ID = 1u << 0, F_QTY = 1u << 1, F_USER = 1u << 2, F_PASSWORD = 1u << 3 };
+
+/* Bounds the shop's grammars never reach: a digit range below 10, a
+ * number up to UINT32_MAX whose absent value is inside it, text that
+ * may be empty or of one byte. Its names overlap the shop's. */
+struct edge {
+    uint32_t d, big;
+    char t[2], e[NORI_TEXT_MAX + 1];
+};
+
+static const struct nori_field edge_fields[] = {
+    NORI_FIELD_UINT(struct edge, d, "id", 2, 5, 0),
+    NORI_FIELD_UINT(struct edge, big, "page", 0, UINT32_MAX, 7),
+    NORI_FIELD_TEXT(struct edge, t, "q", 1, 1),
+    NORI_FIELD_TEXT(struct edge, e, "e", 0, NORI_TEXT_MAX),
+};
+
+static const struct nori_grammar edge_grammar = {
+    edge_fields, COUNT(edge_fields), sizeof(struct edge)};
+
+static int valid_utf8(const unsigned char *s, size_t n);
+
+/* Whatever a grammar is, a successful parse left each field within its
+ * bounds when given, and its absent value ("" for text) when not; text
+ * terminated inside its slot, valid UTF-8 without controls. */
+static void check_grammar_fields(const struct nori_grammar *g,
+                                 const struct nav *n, const void *values)
+{
+    CHECK((n->seen >> g->nfields) == 0);
+    for (size_t i = 0; i < g->nfields; i++) {
+        const struct nori_field *f = &g->fields[i];
+        const char *slot = (const char *)values + f->offset;
+        int given = (n->seen >> i) & 1;
+
+        if (f->kind == NORI_UINT) {
+            uint32_t v;
+            memcpy(&v, slot, sizeof v);
+            if (given)
+                CHECK(v >= f->min && v <= f->max);
+            else
+                CHECK(v == f->absent);
+            continue;
+        }
+        CHECK(memchr(slot, '\0', (size_t)f->max + 1) != NULL);
+        size_t len = strlen(slot);
+        if (!given) {
+            CHECK(len == 0);
+            continue;
+        }
+        CHECK(len >= f->min && len <= f->max);
+        CHECK(valid_utf8((const unsigned char *)slot, len));
+        for (size_t j = 0; j < len; j++) {
+            unsigned char b = (unsigned char)slot[j];
+            CHECK(b >= 0x20 && b != 0x7F);
+            CHECK(!(b == 0xC2 && j + 1 < len && (unsigned char)slot[j + 1] <= 0x9F));
+        }
+    }
+}
 
 /* A second, independent UTF-8 check (by code point rather than by byte
  * ranges), so a mistake in nav.c's table is not shared by its checker. */

@@ -1,5 +1,6 @@
 /* fuzz_form.c -- libFuzzer target for nav_parse_form (action POST bodies)
- * and nav_html_escape.
+ * and nav_html_escape, by the shop's form grammar (fuzz_check.h) and by
+ * one of extreme bounds.
  *
  * Besides what the sanitizers catch, each successful parse is checked
  * against the contract (ranges, lengths, terminated strings), encoded
@@ -63,15 +64,16 @@ static int good_skey(const char *s)
     return good_key(key);
 }
 
-static void check_fields(const struct nav_form *f)
+static void check_fields(const struct nav *f, const struct shop_form *v)
 {
     CHECK(terminated(f->act, sizeof f->act));
-    CHECK(terminated(f->user, sizeof f->user));
-    CHECK(terminated(f->password, sizeof f->password));
+    CHECK(terminated(v->user, sizeof v->user));
+    CHECK(terminated(v->password, sizeof v->password));
     CHECK(terminated(f->s, sizeof f->s));
     CHECK(terminated(f->k, sizeof f->k));
+    check_grammar_fields(&form_grammar, f, v);
 
-    if (f->seen & NAV_HAS_ACT) {
+    if (f->core & NAV_HAS_ACT) {
         size_t n = strlen(f->act);
         CHECK(n >= 1 && n <= NAV_ACT_MAX);
         for (size_t i = 0; i < n; i++)
@@ -79,26 +81,26 @@ static void check_fields(const struct nav_form *f)
     } else {
         CHECK(f->act[0] == '\0');
     }
-    if (f->seen & NAV_HAS_ID)
-        CHECK(f->id >= 1 && f->id <= INT32_MAX);
+    if (f->seen & F_ID)
+        CHECK(v->id >= 1 && v->id <= INT32_MAX);
     else
-        CHECK(f->id == 0);
-    if (f->seen & NAV_HAS_QTY)
-        CHECK(f->qty <= 99);
+        CHECK(v->id == 0);
+    if (f->seen & F_QTY)
+        CHECK(v->qty <= 99);
     else
-        CHECK(f->qty == 0);
-    if (f->seen & NAV_HAS_USER)
-        CHECK(good_text(f->user, NAV_USER_MAX));
+        CHECK(v->qty == SHOP_QTY_ABSENT);
+    if (f->seen & F_USER)
+        CHECK(good_text(v->user, NORI_USER_MAX));
     else
-        CHECK(f->user[0] == '\0');
-    if (f->seen & NAV_HAS_PASSWORD)
-        CHECK(good_text(f->password, NAV_PASSWORD_MAX));
+        CHECK(v->user[0] == '\0');
+    if (f->seen & F_PASSWORD)
+        CHECK(good_text(v->password, SHOP_PASSWORD_MAX));
     else
-        CHECK(f->password[0] == '\0');
-    CHECK(good_skey(f->s) && ((f->seen & NAV_HAS_S) || f->s[0] == '\0'));
-    CHECK(good_key(f->k) && ((f->seen & NAV_HAS_K) || f->k[0] == '\0'));
-    /* Query-only bits never appear in a form. */
-    CHECK((f->seen & (NAV_HAS_PG | NAV_HAS_PAGE | NAV_HAS_Q)) == 0);
+        CHECK(v->password[0] == '\0');
+    CHECK(good_skey(f->s) && ((f->core & NAV_HAS_S) || f->s[0] == '\0'));
+    CHECK(good_key(f->k) && ((f->core & NAV_HAS_K) || f->k[0] == '\0'));
+    /* A form knows act, never pg. */
+    CHECK((f->core & NAV_HAS_PG) == 0 && f->pg[0] == '\0');
 }
 
 /* Append "&name=" and every byte of v as %XX: the most encoded body a
@@ -119,53 +121,55 @@ static size_t put_field(char *out, size_t len, const char *name,
 }
 
 /* Encode the parsed form again and parse that: the same form. */
-static void check_round_trip(const struct nav_form *f)
+static void check_round_trip(const struct nav *f, const struct shop_form *v)
 {
     char body[2048], num[16];
     size_t len = 0;
-    struct nav_form g;
+    struct nav g;
+    struct shop_form w;
 
-    /* Fields in reverse table order: order must not matter. */
-    if (f->seen & NAV_HAS_K)
+    /* Fields in reverse grammar order: order must not matter. */
+    if (f->core & NAV_HAS_K)
         len = put_field(body, len, "_k", f->k);
-    if (f->seen & NAV_HAS_S)
+    if (f->core & NAV_HAS_S)
         len = put_field(body, len, "_s", f->s);
-    if (f->seen & NAV_HAS_PASSWORD)
-        len = put_field(body, len, "password", f->password);
-    if (f->seen & NAV_HAS_USER)
-        len = put_field(body, len, "user", f->user);
-    if (f->seen & NAV_HAS_QTY) {
-        snprintf(num, sizeof num, "%u", (unsigned)f->qty);
+    if (f->seen & F_PASSWORD)
+        len = put_field(body, len, "password", v->password);
+    if (f->seen & F_USER)
+        len = put_field(body, len, "user", v->user);
+    if (f->seen & F_QTY) {
+        snprintf(num, sizeof num, "%u", (unsigned)v->qty);
         len = put_field(body, len, "qty", num);
     }
-    if (f->seen & NAV_HAS_ID) {
-        snprintf(num, sizeof num, "%u", (unsigned)f->id);
+    if (f->seen & F_ID) {
+        snprintf(num, sizeof num, "%u", (unsigned)v->id);
         len = put_field(body, len, "id", num);
     }
-    if (f->seen & NAV_HAS_ACT)
+    if (f->core & NAV_HAS_ACT)
         len = put_field(body, len, "act", f->act);
     CHECK(len < sizeof body);
 
-    CHECK(nav_parse_form(body, len, &g) == NAV_OK);
-    CHECK(g.seen == f->seen);
-    CHECK(strcmp(g.act, f->act) == 0 && g.id == f->id && g.qty == f->qty);
-    CHECK(strcmp(g.user, f->user) == 0);
-    CHECK(strcmp(g.password, f->password) == 0);
+    CHECK(nav_parse_form(&form_grammar, body, len, &g, &w) == NAV_OK);
+    CHECK(g.seen == f->seen && g.core == f->core);
+    CHECK(strcmp(g.act, f->act) == 0);
+    CHECK(memcmp(&w, v, sizeof w) == 0);
     CHECK(strcmp(g.s, f->s) == 0 && strcmp(g.k, f->k) == 0);
 }
 
 /* Both grammars know id, _s and _k: when both parses succeed on the same
  * bytes, they must agree on those. */
 static void check_same_as_query(const uint8_t *data, size_t size,
-                                const struct nav_form *f)
+                                const struct nav *f, const struct shop_form *v)
 {
-    const unsigned shared = NAV_HAS_ID | NAV_HAS_S | NAV_HAS_K;
+    const unsigned shared = NAV_HAS_S | NAV_HAS_K;
     struct nav n;
+    struct shop_query q;
 
-    if (nav_parse((const char *)data, size, &n) != NAV_OK)
+    if (nav_parse(&query_grammar, (const char *)data, size, &n, &q) != NAV_OK)
         return;
-    CHECK((n.seen & shared) == (f->seen & shared));
-    CHECK(n.id == f->id);
+    CHECK((n.core & shared) == (f->core & shared));
+    CHECK(!(n.seen & Q_ID) == !(f->seen & F_ID));
+    CHECK(q.id == v->id);
     CHECK(strcmp(n.s, f->s) == 0 && strcmp(n.k, f->k) == 0);
 }
 
@@ -173,23 +177,30 @@ static const char *const known_keys[] = {"act", "id", "qty", "user", "password",
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct nav_form f;
+    struct nav f;
+    struct shop_form v;
+    struct edge e;
     enum nav_err err;
 
-    err = nav_parse_form((const char *)data, size, &f);
+    err = nav_parse_form(&form_grammar, (const char *)data, size, &f, &v);
     /* Bodies are bounded by the HTTP layer (413), never by the parser. */
     CHECK(err != NAV_ETOOLONG);
     CHECK(nav_status(err) == (err == NAV_OK ? 200 : 400));
     CHECK(nav_strerror(err) != NULL && nav_strerror(err)[0] != '\0');
-    CHECK(terminated(f.act, sizeof f.act) && terminated(f.user, sizeof f.user));
-    CHECK(terminated(f.password, sizeof f.password));
+    CHECK(terminated(f.act, sizeof f.act) && terminated(v.user, sizeof v.user));
+    CHECK(terminated(v.password, sizeof v.password));
     if (err == NAV_OK) {
         CHECK(!plain_repeat(data, size, known_keys,
                      sizeof known_keys / sizeof known_keys[0]));
-        check_fields(&f);
-        check_round_trip(&f);
-        check_same_as_query(data, size, &f);
+        check_fields(&f, &v);
+        check_round_trip(&f, &v);
+        check_same_as_query(data, size, &f, &v);
     }
+    /* The same bytes by a grammar of extreme bounds. */
+    err = nav_parse_form(&edge_grammar, (const char *)data, size, &f, &e);
+    CHECK(err != NAV_ETOOLONG);
+    if (err == NAV_OK)
+        check_grammar_fields(&edge_grammar, &f, &e);
     check_escape(data, size);
     return 0;
 }

@@ -1,5 +1,6 @@
 /* fuzz_query.c -- libFuzzer target for nav_parse, nav_url and
- * nav_html_escape.
+ * nav_html_escape, by the shop's query grammar and by one of extreme
+ * bounds (fuzz_check.h).
  *
  * The sanitizers catch crashes and out-of-bounds reads; the checks below
  * catch a parser that "works" but breaks its contract: fields out of range,
@@ -62,62 +63,56 @@ static void check_status(enum nav_err err)
     CHECK(why != NULL && why[0] != '\0');
 }
 
-/* The typed fields obey docs/design.md ("URL grammar") whenever the parse succeeded. */
-static void check_fields(const struct nav *n)
+/* The shop's fields obey docs/design.md ("URL grammar") whenever the
+ * parse succeeded, and nori's own too. */
+static void check_fields(const struct nav *n, const struct shop_query *q)
 {
     CHECK(terminated(n->pg, sizeof n->pg));
-    CHECK(terminated(n->q, sizeof n->q));
+    CHECK(terminated(q->q, sizeof q->q));
     CHECK(terminated(n->s, sizeof n->s));
     CHECK(terminated(n->k, sizeof n->k));
-    CHECK(n->q_len == strlen(n->q));
+    check_grammar_fields(&query_grammar, n, q);
 
-    if (n->seen & NAV_HAS_ID)
-        CHECK(n->id >= 1 && n->id <= INT32_MAX);
+    size_t q_len = strlen(q->q);
+    if (n->seen & Q_ID)
+        CHECK(q->id >= 1 && q->id <= INT32_MAX);
     else
-        CHECK(n->id == 0);
-    if (n->seen & NAV_HAS_PAGE)
-        CHECK(n->page >= 1 && n->page <= NAV_PAGE_MAX);
+        CHECK(q->id == 0);
+    if (n->seen & Q_PAGE)
+        CHECK(q->page >= 1 && q->page <= SHOP_PAGE_MAX);
     else
-        CHECK(n->page == 1);
-    if (n->seen & NAV_HAS_Q) {
-        CHECK(n->q_len >= 1 && n->q_len <= NAV_Q_MAX);
-        CHECK(valid_utf8((const unsigned char *)n->q, n->q_len));
-        CHECK(no_controls((const unsigned char *)n->q, n->q_len));
+        CHECK(q->page == 1);
+    if (n->seen & Q_Q) {
+        CHECK(q_len >= 1 && q_len <= SHOP_Q_MAX);
+        CHECK(valid_utf8((const unsigned char *)q->q, q_len));
+        CHECK(no_controls((const unsigned char *)q->q, q_len));
     } else {
-        CHECK(n->q_len == 0);
+        CHECK(q_len == 0);
     }
+    /* A query knows pg, never act. */
+    CHECK((n->core & ~(unsigned)(NAV_HAS_PG | NAV_HAS_S | NAV_HAS_K)) == 0);
+    CHECK(n->act[0] == '\0');
     CHECK(strlen(n->pg) <= NAV_PG_MAX && is_word(n->pg));
-    CHECK((n->seen & NAV_HAS_PG) || n->pg[0] == '\0');
-    CHECK(n->pg_known_shape == (!(n->seen & NAV_HAS_PG) || n->pg[0] != '\0'));
+    CHECK((n->core & NAV_HAS_PG) || n->pg[0] == '\0');
+    CHECK(n->pg_known_shape == (!(n->core & NAV_HAS_PG) || n->pg[0] != '\0'));
     /* A key is either empty or shaped as minted. */
     CHECK(n->s[0] == '\0' || (strlen(n->s) == NAV_KEY_LEN && is_word(n->s)) ||
           routed_key(n->s));
     CHECK(n->k[0] == '\0' || (strlen(n->k) == NAV_KEY_LEN && is_word(n->k)));
-    CHECK((n->seen & NAV_HAS_S) || n->s[0] == '\0');
-    CHECK((n->seen & NAV_HAS_K) || n->k[0] == '\0');
+    CHECK((n->core & NAV_HAS_S) || n->s[0] == '\0');
+    CHECK((n->core & NAV_HAS_K) || n->k[0] == '\0');
 }
 
-static struct nav_link link_of(const struct nav *n)
+/* Build the canonical URL of a navigation by grammar g; check it is safe
+ * to put in an attribute as it is, and return where its query string
+ * starts. */
+static const char *build(char *url, size_t cap, const struct nori_grammar *g,
+                         const struct nav *n, const void *values, size_t *len)
 {
-    struct nav_link l = {
-        .pg = (n->seen & NAV_HAS_PG) ? n->pg : NULL,
-        .id = (n->seen & NAV_HAS_ID) ? n->id : 0,
-        .q = (n->seen & NAV_HAS_Q) ? n->q : NULL,
-        .page = n->page,
-        .s = n->s,
-    };
-    return l;
-}
-
-/* Build the canonical URL of a navigation; check it is safe to put in an
- * attribute as it is, and return where its query string starts. */
-static const char *build(char *url, size_t cap, const struct nav *n,
-                         size_t *len)
-{
-    struct nav_link l = link_of(n);
+    const struct nori_link l = {(n->core & NAV_HAS_PG) ? n->pg : NULL, values};
     const char *qs;
 
-    *len = nav_url(url, cap, PREFIX, &l);
+    *len = nav_url(url, cap, PREFIX, g, &l, n->s);
     CHECK(*len > 0);            /* every valid navigation fits in cap */
     CHECK(*len == strlen(url));
     CHECK(strncmp(url, PREFIX, strlen(PREFIX)) == 0);
@@ -130,31 +125,30 @@ static const char *build(char *url, size_t cap, const struct nav *n,
     return qs;
 }
 
-/* nav_url, then nav_parse again: the same navigation, and its canonical
- * URL is a fixed point. */
-static void check_round_trip(const struct nav *n)
+/* nav_url, then nav_parse again: the same navigation (every field of the
+ * application's struct, byte for byte: a field left out of the URL
+ * parses back to its absent value), and its canonical URL is a fixed
+ * point. */
+static void check_round_trip(const struct nori_grammar *g, const struct nav *n,
+                             const void *values, void *scratch)
 {
     char url[4096], again[4096];
     size_t len, len2;
     struct nav m;
     const char *qs;
 
-    if (!(n->seen & (NAV_HAS_PG | NAV_HAS_ID | NAV_HAS_Q | NAV_HAS_PAGE)))
-        return;
-    qs = build(url, sizeof url, n, &len);
-    CHECK(nav_parse(qs, len - (size_t)(qs - url), &m) == NAV_OK);
-    check_fields(&m);
-
-    CHECK((m.seen & NAV_HAS_PG) == (n->seen & NAV_HAS_PG));
+    qs = build(url, sizeof url, g, n, values, &len);
+    CHECK(nav_parse(g, qs, len - (size_t)(qs - url), &m, scratch) == NAV_OK);
+    check_grammar_fields(g, &m, scratch);
+    CHECK(memcmp(scratch, values, g->size) == 0);
+    CHECK((m.core & NAV_HAS_PG) == (n->core & NAV_HAS_PG));
     CHECK(strcmp(m.pg, n->pg) == 0);
-    CHECK(m.id == n->id);
-    CHECK((m.seen & NAV_HAS_Q) == (n->seen & NAV_HAS_Q));
-    CHECK(m.q_len == n->q_len && memcmp(m.q, n->q, n->q_len) == 0);
-    CHECK(m.page == n->page);
     CHECK(strcmp(m.s, n->s) == 0);
     CHECK(m.k[0] == '\0');      /* links never carry a form key */
+    /* What the URL left out was absent or its absent value. */
+    CHECK((m.seen & ~n->seen) == 0);
 
-    build(again, sizeof again, &m, &len2);
+    build(again, sizeof again, g, &m, scratch, &len2);
     CHECK(len2 == len && memcmp(again, url, len) == 0);
 }
 
@@ -163,19 +157,28 @@ static const char *const known_keys[] = {"pg", "id", "page", "q", "_s", "_k"};
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct nav n;
+    struct shop_query q, q2;
+    struct edge e, e2;
     enum nav_err err;
 
-    err = nav_parse((const char *)data, size, &n);
+    err = nav_parse(&query_grammar, (const char *)data, size, &n, &q);
     check_status(err);
     CHECK((err == NAV_ETOOLONG) == (size > NAV_QUERY_MAX));
-    /* Whatever the result, the struct is safe to read. */
-    CHECK(terminated(n.pg, sizeof n.pg) && terminated(n.q, sizeof n.q));
+    /* Whatever the result, the structs are safe to read. */
+    CHECK(terminated(n.pg, sizeof n.pg) && terminated(q.q, sizeof q.q));
     CHECK(terminated(n.s, sizeof n.s) && terminated(n.k, sizeof n.k));
     if (err == NAV_OK) {
         CHECK(!plain_repeat(data, size, known_keys,
                      sizeof known_keys / sizeof known_keys[0]));
-        check_fields(&n);
-        check_round_trip(&n);
+        check_fields(&n, &q);
+        check_round_trip(&query_grammar, &n, &q, &q2);
+    }
+    /* The same bytes by a grammar of extreme bounds. */
+    err = nav_parse(&edge_grammar, (const char *)data, size, &n, &e);
+    check_status(err);
+    if (err == NAV_OK) {
+        check_grammar_fields(&edge_grammar, &n, &e);
+        check_round_trip(&edge_grammar, &n, &e, &e2);
     }
     check_escape(data, size);
     return 0;

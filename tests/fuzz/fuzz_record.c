@@ -6,12 +6,15 @@
  * format is canonical (record.c: fixed-width integers, exact lengths, a
  * zero reserved byte, strict field checks), so a record that decodes
  * re-encodes to exactly the same bytes: a decoder that accepts something
- * the encoder would never write is caught too. */
+ * the encoder would never write is caught too. The state is the shop's
+ * (shop/state.c), decoded by its codec. Format 1, written by older
+ * builds, is still read: it re-encodes as format 2 of the same session. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "session/session.h"
+#include "shop/shop.h"
 #include "fuzz_check.h"
 
 #define B64URL "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -28,57 +31,80 @@ static int key_shaped(const char *s, size_t cap, int may_be_empty)
     return n == NAV_KEY_LEN && strspn(s, B64URL) == n;
 }
 
-static void check_session(const struct session *s)
+static void check_session(const struct session *s, const struct shop_state *st)
 {
+    CHECK(s->state == st);
     CHECK(key_shaped(s->key, sizeof s->key, 0));
     CHECK(key_shaped(s->form_key, sizeof s->form_key, 0));
     CHECK(key_shaped(s->bind, sizeof s->bind, 1));
     CHECK(terminated(s->user, sizeof s->user));
-    CHECK(strlen(s->user) <= NAV_USER_MAX);
+    CHECK(strlen(s->user) <= NORI_USER_MAX);
     for (const char *p = s->user; *p; p++)
         CHECK((unsigned char)*p >= 0x20 && *p != 0x7F);
     CHECK(s->expires >= s->created);
-    CHECK(s->ncart <= SESSION_CART_MAX);
-    for (uint32_t i = 0; i < s->ncart; i++) {
-        CHECK(s->cart[i].id >= 1 && s->cart[i].id <= INT32_MAX);
-        CHECK(s->cart[i].qty >= 1 && s->cart[i].qty <= SESSION_QTY_MAX);
+    /* The shop's state, as its codec promises it. */
+    CHECK(st->ncart <= SHOP_CART_MAX);
+    for (uint32_t i = 0; i < st->ncart; i++) {
+        CHECK(st->cart[i].id >= 1 && st->cart[i].id <= INT32_MAX);
+        CHECK(st->cart[i].qty >= 1 && st->cart[i].qty <= SHOP_QTY_MAX);
         for (uint32_t j = 0; j < i; j++)
-            CHECK(s->cart[j].id != s->cart[i].id);
+            CHECK(st->cart[j].id != st->cart[i].id);
     }
     /* Not part of a record: a decoded session is clean and unversioned. */
     CHECK(s->version == 0 && s->dirty == 0);
 }
 
 /* A failed decode leaves nothing a careless caller could overrun or
- * mistake for a session: record.c clears the struct. */
-static void check_cleared(const struct session *s)
+ * mistake for a session: record.c clears the header and the state. */
+static void check_cleared(const struct session *s, const struct shop_state *st)
 {
+    static const struct shop_state zero;
+
+    CHECK(s->state == st);
     CHECK(s->key[0] == '\0' && s->bind[0] == '\0');
     CHECK(s->form_key[0] == '\0' && s->user[0] == '\0');
-    CHECK(s->ncart == 0 && s->created == 0 && s->expires == 0);
+    CHECK(s->created == 0 && s->expires == 0);
+    CHECK(memcmp(st, &zero, sizeof zero) == 0);
 }
 
-/* Every strict prefix of a valid record ends inside a field, and one more
- * byte after it is trailing. Each prefix is copied into a buffer of its
- * own size, so ASan sees a read past the length the decoder was given. */
-static void check_prefixes(const uint8_t *data, size_t size)
+static enum record_err decode(const uint8_t *p, size_t n, struct session *s,
+                              struct shop_state *st)
+{
+    /* Garbage in the structs first: the decoder must not rely on it. */
+    memset(s, 0xA5, sizeof *s);
+    memset(st, 0xA5, sizeof *st);
+    s->state = st;
+    return record_decode(p, n, &shop_state_codec, s);
+}
+
+/* Every strict prefix of a valid format-2 record ends inside a field, and
+ * one more byte after it is trailing. A format-1 record's state runs to
+ * the end, so its prefixes and a byte more are refused, short or by the
+ * codec. Each prefix is copied into a buffer of its own size, so ASan
+ * sees a read past the length the decoder was given. */
+static void check_prefixes(const uint8_t *data, size_t size, int format1)
 {
     struct session s;
+    struct shop_state st;
+    enum record_err err;
 
     for (size_t cut = 0; cut < size; cut++) {
         uint8_t *p = malloc(cut ? cut : 1);
         CHECK(p != NULL);
         memcpy(p, data, cut);
-        CHECK(record_decode(p, cut, &s) == RECORD_ESHORT);
-        check_cleared(&s);
+        err = decode(p, cut, &s, &st);
+        CHECK(format1 ? err == RECORD_ESHORT || err == RECORD_ESTATE
+                      : err == RECORD_ESHORT);
+        check_cleared(&s, &st);
         free(p);
     }
     uint8_t *more = malloc(size + 1);
     CHECK(more != NULL);
     memcpy(more, data, size);
     more[size] = data[size - 1];
-    CHECK(record_decode(more, size + 1, &s) == RECORD_ETRAILING);
-    check_cleared(&s);
+    err = decode(more, size + 1, &s, &st);
+    CHECK(err == (format1 ? RECORD_ESTATE : RECORD_ETRAILING));
+    check_cleared(&s, &st);
     free(more);
 }
 
@@ -86,20 +112,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static unsigned char again[SESSION_RECORD_MAX];
     struct session s;
+    struct shop_state st;
     enum record_err err;
 
-    /* Garbage in the struct first: the decoder must not rely on it. */
-    memset(&s, 0xA5, sizeof s);
-    err = record_decode(data, size, &s);
+    err = decode(data, size, &s, &st);
     CHECK(record_strerror(err) != NULL && record_strerror(err)[0] != '\0');
     if (err != RECORD_OK) {
-        CHECK(err >= RECORD_ESHORT && err <= RECORD_ETRAILING);
-        check_cleared(&s);
+        CHECK(err >= RECORD_ESHORT && err <= RECORD_ESTATE);
+        check_cleared(&s, &st);
         return 0;
     }
-    check_session(&s);
-    size_t n = record_encode(&s, again, sizeof again);
+    check_session(&s, &st);
+    size_t n = record_encode(&s, &shop_state_codec, again, sizeof again);
+    if (data[4] == 1) {
+        /* Format 1 is read, never written: its re-encoding is format 2,
+         * the same bytes with the format changed and the state's version
+         * (1) and length put before the state, which ran to the end. */
+        size_t state_len = 10 + 5 * (size_t)st.ncart;
+        CHECK(size >= state_len + 6);
+        size_t head = size - state_len;
+        CHECK(n == size + 3);
+        CHECK(memcmp(again, data, 4) == 0 && again[4] == 2);
+        CHECK(memcmp(again + 5, data + 5, head - 5) == 0);
+        CHECK(again[head] == 1 && again[head + 1] == (state_len & 0xFF) &&
+              again[head + 2] == (state_len >> 8));
+        CHECK(memcmp(again + head + 3, data + head, state_len) == 0);
+        check_prefixes(data, size, 1);
+        return 0;
+    }
     CHECK(n == size && memcmp(again, data, size) == 0);
-    check_prefixes(data, size);
+    check_prefixes(data, size, 0);
     return 0;
 }

@@ -17,10 +17,12 @@
 
 #include <lmdb.h>
 
+#include "fcgi/arena.h"
 #include "fcgi/http.h"
-#include "fcgi/throttle.h"
+#include "shop/throttle.h"
 #include "session/store.h"
 #include "session/visit.h"
+#include "shop/shop.h"
 #include "shop/users.h"
 
 static char root[64], dir[96], spec[128];
@@ -72,6 +74,7 @@ static struct sessions sessions_url(void)
         .gc_interval_ms = 3600000, .gc_batch = 10,
         .life = {.ttl = 600, .max_age = 28800},
         .policy = POLICY_LAZY, .carrier = CARRIER_URL, .bind = 0,
+        .codec = &shop_state_codec,
     };
 }
 
@@ -82,10 +85,12 @@ static void visit_planted(size_t len)
     static const char key[] = "AAAAAAAAAAAAAAAAAAAAAA";    /* key-shaped */
     static unsigned char junk[8192];
     struct sessions ss;
-    struct request req = {.remote_addr = "127.0.0.1"};
+    struct arena a;
+    struct request req = {.remote_addr = "127.0.0.1", .arena = &a};
     struct visit v;
     int status = 0;
 
+    ck_assert_int_eq(arena_init(&a, 4096), 0);
     dir_fresh();
     memset(junk, 'x', sizeof junk);
     plant(key, junk, len);
@@ -95,6 +100,7 @@ static void visit_planted(size_t len)
     ck_assert_int_eq(status, 200);
     ck_assert_int_eq(v.live, 0);
     sessions_close(&ss);
+    arena_free(&a);
 }
 
 START_TEST(short_record_is_absent)
@@ -202,7 +208,7 @@ static int write_one(struct visit *v, void *arg)
     (void)arg;
     if (visit_ensure(v, 99) != VISIT_OK)
         return 503;
-    v->s.counter++;
+    ((struct shop_state *)v->s.state)->counter++;
     v->s.dirty = 1;
     return 303;
 }
@@ -212,10 +218,12 @@ START_TEST(full_store_visit_says_full)
     unsigned n;
     struct store *st = store_filled(&n);
     struct sessions ss = sessions_url();
-    struct request req = {.remote_addr = "127.0.0.1"};
+    struct arena a;
+    struct request req = {.remote_addr = "127.0.0.1", .arena = &a};
     struct visit v;
     int status = 0;
 
+    ck_assert_int_eq(arena_init(&a, 4096), 0);
     store_close(st);
     ss.store_opt.map_size = 256 << 10;
     ss.store_opt.gc_foreground = 0;
@@ -223,6 +231,7 @@ START_TEST(full_store_visit_says_full)
     ck_assert_int_eq(visit_run(&v, &ss, &req, NULL, 99, write_one, NULL, &status),
                      VISIT_EFULL);
     sessions_close(&ss);
+    arena_free(&a);
 }
 END_TEST
 

@@ -4,7 +4,10 @@
  * Records are also built here by hand, byte by byte after the layout
  * documented in session/record.c, so that the decoder is tested against
  * bytes record_encode would never write (a 23-character key, a 65-byte
- * user, a cart count that lies), not only against its own output. */
+ * user, a cart count that lies, a state length that lies), not only
+ * against its own output: format 2 as record_encode writes it, and
+ * format 1 as older builds wrote it. The state is the shop's (its codec
+ * in shop/state.c), so the cart's bounds are the codec's. */
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +15,7 @@
 #include <string.h>
 
 #include "session/session.h"
+#include "shop/shop.h"
 
 static const struct session_policy life = {.ttl = 600, .max_age = 28800};
 #define T0 1700000000ull
@@ -32,40 +36,56 @@ static const struct session_policy life = {.ttl = 600, .max_age = 28800};
 
 /* ---- helpers ---- */
 
-static void session_sample(struct session *s)
+/* A session and the shop's state it carries (shop/state.c), as a worker
+ * keeps them: the header's state pointer always names st. */
+struct sess {
+    struct session h;
+    struct shop_state st;
+};
+
+#define CODEC (&shop_state_codec)
+
+static int sess_init(struct sess *x, const struct session_policy *p,
+                     uint64_t now, int bind)
 {
-    ck_assert_int_eq(session_init(s, &life, T0, 1), 0);
-    strcpy(s->user, "demo");
-    s->counter = -42;
-    ck_assert_int_eq(cart_add(s, 26, 3), 0);
-    ck_assert_int_eq(cart_add(s, 7, 1), 0);
+    x->h.state = &x->st;
+    return session_init(&x->h, CODEC, p, now, bind);
+}
+
+static size_t enc(const struct sess *x, unsigned char *buf, size_t cap)
+{
+    REQUIRE(x->h.state == &x->st);
+    return record_encode(&x->h, CODEC, buf, cap);
+}
+
+static void session_sample(struct sess *s)
+{
+    ck_assert_int_eq(sess_init(s, &life, T0, 1), 0);
+    strcpy(s->h.user, "demo");
+    s->st.counter = -42;
+    ck_assert_int_eq(cart_add(&s->st, 26, 3), 0);
+    ck_assert_int_eq(cart_add(&s->st, 7, 1), 0);
 }
 
 /* The largest record: every field at its widest. */
-static void session_full(struct session *s)
+static void session_full(struct sess *s)
 {
-    ck_assert_int_eq(session_init(s, &life, T0, 1), 0);
-    memset(s->user, 'u', NAV_USER_MAX);
-    memcpy(s->user, "\xc3\xa9 ~", 4);          /* UTF-8, space, tilde */
-    s->user[NAV_USER_MAX] = '\0';
-    s->counter = INT64_MIN;
-    s->created = UINT64_MAX - 1;
-    s->expires = UINT64_MAX;
-    for (uint32_t i = 0; i < SESSION_CART_MAX; i++)
-        ck_assert_int_eq(cart_add(s, i == 0 ? INT32_MAX : 1000 + i,
+    ck_assert_int_eq(sess_init(s, &life, T0, 1), 0);
+    memset(s->h.user, 'u', NORI_USER_MAX);
+    memcpy(s->h.user, "\xc3\xa9 ~", 4);        /* UTF-8, space, tilde */
+    s->h.user[NORI_USER_MAX] = '\0';
+    s->st.counter = INT64_MIN;
+    s->h.created = UINT64_MAX - 1;
+    s->h.expires = UINT64_MAX;
+    for (uint32_t i = 0; i < SHOP_CART_MAX; i++)
+        ck_assert_int_eq(cart_add(&s->st, i == 0 ? INT32_MAX : 1000 + i,
                                   i % 2 ? 99 : 1), 0);
 }
 
-/* Every persisted field; version and dirty are not part of a record. */
-static void assert_same(const struct session *a, const struct session *b)
+static void assert_same_state(const struct shop_state *a,
+                              const struct shop_state *b)
 {
-    ck_assert_str_eq(a->key, b->key);
-    ck_assert_str_eq(a->bind, b->bind);
-    ck_assert_str_eq(a->form_key, b->form_key);
-    ck_assert_str_eq(a->user, b->user);
     ck_assert_int_eq(a->counter, b->counter);
-    ck_assert_uint_eq(a->created, b->created);
-    ck_assert_uint_eq(a->expires, b->expires);
     ck_assert_uint_eq(a->ncart, b->ncart);
     for (uint32_t i = 0; i < a->ncart; i++) {
         ck_assert_uint_eq(a->cart[i].id, b->cart[i].id);
@@ -73,9 +93,25 @@ static void assert_same(const struct session *a, const struct session *b)
     }
 }
 
-/* What record_decode promises of any session it returns RECORD_OK for. */
-static void assert_in_bounds(const struct session *s)
+/* Every persisted field; version and dirty are not part of a record. */
+static void assert_same(const struct sess *a, const struct sess *b)
 {
+    ck_assert_str_eq(a->h.key, b->h.key);
+    ck_assert_str_eq(a->h.bind, b->h.bind);
+    ck_assert_str_eq(a->h.form_key, b->h.form_key);
+    ck_assert_str_eq(a->h.user, b->h.user);
+    ck_assert_uint_eq(a->h.created, b->h.created);
+    ck_assert_uint_eq(a->h.expires, b->h.expires);
+    assert_same_state(&a->st, &b->st);
+}
+
+/* What record_decode promises of any session it returns RECORD_OK for,
+ * and the shop's codec of the state beside it. */
+static void assert_in_bounds(const struct sess *x)
+{
+    const struct session *s = &x->h;
+
+    REQUIRE(s->state == &x->st);
     REQUIRE(strnlen(s->key, sizeof s->key) == NAV_KEY_LEN);
     REQUIRE(strnlen(s->form_key, sizeof s->form_key) == NAV_KEY_LEN);
     REQUIRE(strspn(s->key, B64URL) == NAV_KEY_LEN);
@@ -83,56 +119,67 @@ static void assert_in_bounds(const struct session *s)
     size_t bl = strnlen(s->bind, sizeof s->bind);
     REQUIRE(bl == 0 || bl == NAV_KEY_LEN);
     REQUIRE(strspn(s->bind, B64URL) == bl);
-    REQUIRE(strnlen(s->user, sizeof s->user) <= NAV_USER_MAX);
+    REQUIRE(strnlen(s->user, sizeof s->user) <= NORI_USER_MAX);
     for (const char *p = s->user; *p; p++)
         REQUIRE((unsigned char)*p >= 0x20 && *p != 0x7F);
     REQUIRE(s->expires >= s->created);
-    REQUIRE(s->ncart <= SESSION_CART_MAX);
-    for (uint32_t i = 0; i < s->ncart; i++) {
-        REQUIRE(s->cart[i].id >= 1);
-        REQUIRE(s->cart[i].id <= INT32_MAX);
-        REQUIRE(s->cart[i].qty >= 1);
-        REQUIRE(s->cart[i].qty <= SESSION_QTY_MAX);
+    REQUIRE(x->st.ncart <= SHOP_CART_MAX);
+    for (uint32_t i = 0; i < x->st.ncart; i++) {
+        REQUIRE(x->st.cart[i].id >= 1);
+        REQUIRE(x->st.cart[i].id <= INT32_MAX);
+        REQUIRE(x->st.cart[i].qty >= 1);
+        REQUIRE(x->st.cart[i].qty <= SHOP_QTY_MAX);
         for (uint32_t j = 0; j < i; j++)
-            REQUIRE(s->cart[j].id != s->cart[i].id);
+            REQUIRE(x->st.cart[j].id != x->st.cart[i].id);
     }
 }
 
 /* A failed decode must leave nothing a careless caller could trust or
- * overrun: the record.c decoder clears the whole struct. */
-static void assert_cleared(const struct session *s)
+ * overrun: the record.c decoder clears the header and the state. */
+static void assert_cleared(const struct sess *x)
 {
-    REQUIRE(s->key[0] == '\0');
-    REQUIRE(s->bind[0] == '\0');
-    REQUIRE(s->form_key[0] == '\0');
-    REQUIRE(s->user[0] == '\0');
-    REQUIRE(s->ncart == 0);
-    REQUIRE(s->expires == 0);
+    static const struct shop_state zero;
+
+    REQUIRE(x->h.state == &x->st);
+    REQUIRE(x->h.key[0] == '\0');
+    REQUIRE(x->h.bind[0] == '\0');
+    REQUIRE(x->h.form_key[0] == '\0');
+    REQUIRE(x->h.user[0] == '\0');
+    REQUIRE(x->h.expires == 0);
+    REQUIRE(memcmp(&x->st, &zero, sizeof zero) == 0);
 }
 
 static enum record_err decode(const unsigned char *buf, size_t len,
-                              struct session *s)
+                              struct sess *x)
 {
     enum record_err e;
 
-    memset(s, 0xA5, sizeof *s);                 /* garbage in, so a */
-    e = record_decode(buf, len, s);             /* failure must clear it */
+    memset(x, 0xA5, sizeof *x);                 /* garbage in, so a */
+    x->h.state = &x->st;                        /* failure must clear it */
+    e = record_decode(buf, len, CODEC, &x->h);
     if (e == RECORD_OK)
-        assert_in_bounds(s);
+        assert_in_bounds(x);
     else
-        assert_cleared(s);
+        assert_cleared(x);
     return e;
 }
 
-/* A record by hand, after the documented layout. Strings are written by
- * strlen, so they may be any length (and any bytes but NUL); ncart is
- * written as given, whatever the number of lines that follow. */
+/* A record by hand, after the documented layout: format 2 (nori's
+ * header, then state version u8, state length u16 and the shop's
+ * state), or format 1 (the header, then the shop's counter and cart to
+ * the end). Strings are written by strlen, so they may be any length
+ * (and any bytes but NUL); ncart is written as given, whatever the
+ * number of lines that follow; state_len is the true one plus
+ * len_delta. */
 struct raw {
+    unsigned format;                    /* 0: 2 */
     const char *key, *bind, *form_key, *user;
     uint64_t created, expires;
+    unsigned version;                   /* format 2: 0 means 1 */
+    int len_delta;
     int64_t counter;
     unsigned ncart, nlines;
-    struct cart_line line[SESSION_CART_MAX + 2];
+    struct cart_line line[SHOP_CART_MAX + 2];
 };
 
 static size_t put_le(unsigned char *p, uint64_t v, size_t n)
@@ -153,9 +200,12 @@ static size_t put_s(unsigned char *p, const char *s)
 
 static size_t craft(unsigned char *buf, const struct raw *r)
 {
-    size_t n = 0;
+    unsigned format = r->format ? r->format : 2;
+    size_t n = 0, at_len = 0;
 
-    memcpy(buf, "NORS\x01\x00", 6);
+    memcpy(buf, "NORS", 4);
+    buf[4] = (unsigned char)format;
+    buf[5] = 0;
     n = 6;
     n += put_s(buf + n, r->key);
     n += put_s(buf + n, r->bind);
@@ -163,12 +213,20 @@ static size_t craft(unsigned char *buf, const struct raw *r)
     n += put_s(buf + n, r->user);
     n += put_le(buf + n, r->created, 8);
     n += put_le(buf + n, r->expires, 8);
+    if (format == 2) {
+        n += put_le(buf + n, r->version ? r->version : 1, 1);
+        at_len = n;
+        n += 2;
+    }
+    size_t state_at = n;
     n += put_le(buf + n, (uint64_t)r->counter, 8);
     n += put_le(buf + n, r->ncart, 2);
     for (unsigned i = 0; i < r->nlines; i++) {
         n += put_le(buf + n, r->line[i].id, 4);
         n += put_le(buf + n, r->line[i].qty, 1);
     }
+    if (at_len)
+        put_le(buf + at_len, (uint64_t)((long)(n - state_at) + r->len_delta), 2);
     return n;
 }
 
@@ -182,10 +240,18 @@ static struct raw raw_sample(void)
     return r;
 }
 
+static struct raw raw_sample1(void)
+{
+    struct raw r = raw_sample();
+
+    r.format = 1;
+    return r;
+}
+
 static enum record_err decode_raw(const struct raw *r)
 {
     unsigned char buf[1024];
-    struct session s;
+    struct sess s;
 
     return decode(buf, craft(buf, r), &s);
 }
@@ -206,11 +272,21 @@ static uint64_t rng(void)
 static int check_mutant(const unsigned char *buf, size_t len)
 {
     unsigned char again[SESSION_RECORD_MAX];
-    struct session s;
+    struct sess s;
 
     if (decode(buf, len, &s) != RECORD_OK)
         return 0;
-    REQUIRE(record_encode(&s, again, sizeof again) == len);
+    if (buf[4] == 1) {
+        /* Format 1 is read, never written: what it gave re-encodes as
+         * format 2, and that decodes to the same session. */
+        struct sess t;
+        size_t n = enc(&s, again, sizeof again);
+        REQUIRE(n > 0);
+        REQUIRE(decode(again, n, &t) == RECORD_OK);
+        assert_same(&s, &t);
+        return 1;
+    }
+    REQUIRE(enc(&s, again, sizeof again) == len);
     REQUIRE(memcmp(again, buf, len) == 0);
     return 1;
 }
@@ -219,56 +295,57 @@ static int check_mutant(const unsigned char *buf, size_t len)
 
 START_TEST(record_round_trip_sample)
 {
-    struct session a, b;
+    struct sess a, b;
     unsigned char buf[4096];
     size_t n;
 
     session_sample(&a);
-    n = record_encode(&a, buf, sizeof buf);
-    /* header 6, four strings 4 + 22 + 22 + 22 + 4, times 24, cart 2 + 2*5 */
-    ck_assert_uint_eq(n, 6 + 74 + 24 + 12);
+    n = enc(&a, buf, sizeof buf);
+    /* header 6, four strings 4 + 22 + 22 + 22 + 4, times 16, state version
+     * and length 3, state: counter 8, cart 2 + 2*5 */
+    ck_assert_uint_eq(n, 6 + 74 + 16 + 3 + 8 + 12);
     ck_assert_int_eq(decode(buf, n, &b), RECORD_OK);
     assert_same(&a, &b);
-    ck_assert_int_eq(b.counter, -42);
-    ck_assert_uint_eq(b.version, 0);            /* not in the record */
-    ck_assert_int_eq(b.dirty, 0);
+    ck_assert_int_eq(b.st.counter, -42);
+    ck_assert_uint_eq(b.h.version, 0);            /* not in the record */
+    ck_assert_int_eq(b.h.dirty, 0);
 }
 END_TEST
 
 START_TEST(record_round_trip_empty)
 {
-    struct session a, b;
+    struct sess a, b;
     unsigned char buf[4096];
     size_t n;
 
-    ck_assert_int_eq(session_init(&a, &life, T0, 0), 0);
-    n = record_encode(&a, buf, sizeof buf);
-    ck_assert_uint_eq(n, 6 + 4 + 2 * NAV_KEY_LEN + 24 + 2);  /* no bind, user */
+    ck_assert_int_eq(sess_init(&a, &life, T0, 0), 0);
+    n = enc(&a, buf, sizeof buf);
+    ck_assert_uint_eq(n, 6 + 4 + 2 * NAV_KEY_LEN + 16 + 3 + 8 + 2);  /* no bind, user */
     ck_assert_int_eq(decode(buf, n, &b), RECORD_OK);
     assert_same(&a, &b);
-    ck_assert_str_eq(b.bind, "");
-    ck_assert_str_eq(b.user, "");
-    ck_assert_uint_eq(b.ncart, 0);
-    ck_assert_int_eq(b.counter, 0);
+    ck_assert_str_eq(b.h.bind, "");
+    ck_assert_str_eq(b.h.user, "");
+    ck_assert_uint_eq(b.st.ncart, 0);
+    ck_assert_int_eq(b.st.counter, 0);
 }
 END_TEST
 
 START_TEST(record_round_trip_full)
 {
-    struct session a, b;
+    struct sess a, b;
     unsigned char buf[4096];
     size_t n;
 
     session_full(&a);
-    ck_assert_uint_eq(a.ncart, SESSION_CART_MAX);
-    n = record_encode(&a, buf, sizeof buf);
-    ck_assert_uint_eq(n, 6 + 4 + 3 * NAV_KEY_LEN + NAV_USER_MAX + 24 + 2 +
-                         5 * SESSION_CART_MAX);
+    ck_assert_uint_eq(a.st.ncart, SHOP_CART_MAX);
+    n = enc(&a, buf, sizeof buf);
+    ck_assert_uint_eq(n, 6 + 4 + 3 * NAV_KEY_LEN + NORI_USER_MAX + 16 + 3 +
+                         8 + 2 + 5 * SHOP_CART_MAX);
     ck_assert_int_eq(decode(buf, n, &b), RECORD_OK);
     assert_same(&a, &b);
-    ck_assert_uint_eq(strlen(b.user), NAV_USER_MAX);
-    ck_assert_uint_eq(b.cart[0].id, INT32_MAX);
-    ck_assert_uint_eq(cart_count(&b), 32 * 1 + 32 * 99);
+    ck_assert_uint_eq(strlen(b.h.user), NORI_USER_MAX);
+    ck_assert_uint_eq(b.st.cart[0].id, INT32_MAX);
+    ck_assert_uint_eq(cart_count(&b.st), 32 * 1 + 32 * 99);
 }
 END_TEST
 
@@ -277,15 +354,15 @@ START_TEST(record_round_trip_counters)
     static const int64_t values[] = {0, 1, -1, 42, -42, INT32_MIN,
                                      (int64_t)INT32_MAX + 1, INT64_MAX,
                                      INT64_MIN, INT64_MIN + 1};
-    struct session a, b;
+    struct sess a, b;
     unsigned char buf[4096];
 
     session_sample(&a);
     for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
-        a.counter = values[i];
-        size_t n = record_encode(&a, buf, sizeof buf);
+        a.st.counter = values[i];
+        size_t n = enc(&a, buf, sizeof buf);
         ck_assert_int_eq(decode(buf, n, &b), RECORD_OK);
-        ck_assert_int_eq(b.counter, values[i]);
+        ck_assert_int_eq(b.st.counter, values[i]);
     }
 }
 END_TEST
@@ -294,48 +371,157 @@ END_TEST
 START_TEST(record_layout_is_the_documented_one)
 {
     struct raw r = raw_sample();
-    struct session s, b;
+    struct sess s, b;
     unsigned char mine[1024], theirs[1024];
     size_t n, m;
 
     n = craft(mine, &r);
     ck_assert_int_eq(decode(mine, n, &s), RECORD_OK);
-    ck_assert_str_eq(s.key, KEY_A);
-    ck_assert_str_eq(s.bind, KEY_B);
-    ck_assert_str_eq(s.user, "demo");
-    ck_assert_uint_eq(s.created, T0);
-    ck_assert_uint_eq(s.expires, T0 + 600);
-    ck_assert_int_eq(s.counter, 5);
-    ck_assert_uint_eq(s.ncart, 2);
-    ck_assert_uint_eq(s.cart[1].id, 7);
-    m = record_encode(&s, theirs, sizeof theirs);
+    ck_assert_str_eq(s.h.key, KEY_A);
+    ck_assert_str_eq(s.h.bind, KEY_B);
+    ck_assert_str_eq(s.h.user, "demo");
+    ck_assert_uint_eq(s.h.created, T0);
+    ck_assert_uint_eq(s.h.expires, T0 + 600);
+    ck_assert_int_eq(s.st.counter, 5);
+    ck_assert_uint_eq(s.st.ncart, 2);
+    ck_assert_uint_eq(s.st.cart[1].id, 7);
+    m = enc(&s, theirs, sizeof theirs);
     ck_assert_uint_eq(m, n);
     ck_assert_int_eq(memcmp(mine, theirs, n), 0);
+    /* Format 2, state version 1, and the state's length before it: the
+     * header is 6 + 74 + 16 bytes, the state 8 + 2 + 2 * 5. */
+    ck_assert_int_eq(memcmp(theirs, "NORS\x02\x00", 6), 0);
+    ck_assert_uint_eq(theirs[96], 1);
+    ck_assert_uint_eq(theirs[97], 20);
+    ck_assert_uint_eq(theirs[98], 0);
+    ck_assert_uint_eq(n, 99 + 20);
     /* The bind is optional: "" is written as a zero length. */
     r.bind = "";
     n = craft(mine, &r);
     ck_assert_int_eq(decode(mine, n, &b), RECORD_OK);
-    ck_assert_str_eq(b.bind, "");
+    ck_assert_str_eq(b.h.bind, "");
+}
+END_TEST
+
+/* A format-1 record, as builds before the state codec wrote it (the
+ * shop's counter and cart in place of the state version and length),
+ * still decodes with its cart: it is state version 1, running to the
+ * end. Re-encoded, it is the format-2 record of the same session. */
+START_TEST(record_format1_still_decodes)
+{
+    struct raw r1 = raw_sample1(), r2 = raw_sample();
+    struct sess s;
+    unsigned char old[1024], now[1024], again[1024];
+    size_t n1, n2, m;
+
+    n1 = craft(old, &r1);
+    ck_assert_int_eq(memcmp(old, "NORS\x01\x00", 6), 0);
+    ck_assert_uint_eq(n1, 96 + 20);                 /* no version, length */
+    /* the bytes of a format-1 record of an older build, for the record */
+    ck_assert_uint_eq(old[96], 5);                  /* counter */
+    ck_assert_uint_eq(old[104], 2);                 /* ncart */
+    ck_assert_uint_eq(old[106], 26);                /* first line's id */
+    ck_assert_uint_eq(old[110], 3);                 /* its qty */
+    ck_assert_int_eq(decode(old, n1, &s), RECORD_OK);
+    ck_assert_str_eq(s.h.key, KEY_A);
+    ck_assert_str_eq(s.h.bind, KEY_B);
+    ck_assert_str_eq(s.h.form_key, KEY_B);
+    ck_assert_str_eq(s.h.user, "demo");
+    ck_assert_uint_eq(s.h.created, T0);
+    ck_assert_uint_eq(s.h.expires, T0 + 600);
+    ck_assert_int_eq(s.st.counter, 5);
+    ck_assert_uint_eq(s.st.ncart, 2);
+    ck_assert_uint_eq(s.st.cart[0].id, 26);
+    ck_assert_uint_eq(s.st.cart[0].qty, 3);
+    ck_assert_uint_eq(s.st.cart[1].id, 7);
+    ck_assert_uint_eq(s.st.cart[1].qty, 1);
+    ck_assert_uint_eq(cart_count(&s.st), 4);
+    n2 = craft(now, &r2);
+    m = enc(&s, again, sizeof again);
+    ck_assert_uint_eq(m, n2);
+    ck_assert_int_eq(memcmp(again, now, m), 0);
+    /* An empty cart, and a full one. */
+    r1.ncart = r1.nlines = 0;
+    ck_assert_int_eq(decode_raw(&r1), RECORD_OK);
+    r1.ncart = r1.nlines = SHOP_CART_MAX;
+    for (unsigned i = 0; i < SHOP_CART_MAX; i++)
+        r1.line[i] = (struct cart_line){100 + i, 99};
+    n1 = craft(old, &r1);
+    ck_assert_int_eq(decode(old, n1, &s), RECORD_OK);
+    ck_assert_uint_eq(cart_count(&s.st), 99 * SHOP_CART_MAX);
+    /* Its header is checked as format 2's is. */
+    r1 = raw_sample1();
+    r1.key = "short";
+    ck_assert_int_eq(decode_raw(&r1), RECORD_EFIELD);
+    r1 = raw_sample1();
+    r1.expires = T0 - 1;
+    ck_assert_int_eq(decode_raw(&r1), RECORD_EFIELD);
+    /* Cut inside the header: short; cut inside the state: the codec's. */
+    r1 = raw_sample1();
+    n1 = craft(old, &r1);
+    for (size_t cut = 0; cut < 96; cut++)
+        REQUIRE(decode(old, cut, &s) == RECORD_ESHORT);
+    for (size_t cut = 96; cut < n1; cut++)
+        REQUIRE(decode(old, cut, &s) == RECORD_ESTATE);
+}
+END_TEST
+
+/* The state's version and length, as format 2 has them: a version the
+ * codec does not know (0 never is one), or a length that does not match
+ * the bytes that follow. */
+START_TEST(record_state_version_and_length)
+{
+    struct raw r = raw_sample();
+
+    ck_assert_int_eq(decode_raw(&r), RECORD_OK);
+    static const unsigned bad_version[] = {2, 3, 0x80, 0xFF};
+    for (size_t i = 0; i < sizeof bad_version / sizeof *bad_version; i++) {
+        r.version = bad_version[i];
+        ck_assert_msg(decode_raw(&r) == RECORD_ESTATE, "version %u",
+                      bad_version[i]);
+    }
+    /* version 0, written as such (craft's 0 means 1) */
+    unsigned char buf[1024];
+    struct sess s;
+    r = raw_sample();
+    size_t n = craft(buf, &r);
+    buf[96] = 0;
+    ck_assert_int_eq(decode(buf, n, &s), RECORD_ESTATE);
+    /* a length past the end is short; one before it leaves bytes over */
+    r = raw_sample();
+    r.len_delta = 1;
+    ck_assert_int_eq(decode_raw(&r), RECORD_ESHORT);
+    r.len_delta = 0x7000;
+    ck_assert_int_eq(decode_raw(&r), RECORD_ESHORT);
+    r.len_delta = -1;
+    ck_assert_int_eq(decode_raw(&r), RECORD_ETRAILING);
+    r.len_delta = -20;                              /* an empty blob */
+    ck_assert_int_eq(decode_raw(&r), RECORD_ETRAILING);
+    /* an empty blob that is the whole state: the codec refuses it */
+    r = raw_sample();
+    n = craft(buf, &r);
+    buf[97] = 0;
+    ck_assert_int_eq(decode(buf, 99, &s), RECORD_ESTATE);
 }
 END_TEST
 
 START_TEST(record_encode_refuses_small_buffers)
 {
-    struct session a;
+    struct sess a;
     unsigned char buf[4096], want[4096];
     size_t n;
 
     session_full(&a);
-    n = record_encode(&a, want, sizeof want);
+    n = enc(&a, want, sizeof want);
     ck_assert_uint_gt(n, 0);
     for (size_t cap = 0; cap < n; cap++) {
         memset(buf, 0xA5, sizeof buf);
-        REQUIRE(record_encode(&a, buf, cap) == 0);
+        REQUIRE(enc(&a, buf, cap) == 0);
         /* Nothing written past what it was given. */
         for (size_t i = cap; i < n + 8; i++)
             REQUIRE(buf[i] == 0xA5);
     }
-    ck_assert_uint_eq(record_encode(&a, buf, n), n);         /* exact fit */
+    ck_assert_uint_eq(enc(&a, buf, n), n);         /* exact fit */
     ck_assert_int_eq(memcmp(buf, want, n), 0);
 }
 END_TEST
@@ -344,7 +530,7 @@ END_TEST
 
 START_TEST(record_every_truncation_is_short)
 {
-    struct session a, b;
+    struct sess a, b;
     unsigned char buf[4096];
     size_t n;
 
@@ -353,7 +539,7 @@ START_TEST(record_every_truncation_is_short)
             session_full(&a);
         else
             session_sample(&a);
-        n = record_encode(&a, buf, sizeof buf);
+        n = enc(&a, buf, sizeof buf);
         for (size_t cut = 0; cut < n; cut++) {
             /* In a buffer of exactly cut bytes: ASan sees any over-read. */
             unsigned char *p = malloc(cut ? cut : 1);
@@ -369,12 +555,12 @@ END_TEST
 
 START_TEST(record_trailing_bytes_are_refused)
 {
-    struct session a, b;
+    struct sess a, b;
     unsigned char buf[4096];
     size_t n;
 
     session_sample(&a);
-    n = record_encode(&a, buf, sizeof buf);
+    n = enc(&a, buf, sizeof buf);
     memset(buf + n, 0, 200);
     ck_assert_int_eq(decode(buf, n + 1, &b), RECORD_ETRAILING);
     ck_assert_int_eq(decode(buf, n + 200, &b), RECORD_ETRAILING);
@@ -386,18 +572,18 @@ END_TEST
 
 START_TEST(record_header_is_checked)
 {
-    struct session a, b;
+    struct sess a, b;
     unsigned char buf[4096], bad[4096];
     size_t n;
 
     session_sample(&a);
-    n = record_encode(&a, buf, sizeof buf);
+    n = enc(&a, buf, sizeof buf);
     for (int i = 0; i < 4; i++) {               /* each byte of the magic */
         memcpy(bad, buf, n);
         bad[i] ^= 0x20;                         /* "nORS", "NoRS", ... */
         ck_assert_int_eq(decode(bad, n, &b), RECORD_EMAGIC);
     }
-    static const unsigned formats[] = {0, 2, 0x81, 0xFF};
+    static const unsigned formats[] = {0, 3, 0x81, 0xFF};
     for (size_t i = 0; i < sizeof formats / sizeof *formats; i++) {
         memcpy(bad, buf, n);
         bad[4] = (unsigned char)formats[i];
@@ -413,8 +599,12 @@ START_TEST(record_header_is_checked)
     ck_assert_int_eq(decode((const unsigned char *)"NORS\x01", 5, &b), RECORD_ESHORT);
     ck_assert_int_eq(decode((const unsigned char *)"XXXX", 4, &b), RECORD_EMAGIC);
     /* Not our format is not our format, even when short after it. */
-    ck_assert_int_eq(decode((const unsigned char *)"NORS\x02\x00", 6, &b),
+    ck_assert_int_eq(decode((const unsigned char *)"NORS\x03\x00", 6, &b),
                      RECORD_EFORMAT);
+    ck_assert_int_eq(decode((const unsigned char *)"NORS\x02\x00", 6, &b),
+                     RECORD_ESHORT);
+    ck_assert_int_eq(decode((const unsigned char *)"NORS\x01\x00", 6, &b),
+                     RECORD_ESHORT);
 }
 END_TEST
 
@@ -422,7 +612,7 @@ START_TEST(record_bad_key_characters)
 {
     static const unsigned char bad_chars[] = {'!', '=', '+', '/', '.', ' ',
                                               '\0', 0x7F, 0x80, 0xFF};
-    struct session a, b;
+    struct sess a, b;
     unsigned char buf[4096], bad[4096];
     size_t n;
     /* Offsets of the three key fields in the sample (bind set): header 6,
@@ -430,7 +620,7 @@ START_TEST(record_bad_key_characters)
     const size_t field[] = {7, 7 + 23, 7 + 46};
 
     session_sample(&a);
-    n = record_encode(&a, buf, sizeof buf);
+    n = enc(&a, buf, sizeof buf);
     for (size_t f = 0; f < 3; f++) {
         ck_assert_uint_eq(buf[field[f] - 1], NAV_KEY_LEN);
         for (size_t c = 0; c < sizeof bad_chars; c++) {
@@ -474,15 +664,15 @@ END_TEST
 START_TEST(record_user_bounds)
 {
     struct raw r = raw_sample();
-    char user[NAV_USER_MAX + 2];
+    char user[NORI_USER_MAX + 2];
 
-    /* NAV_USER_MAX is fine, one more is not. */
-    memset(user, 'u', NAV_USER_MAX);
-    user[NAV_USER_MAX] = '\0';
+    /* NORI_USER_MAX is fine, one more is not. */
+    memset(user, 'u', NORI_USER_MAX);
+    user[NORI_USER_MAX] = '\0';
     r.user = user;
     ck_assert_int_eq(decode_raw(&r), RECORD_OK);
-    user[NAV_USER_MAX] = 'u';
-    user[NAV_USER_MAX + 1] = '\0';
+    user[NORI_USER_MAX] = 'u';
+    user[NORI_USER_MAX + 1] = '\0';
     ck_assert_int_eq(decode_raw(&r), RECORD_EFIELD);
     /* Every control character, at the start, middle and end. */
     for (int c = 1; c <= 0x7F; c++) {
@@ -496,7 +686,7 @@ START_TEST(record_user_bounds)
     }
     /* A NUL inside the field: the length says 5, the string would say 2. */
     unsigned char buf[1024];
-    struct session s;
+    struct sess s;
     size_t n;
     strcpy(user, "alice");
     n = craft(buf, &r);
@@ -510,57 +700,71 @@ START_TEST(record_user_bounds)
 }
 END_TEST
 
+/* The cart's bounds are the shop codec's (shop/state.c): a state out of
+ * them is refused whole, as RECORD_ESTATE, in either format. */
 START_TEST(record_cart_bounds)
 {
-    struct raw r;
+    const unsigned format = (unsigned)_i ? 1 : 2;
+    struct raw r, base = raw_sample();
 
+    base.format = format;
     /* qty outside 1..99. */
     static const unsigned bad_qty[] = {0, 100, 128, 255};
     for (size_t i = 0; i < sizeof bad_qty / sizeof *bad_qty; i++) {
-        r = raw_sample();
+        r = base;
         r.line[1].qty = bad_qty[i];
-        ck_assert_msg(decode_raw(&r) == RECORD_EFIELD, "qty %u", bad_qty[i]);
+        ck_assert_msg(decode_raw(&r) == RECORD_ESTATE, "qty %u", bad_qty[i]);
     }
-    r = raw_sample();
+    r = base;
     r.line[0].qty = 99;
     r.line[1].qty = 1;
     ck_assert_int_eq(decode_raw(&r), RECORD_OK);
     /* ids outside 1..2^31-1, as navigation URLs have them. */
     static const uint32_t bad_id[] = {0, (uint32_t)INT32_MAX + 1, UINT32_MAX};
     for (size_t i = 0; i < sizeof bad_id / sizeof *bad_id; i++) {
-        r = raw_sample();
+        r = base;
         r.line[0].id = bad_id[i];
-        ck_assert_msg(decode_raw(&r) == RECORD_EFIELD, "id %u", bad_id[i]);
+        ck_assert_msg(decode_raw(&r) == RECORD_ESTATE, "id %u", bad_id[i]);
     }
-    r = raw_sample();
+    r = base;
     r.line[0].id = INT32_MAX;
     ck_assert_int_eq(decode_raw(&r), RECORD_OK);
-    /* A duplicate id: record.c's cart_valid rejects it, adjacent or far. */
-    r = raw_sample();
+    /* A duplicate id: the codec's line_valid rejects it, adjacent or far. */
+    r = base;
     r.line[1].id = r.line[0].id;
-    ck_assert_int_eq(decode_raw(&r), RECORD_EFIELD);
-    r = raw_sample();
-    r.ncart = r.nlines = SESSION_CART_MAX;
-    for (unsigned i = 0; i < SESSION_CART_MAX; i++)
+    ck_assert_int_eq(decode_raw(&r), RECORD_ESTATE);
+    r = base;
+    r.ncart = r.nlines = SHOP_CART_MAX;
+    for (unsigned i = 0; i < SHOP_CART_MAX; i++)
         r.line[i] = (struct cart_line){100 + i, 1};
     ck_assert_int_eq(decode_raw(&r), RECORD_OK);
-    r.line[SESSION_CART_MAX - 1].id = 100;
-    ck_assert_int_eq(decode_raw(&r), RECORD_EFIELD);
+    r.line[SHOP_CART_MAX - 1].id = 100;
+    ck_assert_int_eq(decode_raw(&r), RECORD_ESTATE);
     /* One line too many, present in full; and a huge count. */
-    r = raw_sample();
-    r.ncart = r.nlines = SESSION_CART_MAX + 1;
+    r = base;
+    r.ncart = r.nlines = SHOP_CART_MAX + 1;
     for (unsigned i = 0; i < r.nlines; i++)
         r.line[i] = (struct cart_line){100 + i, 1};
-    ck_assert_int_eq(decode_raw(&r), RECORD_EFIELD);
+    ck_assert_int_eq(decode_raw(&r), RECORD_ESTATE);
     r.nlines = 0;
     r.ncart = 0xFFFF;
-    ck_assert_int_eq(decode_raw(&r), RECORD_EFIELD);
-    /* A count that does not match the lines. */
-    r = raw_sample();
+    ck_assert_int_eq(decode_raw(&r), RECORD_ESTATE);
+    /* A count that does not match the lines: the blob's length (given
+     * or to the end) is the state's, so it is the codec that refuses. */
+    r = base;
     r.ncart = 3;
-    ck_assert_int_eq(decode_raw(&r), RECORD_ESHORT);
+    ck_assert_int_eq(decode_raw(&r), RECORD_ESTATE);
     r.ncart = 1;
-    ck_assert_int_eq(decode_raw(&r), RECORD_ETRAILING);
+    ck_assert_int_eq(decode_raw(&r), RECORD_ESTATE);
+    /* A state cut short of its counter. */
+    r = base;
+    r.ncart = r.nlines = 0;
+    unsigned char buf[1024];
+    struct sess s;
+    size_t n = craft(buf, &r);
+    if (format == 2)
+        buf[97] = 9;
+    ck_assert_int_eq(decode(buf, n - 1, &s), RECORD_ESTATE);
 }
 END_TEST
 
@@ -580,12 +784,12 @@ END_TEST
 
 START_TEST(record_string_length_lies)
 {
-    struct session a, b;
+    struct sess a, b;
     unsigned char buf[4096], bad[4096];
     size_t n;
 
     session_sample(&a);
-    n = record_encode(&a, buf, sizeof buf);
+    n = enc(&a, buf, sizeof buf);
     /* The key's length byte, every value but the right one: the fields
      * after it shift, and nothing may come out OK. */
     for (int len = 0; len < 256; len++) {
@@ -600,16 +804,21 @@ END_TEST
 
 START_TEST(record_bit_flips_never_break_bounds)
 {
-    struct session a;
+    struct sess a;
     unsigned char buf[4096];
     size_t n, accepted = 0;
 
-    for (int full = 0; full < 2; full++) {
-        if (full)
-            session_full(&a);
-        else
-            session_sample(&a);
-        n = record_encode(&a, buf, sizeof buf);
+    for (int full = 0; full < 3; full++) {
+        if (full == 2) {
+            struct raw r = raw_sample1();       /* a format-1 record too */
+            n = craft(buf, &r);
+        } else {
+            if (full)
+                session_full(&a);
+            else
+                session_sample(&a);
+            n = enc(&a, buf, sizeof buf);
+        }
         for (size_t i = 0; i < n * 8; i++) {
             buf[i / 8] ^= (unsigned char)(1u << (i % 8));
             accepted += (size_t)check_mutant(buf, n);
@@ -624,12 +833,12 @@ END_TEST
 
 START_TEST(record_random_mutations_never_break_bounds)
 {
-    struct session a;
+    struct sess a;
     unsigned char orig[4096], buf[4096];
     size_t n;
 
     session_full(&a);
-    n = record_encode(&a, orig, sizeof orig);
+    n = enc(&a, orig, sizeof orig);
     for (int round = 0; round < 20000; round++) {
         size_t len = n;
         memcpy(buf, orig, n);
@@ -656,9 +865,9 @@ END_TEST
 
 START_TEST(record_errors_have_names)
 {
-    const char *seen[RECORD_ETRAILING + 1];
+    const char *seen[RECORD_ESTATE + 1];
 
-    for (int e = RECORD_OK; e <= RECORD_ETRAILING; e++) {
+    for (int e = RECORD_OK; e <= RECORD_ESTATE; e++) {
         seen[e] = record_strerror((enum record_err)e);
         ck_assert_ptr_nonnull(seen[e]);
         ck_assert_uint_gt(strlen(seen[e]), 0);
@@ -755,55 +964,58 @@ END_TEST
 
 START_TEST(session_init_fields)
 {
-    struct session s;
+    struct sess s;
 
     memset(&s, 0xA5, sizeof s);
-    ck_assert_int_eq(session_init(&s, &life, T0, 0), 0);
-    ck_assert_uint_eq(strlen(s.key), NAV_KEY_LEN);
-    ck_assert_uint_eq(strlen(s.form_key), NAV_KEY_LEN);
-    ck_assert_str_ne(s.key, s.form_key);
-    ck_assert_str_eq(s.bind, "");
-    ck_assert_str_eq(s.user, "");
-    ck_assert_int_eq(s.counter, 0);
-    ck_assert_uint_eq(s.ncart, 0);
-    ck_assert_uint_eq(s.version, 0);
-    ck_assert_uint_eq(s.created, T0);
-    ck_assert_uint_eq(s.expires, T0 + life.ttl);
-    ck_assert_int_eq(s.dirty, 1);
+    ck_assert_int_eq(sess_init(&s, &life, T0, 0), 0);
+    ck_assert_uint_eq(strlen(s.h.key), NAV_KEY_LEN);
+    ck_assert_uint_eq(strlen(s.h.form_key), NAV_KEY_LEN);
+    ck_assert_str_ne(s.h.key, s.h.form_key);
+    ck_assert_str_eq(s.h.bind, "");
+    ck_assert_str_eq(s.h.user, "");
+    ck_assert_int_eq(s.st.counter, 0);
+    ck_assert_uint_eq(s.st.ncart, 0);
+    for (size_t i = 0; i < sizeof s.st; i++)        /* fresh state: zeroes */
+        REQUIRE(((const unsigned char *)&s.st)[i] == 0);
+    ck_assert_ptr_eq(s.h.state, &s.st);
+    ck_assert_uint_eq(s.h.version, 0);
+    ck_assert_uint_eq(s.h.created, T0);
+    ck_assert_uint_eq(s.h.expires, T0 + life.ttl);
+    ck_assert_int_eq(s.h.dirty, 1);
 
-    ck_assert_int_eq(session_init(&s, &life, T0, 1), 0);
-    ck_assert_uint_eq(strlen(s.bind), NAV_KEY_LEN);
-    ck_assert_str_ne(s.bind, s.key);
-    ck_assert_str_ne(s.bind, s.form_key);
+    ck_assert_int_eq(sess_init(&s, &life, T0, 1), 0);
+    ck_assert_uint_eq(strlen(s.h.bind), NAV_KEY_LEN);
+    ck_assert_str_ne(s.h.bind, s.h.key);
+    ck_assert_str_ne(s.h.bind, s.h.form_key);
 
     /* The idle expiry is capped by the absolute lifetime. */
     struct session_policy p = {.ttl = 600, .max_age = 100};
-    ck_assert_int_eq(session_init(&s, &p, T0, 0), 0);
-    ck_assert_uint_eq(s.expires, T0 + 100);
+    ck_assert_int_eq(sess_init(&s, &p, T0, 0), 0);
+    ck_assert_uint_eq(s.h.expires, T0 + 100);
     p.max_age = 600;
-    ck_assert_int_eq(session_init(&s, &p, T0, 0), 0);
-    ck_assert_uint_eq(s.expires, T0 + 600);
+    ck_assert_int_eq(sess_init(&s, &p, T0, 0), 0);
+    ck_assert_uint_eq(s.h.expires, T0 + 600);
     p.max_age = 601;
-    ck_assert_int_eq(session_init(&s, &p, T0, 0), 0);
-    ck_assert_uint_eq(s.expires, T0 + 600);
+    ck_assert_int_eq(sess_init(&s, &p, T0, 0), 0);
+    ck_assert_uint_eq(s.h.expires, T0 + 600);
 }
 END_TEST
 
 START_TEST(session_live_boundaries)
 {
-    struct session s;
+    struct sess s;
 
-    ck_assert_int_eq(session_init(&s, &life, T0, 0), 0);
-    ck_assert(session_live(&s, &life, T0));
-    ck_assert(session_live(&s, &life, T0 + 599));
-    ck_assert(!session_live(&s, &life, T0 + 600));        /* now == expires */
-    ck_assert(!session_live(&s, &life, T0 + 601));
+    ck_assert_int_eq(sess_init(&s, &life, T0, 0), 0);
+    ck_assert(session_live(&s.h, &life, T0));
+    ck_assert(session_live(&s.h, &life, T0 + 599));
+    ck_assert(!session_live(&s.h, &life, T0 + 600));        /* now == expires */
+    ck_assert(!session_live(&s.h, &life, T0 + 601));
     /* A record whose idle expiry lies past the absolute lifetime (written
      * under a longer max_age) dies at created + max_age all the same. */
     struct session_policy p = {.ttl = 600, .max_age = 300};
-    s.expires = T0 + 600;
-    ck_assert(session_live(&s, &p, T0 + 299));
-    ck_assert(!session_live(&s, &p, T0 + 300));
+    s.h.expires = T0 + 600;
+    ck_assert(session_live(&s.h, &p, T0 + 299));
+    ck_assert(!session_live(&s.h, &p, T0 + 300));
 }
 END_TEST
 
@@ -827,57 +1039,57 @@ static int touch(struct session *s, const struct session_policy *p,
 
 START_TEST(session_touch_half_ttl)
 {
-    struct session s;
+    struct sess s;
 
-    ck_assert_int_eq(session_init(&s, &life, T0, 0), 0);
-    ck_assert_int_eq(touch(&s, &life, T0), 0);
+    ck_assert_int_eq(sess_init(&s, &life, T0, 0), 0);
+    ck_assert_int_eq(touch(&s.h, &life, T0), 0);
     /* Exactly half left (300 of 600): not yet. */
-    ck_assert_int_eq(touch(&s, &life, T0 + 300), 0);
+    ck_assert_int_eq(touch(&s.h, &life, T0 + 300), 0);
     /* Less than half: a whole TTL from now. */
-    ck_assert_int_eq(touch(&s, &life, T0 + 301), 1);
-    ck_assert_uint_eq(s.expires, T0 + 901);
+    ck_assert_int_eq(touch(&s.h, &life, T0 + 301), 1);
+    ck_assert_uint_eq(s.h.expires, T0 + 901);
     /* And again only once less than half is left of the new expiry. */
     for (uint64_t t = T0 + 302; t <= T0 + 601; t++)
-        REQUIRE(touch(&s, &life, t) == 0);
-    ck_assert_int_eq(touch(&s, &life, T0 + 602), 1);
-    ck_assert_uint_eq(s.expires, T0 + 1202);
+        REQUIRE(touch(&s.h, &life, t) == 0);
+    ck_assert_int_eq(touch(&s.h, &life, T0 + 602), 1);
+    ck_assert_uint_eq(s.h.expires, T0 + 1202);
     /* Dead is dead: not revived at or after the expiry. */
-    ck_assert_int_eq(touch(&s, &life, T0 + 1202), 0);
-    ck_assert_int_eq(touch(&s, &life, T0 + 5000), 0);
+    ck_assert_int_eq(touch(&s.h, &life, T0 + 1202), 0);
+    ck_assert_int_eq(touch(&s.h, &life, T0 + 5000), 0);
 }
 END_TEST
 
 START_TEST(session_touch_odd_ttl)
 {
-    struct session s;
+    struct sess s;
     struct session_policy p = {.ttl = 601, .max_age = 28800};
 
-    ck_assert_int_eq(session_init(&s, &p, T0, 0), 0);
-    ck_assert_uint_eq(s.expires, T0 + 601);
-    ck_assert_int_eq(touch(&s, &p, T0 + 300), 0);     /* 301 left > 300.5 */
-    ck_assert_int_eq(touch(&s, &p, T0 + 301), 1);     /* 300 left < 300.5 */
-    ck_assert_uint_eq(s.expires, T0 + 902);
+    ck_assert_int_eq(sess_init(&s, &p, T0, 0), 0);
+    ck_assert_uint_eq(s.h.expires, T0 + 601);
+    ck_assert_int_eq(touch(&s.h, &p, T0 + 300), 0);     /* 301 left > 300.5 */
+    ck_assert_int_eq(touch(&s.h, &p, T0 + 301), 1);     /* 300 left < 300.5 */
+    ck_assert_uint_eq(s.h.expires, T0 + 902);
 }
 END_TEST
 
 START_TEST(session_touch_max_age)
 {
-    struct session s;
+    struct sess s;
     struct session_policy p = {.ttl = 600, .max_age = 1000};
 
-    ck_assert_int_eq(session_init(&s, &p, T0, 0), 0);
+    ck_assert_int_eq(sess_init(&s, &p, T0, 0), 0);
     /* A whole TTL would be T0 + 950: within the lifetime. */
-    ck_assert_int_eq(touch(&s, &p, T0 + 350), 1);
-    ck_assert_uint_eq(s.expires, T0 + 950);
+    ck_assert_int_eq(touch(&s.h, &p, T0 + 350), 1);
+    ck_assert_uint_eq(s.h.expires, T0 + 950);
     /* T0 + 1300 wanted, cut at the lifetime, still later than before. */
-    ck_assert_int_eq(touch(&s, &p, T0 + 700), 1);
-    ck_assert_uint_eq(s.expires, T0 + 1000);
+    ck_assert_int_eq(touch(&s.h, &p, T0 + 700), 1);
+    ck_assert_uint_eq(s.h.expires, T0 + 1000);
     /* Nothing left to gain: no change, no commit. */
-    ck_assert_int_eq(touch(&s, &p, T0 + 800), 0);
-    ck_assert_int_eq(touch(&s, &p, T0 + 999), 0);
-    ck_assert(session_live(&s, &p, T0 + 999));
-    ck_assert(!session_live(&s, &p, T0 + 1000));
-    ck_assert_int_eq(touch(&s, &p, T0 + 1000), 0);
+    ck_assert_int_eq(touch(&s.h, &p, T0 + 800), 0);
+    ck_assert_int_eq(touch(&s.h, &p, T0 + 999), 0);
+    ck_assert(session_live(&s.h, &p, T0 + 999));
+    ck_assert(!session_live(&s.h, &p, T0 + 1000));
+    ck_assert_int_eq(touch(&s.h, &p, T0 + 1000), 0);
 }
 END_TEST
 
@@ -885,36 +1097,35 @@ END_TEST
  * to its end, never past it, and costs a couple of commits per TTL. */
 START_TEST(session_touch_browsing)
 {
-    struct session s;
+    struct sess s;
     unsigned commits = 0;
     uint64_t t;
 
-    ck_assert_int_eq(session_init(&s, &life, T0, 0), 0);
+    ck_assert_int_eq(sess_init(&s, &life, T0, 0), 0);
     for (t = T0; t < T0 + life.max_age; t++) {
-        if (!session_live(&s, &life, t))
+        if (!session_live(&s.h, &life, t))
             ck_abort_msg("died at +%llu", (unsigned long long)(t - T0));
-        commits += (unsigned)touch(&s, &life, t);
-        REQUIRE(s.expires <= s.created + life.max_age);
+        commits += (unsigned)touch(&s.h, &life, t);
+        REQUIRE(s.h.expires <= s.h.created + life.max_age);
     }
-    ck_assert(!session_live(&s, &life, t));
+    ck_assert(!session_live(&s.h, &life, t));
     ck_assert_uint_le(commits, 2 * (life.max_age / life.ttl) + 1);
     ck_assert_uint_ge(commits, life.max_age / life.ttl);
 }
 END_TEST
 
-/* ---- cart ---- */
+/* ---- cart: the shop's state, without a session ---- */
 
 START_TEST(cart_add_merges_and_caps)
 {
-    struct session s;
+    struct shop_state s = {0}, same;
 
-    ck_assert_int_eq(session_init(&s, &life, T0, 0), 0);
-    s.dirty = 0;
+    same = s;
     ck_assert_int_eq(cart_add(&s, 5, 0), 0);                /* nothing */
     ck_assert_uint_eq(s.ncart, 0);
-    ck_assert_int_eq(s.dirty, 0);
+    ck_assert_int_eq(memcmp(&s, &same, sizeof s), 0);
     ck_assert_int_eq(cart_add(&s, 5, 2), 0);
-    ck_assert_int_eq(s.dirty, 1);
+    ck_assert_uint_eq(s.ncart, 1);
     ck_assert_int_eq(cart_add(&s, 5, 3), 0);
     ck_assert_uint_eq(s.ncart, 1);
     ck_assert_uint_eq(s.cart[0].qty, 5);
@@ -935,19 +1146,17 @@ END_TEST
 
 START_TEST(cart_full)
 {
-    struct session s, before;
+    struct shop_state s = {0}, before;
 
-    ck_assert_int_eq(session_init(&s, &life, T0, 0), 0);
-    for (uint32_t i = 1; i <= SESSION_CART_MAX; i++)
+    for (uint32_t i = 1; i <= SHOP_CART_MAX; i++)
         ck_assert_int_eq(cart_add(&s, i, 1), 0);
-    ck_assert_uint_eq(s.ncart, SESSION_CART_MAX);
+    ck_assert_uint_eq(s.ncart, SHOP_CART_MAX);
     before = s;
     /* The 65th distinct item: refused, and the cart untouched. */
-    s.dirty = 0;
-    ck_assert_int_eq(cart_add(&s, SESSION_CART_MAX + 1, 1), -1);
-    ck_assert_int_eq(cart_set(&s, SESSION_CART_MAX + 1, 3), -1);
-    ck_assert_int_eq(s.dirty, 0);
-    assert_same(&before, &s);
+    ck_assert_int_eq(cart_add(&s, SHOP_CART_MAX + 1, 1), -1);
+    ck_assert_int_eq(cart_set(&s, SHOP_CART_MAX + 1, 3), -1);
+    ck_assert_int_eq(memcmp(&before, &s, sizeof s), 0);
+    assert_same_state(&before, &s);
     /* Items already there still change. */
     ck_assert_int_eq(cart_add(&s, 1, 1), 0);
     ck_assert_uint_eq(s.cart[0].qty, 2);
@@ -955,19 +1164,18 @@ START_TEST(cart_full)
     ck_assert_uint_eq(s.cart[1].qty, 9);
     /* Room again once one goes. */
     ck_assert_int_eq(cart_set(&s, 3, 0), 0);
-    ck_assert_int_eq(cart_add(&s, SESSION_CART_MAX + 1, 1), 0);
-    ck_assert_uint_eq(s.ncart, SESSION_CART_MAX);
-    ck_assert_uint_eq(s.cart[SESSION_CART_MAX - 1].id, SESSION_CART_MAX + 1);
+    ck_assert_int_eq(cart_add(&s, SHOP_CART_MAX + 1, 1), 0);
+    ck_assert_uint_eq(s.ncart, SHOP_CART_MAX);
+    ck_assert_uint_eq(s.cart[SHOP_CART_MAX - 1].id, SHOP_CART_MAX + 1);
     /* 64 ones, +1 on id 1, +8 on id 2, -1 for id 3, +1 for the new one */
-    ck_assert_uint_eq(cart_count(&s), SESSION_CART_MAX + 1 + 8);
+    ck_assert_uint_eq(cart_count(&s), SHOP_CART_MAX + 1 + 8);
 }
 END_TEST
 
 START_TEST(cart_set_removes_in_order)
 {
-    struct session s;
+    struct shop_state s = {0}, same;
 
-    ck_assert_int_eq(session_init(&s, &life, T0, 0), 0);
     for (uint32_t id = 10; id <= 50; id += 10)
         ck_assert_int_eq(cart_add(&s, id, id / 10), 0);
     /* Remove the middle, the first and the last: order of the rest kept. */
@@ -987,10 +1195,10 @@ START_TEST(cart_set_removes_in_order)
     ck_assert_uint_eq(s.ncart, 3);
     ck_assert_uint_eq(s.cart[2].id, 60);
     /* Removing what is not there changes nothing. */
-    s.dirty = 0;
+    same = s;
     ck_assert_int_eq(cart_set(&s, 70, 0), 0);
     ck_assert_uint_eq(s.ncart, 3);
-    ck_assert_int_eq(s.dirty, 0);
+    ck_assert_int_eq(memcmp(&s, &same, sizeof s), 0);
     ck_assert_uint_eq(cart_count(&s), 7 + 99 + 2);
     /* Emptied entirely. */
     ck_assert_int_eq(cart_set(&s, 20, 0), 0);
@@ -1003,20 +1211,20 @@ END_TEST
 
 START_TEST(cart_edits_survive_a_record)
 {
-    struct session s, b;
+    struct sess s, b;
     unsigned char buf[4096];
     size_t n;
 
-    ck_assert_int_eq(session_init(&s, &life, T0, 1), 0);
+    ck_assert_int_eq(sess_init(&s, &life, T0, 1), 0);
     for (uint32_t i = 0; i < 40; i++)
-        ck_assert_int_eq(cart_add(&s, 1 + i * 7919, 1 + i % 99), 0);
+        ck_assert_int_eq(cart_add(&s.st, 1 + i * 7919, 1 + i % 99), 0);
     for (uint32_t i = 0; i < 40; i += 3)
-        ck_assert_int_eq(cart_set(&s, 1 + i * 7919, 0), 0);
-    n = record_encode(&s, buf, sizeof buf);
+        ck_assert_int_eq(cart_set(&s.st, 1 + i * 7919, 0), 0);
+    n = enc(&s, buf, sizeof buf);
     ck_assert_uint_gt(n, 0);
     ck_assert_int_eq(decode(buf, n, &b), RECORD_OK);
     assert_same(&s, &b);
-    ck_assert_uint_eq(cart_count(&b), cart_count(&s));
+    ck_assert_uint_eq(cart_count(&b.st), cart_count(&s.st));
 }
 END_TEST
 
@@ -1033,6 +1241,8 @@ int main(void)
     tcase_add_test(rec, record_round_trip_full);
     tcase_add_test(rec, record_round_trip_counters);
     tcase_add_test(rec, record_layout_is_the_documented_one);
+    tcase_add_test(rec, record_format1_still_decodes);
+    tcase_add_test(rec, record_state_version_and_length);
     tcase_add_test(rec, record_encode_refuses_small_buffers);
     tcase_add_test(rec, record_every_truncation_is_short);
     tcase_add_test(rec, record_trailing_bytes_are_refused);
@@ -1040,7 +1250,7 @@ int main(void)
     tcase_add_test(rec, record_bad_key_characters);
     tcase_add_test(rec, record_keys_of_wrong_length);
     tcase_add_test(rec, record_user_bounds);
-    tcase_add_test(rec, record_cart_bounds);
+    tcase_add_loop_test(rec, record_cart_bounds, 0, 2);
     tcase_add_test(rec, record_time_bounds);
     tcase_add_test(rec, record_string_length_lies);
     tcase_add_test(rec, record_bit_flips_never_break_bounds);
