@@ -143,8 +143,8 @@ static const char *test_principal(struct nori_req *r)
 }
 
 static const struct nori_page pages[] = {
-    {"Home", home_render},
-    {"Thing", thing_render},
+    {"Home", home_render, 0},
+    {"Thing", thing_render, 0},
 };
 
 static const struct nori_app app = {
