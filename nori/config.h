@@ -15,7 +15,7 @@ struct nori_config {
     const char *store_spec;         /* "" means lmdb:RUNDIR/sessions */
     const char *status_path;        /* PATH_INFO of the JSON counters */
     const char *page_cache_name;    /* on|off */
-    unsigned long page_cache_max_mb;
+    unsigned long page_cache_max_kb;
     const char *policy_name, *carrier_name, *bind_name, *sync_name;
     const char *cookie_path;
     const char *cookie_secure_name; /* auto|on */

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# pagecache.sh -- the page cache behind the shipped lighttpd.conf: a
+# window shopper's page is a file lighttpd serves without a worker, with
+# nori's own headers and bytes; a session, a non-canonical URL, bad input
+# and Search always reach nori; a new catalog or build is a new,
+# empty generation before any page of it is served; NORI_PAGE_CACHE=off
+# writes nothing and NORI_PAGE_CACHE_MAX bounds it.
+source "$(dirname "$0")/lib.sh"
+
+ITEM='/shop?pg=Item&id=26'
+nori_requests() { "$NORI" stats --rundir "$RUNDIR" | awk '$1 == "requests" {print $2}'; }
+gen() { readlink "$RUNDIR/pages/current"; }
+kept() { [ -f "$RUNDIR/pages/$(gen)/shop/$1.html" ]; }
+# headers HFILE: the header lines two answers must share (not Date).
+headers() { tr -d '\r' < "$1" | grep -v '^Date:' | grep -v '^$' | sort; }
+
+srv_start
+echo "a page is kept, then served by lighttpd alone"
+req "$ITEM"
+expect_status 200 "the Item page"
+cp "$TMP/h" "$TMP/h.nori"; cp "$TMP/b" "$TMP/b.nori"
+kept 'pg=Item&id=26' && pass || fail "the Item page was not kept"
+before=$(nori_requests)
+req "$ITEM"
+expect_status 200 "the Item page from the cache"
+expect_eq "$(nori_requests)" "$before" "the cached answer reached no worker"
+cmp -s "$TMP/b" "$TMP/b.nori" && pass || fail "the cached bytes differ from nori's"
+diff <(headers "$TMP/h.nori") <(headers "$TMP/h") >"$TMP/hdiff" && pass \
+    || { fail "the cached headers differ from nori's"; cat "$TMP/hdiff" >&2; }
+etag=$(header ETag)
+req -H "If-None-Match: $etag" "$ITEM"
+expect_status 304 "the cached page revalidates"
+expect_eq "$(nori_requests)" "$before" "a 304 from the cache reached no worker"
+req -I "$ITEM"
+expect_status 200 "HEAD of a cached page"
+get 200 /shop "Home"
+kept index && pass || fail "Home (no query) was not kept"
+get 200 '/shop?pg=Category&id=1' "a category"
+kept 'pg=Category&id=1' && pass || fail "a category page was not kept"
+
+echo "what always reaches nori"
+for u in '/shop?id=26&pg=Item' '/shop?pg=Item&id=26&utm_source=x' '/shop?pg=Search&q=tuna' \
+         '/shop?pg=Cart' '/shop?pg=Item&id=0' '/shop?pg=Item&id=99999' '/shop?pg=Nope'; do
+    n=$(nori_requests)
+    req "$u"
+    [ "$(nori_requests)" -gt "$n" ] && pass || fail "$u did not reach nori"
+done
+for k in 'id=26&pg=Item' 'pg=Item&id=26&utm_source=x' 'pg=Search&q=tuna' 'pg=Cart' \
+         'pg=Item&id=0' 'pg=Item&id=99999' 'pg=Nope'; do
+    kept "$k" && fail "kept: $k" || pass
+done
+[ -z "$(find "$RUNDIR/pages" -name '*.tmp')" ] && pass || fail "a temporary file was left"
+
+echo "a session never gets a cached page"
+JAR=$TMP/jar
+post 'act=add&id=26&qty=2'
+expect_status 303 "add to cart"
+KEY=$(loc_key)
+n=$(nori_requests)
+req -b "$JAR" "$ITEM&_s=$KEY"
+[ "$(nori_requests)" -gt "$n" ] && pass || fail "a URL with _s was served from the cache"
+expect_body 'id="cart-count">2<' "the session's page shows its cart"
+expect_header Cache-Control 'private' "the session's page is private"
+srv_stop
+
+echo "the cookie carrier: a nori_s cookie reaches nori"
+srv_start NORI_SESSION_CARRIER=cookie
+get 200 "$ITEM" "the Item page, kept"
+expect_header Vary 'Cookie' "nori says Vary: Cookie"
+get 200 "$ITEM" "the Item page, from the cache"
+expect_header Vary 'Cookie' "the cache says Vary: Cookie too"
+rm -f "$JAR"
+post 'act=add&id=26&qty=1'
+expect_status 303 "add to cart (cookie carrier)"
+n=$(nori_requests)
+req -b "$JAR" "$ITEM"
+[ "$(nori_requests)" -gt "$n" ] && pass || fail "a request with nori_s was served from the cache"
+expect_body 'id="cart-count">1<' "the cookie's page shows its cart"
+srv_stop
+
+echo "a new catalog is a new, empty generation"
+cp "$ROOT/shop/data/catalog.tsv" "$TMP/catalog.tsv"
+srv_start NORI_CATALOG="$TMP/catalog.tsv"
+get 200 "$ITEM" "Item, first catalog"
+get 200 "$ITEM" "Item, first catalog, cached"
+old=$(gen)
+expect_body 'Wagyu aburi nigiri' "the first catalog's name"
+srv_stop
+sed -i 's/Wagyu aburi nigiri/Wagyu aburi nigiri deluxe/' "$TMP/catalog.tsv"
+lighttpd_up lighttpd.conf NORI_CATALOG="$TMP/catalog.tsv" NORI_RUNDIR="$RUNDIR"
+[ "$(gen)" != "$old" ] && pass || fail "the new catalog kept generation $old"
+[ ! -e "$RUNDIR/pages/$old" ] && pass || fail "the old generation is still there"
+get 200 "$ITEM" "Item, new catalog"
+expect_body 'Wagyu aburi nigiri deluxe' "the new catalog at once"
+get 200 "$ITEM" "Item, new catalog, cached"
+expect_body 'Wagyu aburi nigiri deluxe' "the new catalog from the cache"
+srv_stop
+
+echo "SIGHUP under nori serve switches generation before new workers serve"
+SRUN=$TMP/serve-run
+mkdir -p "$SRUN"; chmod 700 "$SRUN"
+NORI_RUNDIR=$SRUN NORI_CATALOG="$TMP/catalog.tsv" "$NORI" serve --listen "unix:$TMP/s.sock" \
+    --workers 2 2>>"$TMP/serve.log" &
+SPID=$!
+track "$SPID"
+has_gen() { [ -L "$SRUN/pages/current" ]; }
+poll -- has_gen && pass || fail "nori serve made no generation"
+sgen=$(readlink "$SRUN/pages/current")
+sed -i 's/Wagyu aburi nigiri deluxe/Wagyu aburi nigiri royale/' "$TMP/catalog.tsv"
+kill -HUP "$SPID"
+switched() { [ "$(readlink "$SRUN/pages/current")" != "$sgen" ]; }
+poll -- switched && pass || fail "SIGHUP with a new catalog kept generation $sgen"
+gone() { [ ! -e "$SRUN/pages/$sgen" ]; }
+poll -- gone && pass || fail "the old generation outlived the reload"
+grep -q "$(readlink "$SRUN/pages/current")" "$SRUN/pages/nori-cache.lua" && pass \
+    || fail "the script does not name the new generation"
+kill -TERM "$SPID"; wait "$SPID" 2>/dev/null || true
+
+echo "NORI_PAGE_CACHE=off writes nothing; NORI_PAGE_CACHE_MAX bounds it"
+srv_start NORI_PAGE_CACHE=off
+get 200 "$ITEM" "Item, cache off"
+n=$(nori_requests)
+get 200 "$ITEM" "Item again, cache off"
+[ "$(nori_requests)" -gt "$n" ] && pass || fail "with the cache off, a page did not reach nori"
+[ -z "$(find "$RUNDIR/pages" -name '*.html')" ] && pass || fail "the cache off wrote pages"
+grep -q '^return 0$' "$RUNDIR/pages/nori-cache.lua" && pass || fail "the script does not pass through"
+srv_stop
+srv_start NORI_PAGE_CACHE_MAX=4
+for id in 1 2 3 4 5 6 7 8; do req "/shop?pg=Item&id=$id"; done
+bytes=$(find "$RUNDIR/pages" -name '*.html' -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+[ "$bytes" -gt 0 ] && [ "$bytes" -le 4096 ] && pass || fail "4 KiB of cache holds $bytes bytes"
+finish
