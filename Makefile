@@ -17,7 +17,8 @@ BUILD     ?= build
 # tests (check, curl, spawn-fcgi, cgi-fcgi from libfcgi-bin, clang and its
 # runtime for the fuzzers and sanitizers, valgrind for make valgrind,
 # man-db to check the man page),
-# serving (lighttpd; Apache with mod_fcgid and nginx for their tested
+# serving (lighttpd, and its mod_magnet from lighttpd-modules-lua for the
+# page cache; Apache with mod_fcgid and nginx for their tested
 # configs; redis-server, redis-sentinel and redis-cli for the Redis
 # store's tests), the browser walk (chromium headless, driven through
 # chromium-driver by python3-selenium), the guides' own commands (setpriv
