@@ -4,6 +4,7 @@
 #   make run      serve the shop on http://127.0.0.1:$(PORT)/shop (lighttpd, foreground)
 #   make check    every test: unit, sanitizer, integration, fuzz smoke
 #   make bench    benchmarks (bench/README.md)
+#   make soak     SOAK_MINUTES (30) of mixed load, then pass/fail (bench/README.md)
 #   make fuzz     long fuzzing runs (FUZZ_TIME seconds per target)
 #   make valgrind the unit tests and a nori serve flow under memcheck
 #
@@ -83,7 +84,7 @@ FUZZ_BINS  = $(BUILD)/fuzz_query $(BUILD)/fuzz_form $(BUILD)/fuzz_record \
 FUZZ_DEPS  = nav/nav.c session/record.c session/session.c session/key.c \
              fcgi/cookie.c fcgi/origin.c shop/state.c
 
-.PHONY: all deps run check unit unit-asan integration fuzz-smoke fuzz bench install clean valgrind
+.PHONY: all deps run check unit unit-asan integration fuzz-smoke fuzz bench soak install clean valgrind
 
 all: $(BUILD)/nori
 
@@ -207,6 +208,11 @@ bench: deps $(BUILD)/nori $(BUILD)/floor $(BUILD)/commit-floor
 	bash bench/instructions.sh
 	bash bench/latency.sh
 	bash bench/stores.sh
+
+# Half an hour (SOAK_MINUTES) at -c100: memory, store size, errors and
+# counters sampled every minute (bench/README.md). Not part of check.
+soak: deps $(BUILD)/nori
+	bash bench/soak.sh
 
 # The configurations name the checkout's paths (build/nori under
 # NORI_HOME, deploy/members, the unit's /usr/local/bin/nori); installed,
