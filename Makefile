@@ -65,7 +65,7 @@ MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/serve.c fcgi/stats.c
             nori/config.c nori/dispatch.c nori/page.c nori/cache.c nori/main.c
 # The demo shop, an application on it (shop/main.c holds its main()).
 SHOP      = shop/textfile.c shop/catalog.c shop/users.c shop/throttle.c \
-            shop/state.c shop/layout.c shop/pages.c shop/actions.c
+            shop/fields.c shop/state.c shop/layout.c shop/pages.c shop/actions.c
 OBJS      = $(MODULES:%.c=$(BUILD)/obj/%.o)
 SHOP_OBJS = $(SHOP:%.c=$(BUILD)/obj/%.o)
 HEADERS   = $(wildcard include/*.h fcgi/*.h nav/*.h session/*.h nori/*.h shop/*.h)
@@ -82,7 +82,7 @@ FUZZ_BINS  = $(BUILD)/fuzz_query $(BUILD)/fuzz_form $(BUILD)/fuzz_record \
 # origin.c read strings only; http.h merely declares the rest), and the
 # shop's state codec, which decodes what a record carries.
 FUZZ_DEPS  = nav/nav.c session/record.c session/session.c session/key.c \
-             fcgi/cookie.c fcgi/origin.c shop/state.c
+             fcgi/cookie.c fcgi/origin.c shop/state.c shop/fields.c
 
 .PHONY: all deps run check unit unit-asan integration fuzz-smoke fuzz bench soak install clean valgrind
 

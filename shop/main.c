@@ -1,5 +1,5 @@
-/* main.c -- the sushi shop as nori sees it: its grammar, pages, actions,
- * state, settings and data, handed to nori_main(). */
+/* main.c -- the sushi shop as nori sees it: its grammars, pages,
+ * actions, state, settings and data, handed to nori_main(). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,19 +9,6 @@
 #ifndef NORI_DATADIR
 #define NORI_DATADIR "shop/data"
 #endif
-
-static const struct nori_field query_fields[] = {
-    NORI_FIELD_UINT(struct shop_query, id, "id", 1, INT32_MAX, 0),
-    NORI_FIELD_TEXT(struct shop_query, q, "q", 1, SHOP_Q_MAX),
-    NORI_FIELD_UINT(struct shop_query, page, "page", 1, SHOP_PAGE_MAX, 1),
-};
-
-static const struct nori_field form_fields[] = {
-    NORI_FIELD_UINT(struct shop_form, id, "id", 1, INT32_MAX, 0),
-    NORI_FIELD_UINT(struct shop_form, qty, "qty", 0, SHOP_QTY_MAX, SHOP_QTY_ABSENT),
-    NORI_FIELD_TEXT(struct shop_form, user, "user", 1, NORI_USER_MAX),
-    NORI_FIELD_TEXT(struct shop_form, password, "password", 1, SHOP_PASSWORD_MAX),
-};
 
 #define SET_STR(env, flag, member, def, help) \
     NORI_SETTING_STR(struct shop_config, env, flag, member, def, help)
@@ -99,8 +86,8 @@ int main(int argc, char **argv)
 {
     const struct nori_app app = {
         .name = "the nori sushi shop",
-        .query = {query_fields, COUNT(query_fields), sizeof(struct shop_query)},
-        .form = {form_fields, COUNT(form_fields), sizeof(struct shop_form)},
+        .query = shop_query_grammar,
+        .form = shop_form_grammar,
         .pages = shop_pages,
         .npages = shop_npages,
         .act = shop_act,

@@ -69,6 +69,9 @@ struct shop {
     struct frame *frame;            /* NULL when it could not be allocated */
 };
 
+/* ---- fields.c ---- */
+extern const struct nori_grammar shop_query_grammar, shop_form_grammar;
+
 /* ---- state.c ---- */
 extern const struct nori_state_codec shop_state_codec;
 /* Cart edits. qty is capped at SHOP_QTY_MAX; 0 in cart_set removes.

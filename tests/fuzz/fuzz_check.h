@@ -27,23 +27,8 @@
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static const struct nori_field query_fields[] = {
-    NORI_FIELD_UINT(struct shop_query, id, "id", 1, INT32_MAX, 0),
-    NORI_FIELD_TEXT(struct shop_query, q, "q", 1, SHOP_Q_MAX),
-    NORI_FIELD_UINT(struct shop_query, page, "page", 1, SHOP_PAGE_MAX, 1),
-};
-
-static const struct nori_field form_fields[] = {
-    NORI_FIELD_UINT(struct shop_form, id, "id", 1, INT32_MAX, 0),
-    NORI_FIELD_UINT(struct shop_form, qty, "qty", 0, SHOP_QTY_MAX, SHOP_QTY_ABSENT),
-    NORI_FIELD_TEXT(struct shop_form, user, "user", 1, NORI_USER_MAX),
-    NORI_FIELD_TEXT(struct shop_form, password, "password", 1, SHOP_PASSWORD_MAX),
-};
-
-static const struct nori_grammar query_grammar = {
-    query_fields, COUNT(query_fields), sizeof(struct shop_query)};
-static const struct nori_grammar form_grammar = {
-    form_fields, COUNT(form_fields), sizeof(struct shop_form)};
+#define query_grammar shop_query_grammar
+#define form_grammar shop_form_grammar
 
 /* Bits of nav.seen for the shop's grammars: field i is bit i. */
 enum { Q_ID = 1u << 0, Q_Q = 1u << 1, Q_PAGE = 1u << 2 };

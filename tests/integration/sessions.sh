@@ -248,7 +248,9 @@ expect_body '_s=' "eager pages carry a session"
 expect_eq "$commits" 20 "eager: a commit per request"
 expect_eq "$created" 20 "eager: a session per sessionless request"
 srv_stop
-s_start
+# The page cache would answer 19 of the 20 without nori (pagecache.sh);
+# this run is about nori's own lazy rule, so every request reaches it.
+s_start NORI_PAGE_CACHE=off
 window_shop
 expect_eq "$commits" 0 "lazy: no commit for the same run"
 expect_eq "$avoided" 20 "lazy: 20 commits avoided"
