@@ -10,15 +10,17 @@ answers() { poll -- pongs "$1" "$2" && alive "$1"; }
 
 # redis_up PORT PIDVAR [args...]: one redis-server on PORT; 1 when it
 # does not answer PING (the port was taken meanwhile, say).
+# (The local is _pid, not pid: a caller passing var=pid must get it, not
+# a local of the same name that printf -v would set instead.)
 redis_up() {
-    local port=$1 var=$2 pid
+    local port=$1 var=$2 _pid
     shift 2
     redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
         --daemonize no --dir "$TMP" --logfile "$TMP/redis.$port.log" "$@" &
-    pid=$!
-    track "$pid"
-    printf -v "$var" %s "$pid"
-    answers "$pid" "$port"
+    _pid=$!
+    track "$_pid"
+    printf -v "$var" %s "$_pid"
+    answers "$_pid" "$port"
 }
 
 # redis_start [args...]: a redis-server on a free port, with a unix
@@ -62,7 +64,7 @@ rcli() { redis-cli -p "$RPORT" "$@" | tr -d '\r'; }
 # down after 2 s (less makes a loaded machine fail over for nothing); 1
 # when it does not answer PING.
 sentinel_up() {
-    local port=$1 mport=$2 var=$3 conf=$TMP/sentinel.$1.conf pid
+    local port=$1 mport=$2 var=$3 conf=$TMP/sentinel.$1.conf _pid
     cat > "$conf" <<CONF
 port $port
 bind 127.0.0.1
@@ -75,10 +77,10 @@ sentinel failover-timeout shop 10000
 sentinel parallel-syncs shop 2
 CONF
     redis-sentinel "$conf" &
-    pid=$!
-    track "$pid"
-    printf -v "$var" %s "$pid"
-    answers "$pid" "$port"
+    _pid=$!
+    track "$_pid"
+    printf -v "$var" %s "$_pid"
+    answers "$_pid" "$port"
 }
 
 # sentinel_field PORT NAME: a field of SENTINEL MASTER shop.
