@@ -500,7 +500,10 @@ static void serve_authorize(struct nori_req *r, uint64_t now)
     response_header(r->resp, "Variable-NORI_USER", who);
 }
 
-/* Everything one request needs, from its arena, in one place. */
+/* Everything one request needs, from its arena, in one place: nori's
+ * side, the application's view, and the struct its query fills (the
+ * form's comes with a POST). An error answered before the parse shows a
+ * page that reads the query, so it starts zeroed, not absent. */
 static struct nori_req *request_new(struct service *svc, const struct request *req,
                                     struct response *resp)
 {
@@ -509,17 +512,18 @@ static struct nori_req *request_new(struct service *svc, const struct request *r
         struct nori_req r;
         struct nori n;
     } *x = arena_alloc(req->arena, sizeof *x);
-    void *query = arena_alloc(req->arena, app->query.size ? app->query.size : 1);
-    void *form = arena_alloc(req->arena, app->form.size ? app->form.size : 1);
+    size_t qsize = app->query.size ? app->query.size : 1;
+    void *query = arena_alloc(req->arena, qsize);
+    void *form = NULL;
 
-    if (x == NULL || query == NULL || form == NULL)
+    if (req->method == HTTP_POST)
+        form = arena_alloc(req->arena, app->form.size ? app->form.size : 1);
+    if (x == NULL || query == NULL || (req->method == HTTP_POST && form == NULL))
         return NULL;
-    memset(x, 0, sizeof *x);
-    /* Error answers before the parse still show a page that reads them. */
-    memset(query, 0, app->query.size);
-    memset(form, 0, app->form.size);
-    x->n.svc = svc;
-    x->n.req = req;
+    x->n = (struct nori){.svc = svc, .req = req};
+    memset(query, 0, qsize);
+    if (form)
+        memset(form, 0, app->form.size);
     x->r = (struct nori_req){.resp = resp, .prefix = req->script_name, .pg = "",
                              .query = query, .form = form, .act = "",
                              .now = (uint64_t)time(NULL), .data = app->data,
