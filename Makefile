@@ -190,6 +190,7 @@ bench: deps $(BUILD)/nori $(BUILD)/floor $(BUILD)/commit-floor
 	bash bench/instructions.sh
 	bash bench/latency.sh
 	bash bench/stores.sh
+	bash bench/table.sh
 
 # The configurations name the checkout's paths (build/nori under
 # NORI_HOME, deploy/members, the unit's /usr/local/bin/nori); installed,
