@@ -134,12 +134,12 @@ items_file() {   # MOUNT: the Item URL file of that mount
 }
 
 # The internet mix, on lazy4: 10 % Home, 20 % Category (any page of it),
-# 10 % Search, 55 % Item (any id), 5 % adds to the carts of 20 live
+# 10 % Search, 55 % Item (any id), 5 % adds to the carts of 10 live
 # sessions, made as a browser makes them: an add without a session answers
 # 303 to the cart with the new _s, and the Item page of that session
 # carries its form key _k. Each session adds at most 40 different dishes
 # (a cart holds 64); an add of a 100th one of a dish stops at 99.
-NSESS=20
+NSESS=10
 : > "$DIR/sessions"
 for i in $(seq 1 "$NSESS"); do
     loc=$(curl -s -o /dev/null -w '%{redirect_url}' --data "act=add&id=$(( i * 4999 % ITEMS + 1 ))&qty=1" "$BASE/lazy4")
@@ -166,15 +166,17 @@ awk -v base="$BASE/lazy4" -v n="$ITEMS" -v nc="$CATS" -v ns="$NSESS" '
             else printf "%s?pg=Item&id=%d\n", base, int(rand() * n) + 1
         }
     }' "$DIR/sessions" "$DIR/sessions" > "$DIR/mix"
-# Every URL of the mix answers (adds: 303) before it is measured.
+# The mix answers before it is measured: its GETs in one curl, 200, and
+# one add of each session, 303.
+mapfile -t gets < <(awk '$2 != "POST" && !seen[$0]++' "$DIR/mix")
+args=()
+for u in "${gets[@]}"; do args+=(-o /dev/null "$u"); done
+bad=$(curl -s -w '%{http_code} %{url_effective}\n' "${args[@]}" | grep -v '^200 ' || true)
 while read -r url post body; do
-    if [ "$post" = POST ]; then
-        code=$(curl -s -o /dev/null -w '%{http_code}' --data "$body" "$url")
-    else
-        code=$(curl -s -o /dev/null -w '%{http_code}' "$url")
-    fi
-    case $code in 200|303) ;; *) echo "bench: $url${body:+ POST $body} answers $code" >&2; exit 1 ;; esac
-done < <(awk '!seen[$0]++' "$DIR/mix" | head -200)
+    code=$(curl -s -o /dev/null -w '%{http_code}' --data "$body" "$url")
+    [ "$code" = 303 ] || bad+="$code $url POST $body"$'\n'
+done < <(awk '$2 == "POST" && !seen[$NF]++' "$DIR/mix")
+[ -z "$bad" ] || { echo "bench: the mix does not answer:" >&2; echo "$bad" >&2; exit 1; }
 
 # ---- the rows ---------------------------------------------------------------
 # Each row: a tool (siege or wrk), a concurrency, a mount (its policy and
@@ -223,11 +225,19 @@ ms() {
 }
 json() { echo "$1" | awk -F: -v k="\"$2\"" '$1 ~ k {gsub(/[^0-9.]/, "", $2); print $2}'; }
 
+# counters MOUNT: its nori's commits and requests, from /nori-status.
+counters() {
+    local js
+    js=$(curl -s "$BASE/$1/nori-status")
+    echo "$(echo "$js" | grep -o '"commits": [0-9]*' | grep -o '[0-9]*$')" \
+         "$(echo "$js" | grep -o '"requests": [0-9]*' | grep -o '[0-9]*$')"
+}
+
 # once NAME: one run of that row; rate, average ms and errors appended
 # under rates/NAME, commits and requests from the mount's counters.
 once() {
-    local name=$1 m=${MOUNT[$1]} t=${TARGET[$1]} c=${CONC[$1]} out rate avg err c0 r0
-    [ -n "${NORIM[$m]:-}" ] && c0=$(stat "/$m" commits) r0=$(stat "/$m" requests)
+    local name=$1 m=${MOUNT[$1]} t=${TARGET[$1]} c=${CONC[$1]} out rate avg err c0 r0 c1 r1
+    [ -n "${NORIM[$m]:-}" ] && read -r c0 r0 <<< "$(counters "$m")"
     if [ "${TOOL[$name]}" = wrk ]; then
         if [ -f "$t" ]; then
             out=$(URLS=$t wrk -t1 -c"$c" -d"${S}s" --timeout 10s -s "$ROOT/bench/urls.lua" "$BASE/")
@@ -242,7 +252,9 @@ once() {
         local src=("$t")
         [ -f "$t" ] && src=(-f "$t")
         [ "${FLAGS[$name]#siege -i}" != "${FLAGS[$name]}" ] && src=(-i "${src[@]}")
-        out=$(timeout $((S + 60)) siege -R "$ROOT/bench/siegerc" -b -c "$c" -t "${S}S" \
+        # siege may hang as its clock stops (seen at -c100): killed,
+        # that run is lost and counted below the table.
+        out=$(timeout -k 2 $((S + 20)) siege -R "$ROOT/bench/siegerc" -b -c "$c" -t "${S}S" \
               "${src[@]}" 2>/dev/null || true)
         rate=$(json "$out" transaction_rate)
         # siege rounds its response time to 10 ms; with no delay each of
@@ -250,12 +262,17 @@ once() {
         avg=$(awk -v r="$rate" -v c="$c" 'BEGIN {printf "%.2f", r ? 1000 * c / r : 0}')
         err=$(json "$out" failed_transactions)
     fi
-    [ -n "$rate" ] || { echo "bench: $name: no rate from ${TOOL[$name]}" >&2; echo "$out" >&2; exit 1; }
+    if [ -z "$rate" ]; then
+        [ "${TOOL[$name]}" = siege ] || { echo "bench: $name: no rate from wrk" >&2; echo "$out" >&2; exit 1; }
+        echo "$name" >> "$DIR/lost"
+        return 0
+    fi
     echo "$rate" >> "$DIR/rates/$name"
     echo "$avg" >> "$DIR/rates/$name.ms"
     echo "${err:-0}" >> "$DIR/rates/$name.err"
     if [ -n "${NORIM[$m]:-}" ]; then
-        echo "$(( $(stat "/$m" commits) - c0 )) $(( $(stat "/$m" requests) - r0 ))" >> "$DIR/rates/$name.commits"
+        read -r c1 r1 <<< "$(counters "$m")"
+        echo "$(( c1 - c0 )) $(( r1 - r0 ))" >> "$DIR/rates/$name.commits"
     fi
 }
 med() { sort -g "$1" | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
@@ -271,25 +288,23 @@ for r in $(seq 1 "$ROUNDS"); do
     for name in "${ROWS[@]}"; do once "$name"; done
 done
 
-# pool_rss MOUNT: the resident memory of that mount's workers, KiB, now.
-pool_rss() {
-    local p s=0 n=0 exe want
-    if [ "$1" = floor ]; then exe=$FLOOR want=FLOOR_BYTES=$FLOOR_BYTES
-    else exe=$NORI want=NORI_RUNDIR=$DIR/run/$1; fi
-    for p in $(pgrep -P "$LPID"); do
-        [ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$exe" ] || continue
-        tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qxF "$want" || continue
-        s=$(( s + $(awk '/^VmRSS:/ {print $2}' "/proc/$p/status") ))
-        n=$(( n + 1 ))
-    done
-    echo "$s $n"
-}
+# The resident memory of each pool, KiB, after the last round: every
+# child of lighttpd, by its binary and its NORI_RUNDIR (the floor's: none).
 declare -A RSS NPROC
-for m in "${MOUNTS[@]}" floor; do read -r "RSS[$m]" "NPROC[$m]" <<< "$(pool_rss "$m")"; done
+for p in $(pgrep -P "$LPID"); do
+    exe=$(readlink "/proc/$p/exe" 2>/dev/null) || continue
+    if [ "$exe" = "$FLOOR" ]; then m=floor
+    elif [ "$exe" = "$NORI" ]; then
+        m=$(tr '\0' '\n' < "/proc/$p/environ" | sed -n "s|^NORI_RUNDIR=$DIR/run/||p")
+    else continue; fi
+    RSS[$m]=$(( ${RSS[$m]:-0} + $(awk '/^VmRSS:/ {print $2}' "/proc/$p/status") ))
+    NPROC[$m]=$(( ${NPROC[$m]:-0} + 1 ))
+done
 
 # ---- the table ------------------------------------------------------------------
 declare -A RATE AVG
 for name in "${ROWS[@]}"; do
+    [ -f "$DIR/rates/$name" ] || continue      # every siege run of it lost
     RATE[$name]=$(med "$DIR/rates/$name")
     AVG[$name]=$(med "$DIR/rates/$name.ms")
 done
@@ -308,31 +323,32 @@ for name in "${ROWS[@]}"; do
     m=${MOUNT[$name]}
     case $m in
         -) policy=- workers=- rss=- ;;
-        floor) policy=- workers=4 rss=${RSS[floor]} ;;
-        *) policy=${POLICY[$m]} workers=${PROCS[$m]} rss=${RSS[$m]} ;;
+        floor) policy=- workers=4 rss=${RSS[floor]:--} ;;
+        *) policy=${POLICY[$m]} workers=${PROCS[$m]} rss=${RSS[$m]:--} ;;
     esac
     if [ -f "$DIR/rates/$name.commits" ]; then
         cpk=$(awk '{c += $1; n += $2} END {printf "%.0f", n ? 1000 * c / n : 0}' "$DIR/rates/$name.commits")
     else cpk=-; fi
     t=${name%%-*}     # s or w: compared with the floor and ceiling of its tool and -c
-    ratios=$(awk -v r="${RATE[$name]}" -v f="${RATE[$t-floor-${CONC[$name]}]:-0}" \
+    ratios=$(awk -v r="${RATE[$name]:-0}" -v f="${RATE[$t-floor-${CONC[$name]}]:-0}" \
         -v c="${RATE[$t-ceil-${CONC[$name]}]:-0}" 'BEGIN {
         printf "%6s %8s", f ? sprintf("%.2f", r / f) : "-", c ? sprintf("%.2f", r / c) : "-" }')
-    printf '%-3s %-26s %9.0f %5s %7s %-17s %8s %-6s %10s %9s %s\n' \
-        "$i" "${LABEL[$name]}" "${RATE[$name]}" "$CORES" "$workers" "${FLAGS[$name]}" \
-        "${AVG[$name]}" "$policy" "$cpk" "$rss" "$ratios"
+    printf '%-3s %-26s %9s %5s %7s %-17s %8s %-6s %10s %9s %s\n' \
+        "$i" "${LABEL[$name]}" "$(printf '%.0f' "${RATE[$name]:-0}" | sed 's/^0$/-/')" "$CORES" "$workers" "${FLAGS[$name]}" \
+        "${AVG[$name]:--}" "$policy" "$cpk" "$rss" "$ratios"
 done
-awk -v l="${RATE[s-lazy-10]}" -v e="${RATE[s-eager-10]}" -v wl="${RATE[w-lazy-10]:-0}" -v we="${RATE[w-eager-10]:-0}" 'BEGIN {
-    printf "lazy/eager: siege -c10 %.1fx", l / e; if (we) printf ", wrk -c10 %.1fx", wl / we; print "" }'
+awk -v l="${RATE[s-lazy-10]:-0}" -v e="${RATE[s-eager-10]:-0}" -v wl="${RATE[w-lazy-10]:-0}" -v we="${RATE[w-eager-10]:-0}" 'BEGIN {
+    printf "lazy/eager:"; if (e) printf " siege -c10 %.1fx", l / e; if (we) printf ", wrk -c10 %.1fx", wl / we; print "" }'
 errs=
 for name in "${ROWS[@]}"; do
-    e=$(awk '{s += $1} END {print s + 0}' "$DIR/rates/$name.err")
+    e=$(cat "$DIR/rates/$name.err" 2>/dev/null | awk '{s += $1} END {print s + 0}')
     [ "$e" = 0 ] || errs+=" ${LABEL[$name]} (${FLAGS[$name]}): $e;"
 done
+[ -f "$DIR/lost" ] && echo "siege runs lost (hung, killed): $(sort "$DIR/lost" | uniq -c | awk '{printf "%s%s x%s", (NR > 1 ? ", " : ""), $2, $1}')"
 echo "errors (socket errors, non-2xx/3xx, siege's failed transactions, summed over rounds):${errs:- none}"
 for m in "${MOUNTS[@]}" floor; do
     want=${PROCS[$m]:-4}
-    [ "${NPROC[$m]}" = "$want" ] || echo "note: /$m has ${NPROC[$m]} workers, not $want"
+    [ "${NPROC[$m]:-0}" = "$want" ] || echo "note: /$m has ${NPROC[$m]} workers, not $want"
 done
 echo "RSS: the pool's workers summed, read from /proc after the last round; $(( $(date +%s) - T0 )) s in all"
 } | tee "$OUT/table.txt"
@@ -378,6 +394,8 @@ set xlabel 'concurrent connections (wrk -c), 4 workers'
 plot $(IFS=,; echo "${cplots[*]}")
 set xlabel 'workers (lighttpd max-procs), wrk -c10'
 set logscale x 2
+set xrange [0.8:10]
+set xtics ($(echo $WORKERS | tr " " ,))
 plot $(IFS=,; echo "${wplots[*]}")
 unset multiplot
 EOF
