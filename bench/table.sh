@@ -161,11 +161,12 @@ awk -v base="$BASE/lazy4" -v n="$ITEMS" -v nc="$CATS" -v ns="$NSESS" '
             } else if (r < 15) print base "?pg=Home"
             else if (r < 35) {
                 p = int(rand() * pages) + 1
-                printf "%s?pg=Category&id=%d%s\n", base, int(rand() * nc) + 1, p > 1 ? "&page=" p : ""
+                printf "%s?pg=Category&id=%d%s\n", base, int(rand() * nc) + 1, (p > 1 ? "&page=" p : "")
             } else if (r < 45) printf "%s?pg=Search&q=dish%%20%d\n", base, int(rand() * 900) + 100
             else printf "%s?pg=Item&id=%d\n", base, int(rand() * n) + 1
         }
     }' "$DIR/sessions" "$DIR/sessions" > "$DIR/mix"
+[ "$(wc -l < "$DIR/mix")" = 1000 ] || { echo "bench: the mix has $(wc -l < "$DIR/mix") lines, not 1000" >&2; exit 1; }
 # The mix answers before it is measured: its GETs in one curl, 200, and
 # one add of each session, 303.
 mapfile -t gets < <(awk '$2 != "POST" && !seen[$0]++' "$DIR/mix")
