@@ -349,7 +349,7 @@ done
 echo "errors (socket errors, non-2xx/3xx, siege's failed transactions, summed over rounds):${errs:- none}"
 for m in "${MOUNTS[@]}" floor; do
     want=${PROCS[$m]:-4}
-    [ "${NPROC[$m]:-0}" = "$want" ] || echo "note: /$m has ${NPROC[$m]} workers, not $want"
+    [ "${NPROC[$m]:-0}" = "$want" ] || echo "note: /$m has ${NPROC[$m]:-0} workers, not $want"
 done
 echo "RSS: the pool's workers summed, read from /proc after the last round; $(( $(date +%s) - T0 )) s in all"
 } | tee "$OUT/table.txt"
