@@ -45,7 +45,8 @@ void response_commit(struct response *r, size_t n)
     r->body_len += n;
 }
 
-void response_write(struct response *r, const char *s, size_t n)
+static void __attribute__((noinline))
+write_grown(struct response *r, const char *s, size_t n)
 {
     char *p = response_reserve(r, n);
 
@@ -53,6 +54,20 @@ void response_write(struct response *r, const char *s, size_t n)
         memcpy(p, s, n);
         r->body_len += n;
     }
+}
+
+/* Called a couple of dozen times a page: the common case, room in the
+ * body, is kept free of grow()'s, which made every call save and restore
+ * registers. */
+void response_write(struct response *r, const char *s, size_t n)
+{
+    if (r->failed || r->body == NULL || r->body_cap - r->body_len < n) {
+        write_grown(r, s, n);
+        return;
+    }
+    char *p = r->body + r->body_len;
+    r->body_len += n;
+    memcpy(p, s, n);
 }
 
 void response_puts(struct response *r, const char *s)
