@@ -90,6 +90,10 @@ void response_header_n(struct response *r, const char *name, size_t nl,
          : (response_header)((r), (name), (value)))
 void response_write(struct response *r, const char *s, size_t n);
 void response_puts(struct response *r, const char *s);
+/* A literal's length is known at compile time: no strlen for it. */
+#define response_puts(r, s)                                                 \
+    (__builtin_constant_p(s) ? response_write((r), (s), strlen(s))          \
+                             : (response_puts)((r), (s)))
 /* Decimal n, no printf: the hot path formats numbers by hand. */
 void response_uint(struct response *r, uint64_t n);
 /* Writes decimal n at out (room for 20 bytes); returns its length. */

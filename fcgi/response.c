@@ -70,7 +70,8 @@ void response_write(struct response *r, const char *s, size_t n)
     memcpy(p, s, n);
 }
 
-void response_puts(struct response *r, const char *s)
+/* In parentheses: the function, not http.h's macro of the same name. */
+void (response_puts)(struct response *r, const char *s)
 {
     response_write(r, s, strlen(s));
 }
