@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "nori.h"
 #include "arena.h"
@@ -71,6 +72,26 @@ void response_header(struct response *r, const char *name, const char *value);
 /* Whether a header value is safe to send as is (no CR, LF or other CTL
  * but tab). */
 int header_value_ok(const char *value);
+/* The bytes header_value_ok refuses (but NUL, which ends the string). */
+#define HEADER_CTL "\1\2\3\4\5\6\7\10\12\13\14\15\16\17\20\21\22\23\24" \
+                   "\25\26\27\30\31\32\33\34\35\36\37\177"
+/* response_header with the lengths known and the check done: ok 0
+ * refuses the header as a bad value does. */
+void response_header_n(struct response *r, const char *name, size_t nl,
+                       const char *value, size_t vl, int ok);
+/* A header of literals (the security headers, Content-Type,
+ * Cache-Control: most of what every page sends) is checked by the
+ * compiler: strlen and strcspn of string literals fold to constants, so
+ * it costs a copy and no scan. Anything else is scanned when it is
+ * added, by the function. The result is the same either way, a literal
+ * with CR or LF in it included. */
+#define response_header(r, name, value)                                     \
+    (__builtin_constant_p(name) && __builtin_constant_p(value)              \
+         ? response_header_n((r), (name), strlen(name), (value),            \
+                             strlen(value),                                 \
+                             strcspn((name), HEADER_CTL) == strlen(name) && \
+                             strcspn((value), HEADER_CTL) == strlen(value)) \
+         : (response_header)((r), (name), (value)))
 /* Writes decimal n at out (room for 20 bytes); returns its length. */
 size_t http_uint(char *out, uint64_t n);
 /* Room for n more body bytes; response_commit says how many were used. */

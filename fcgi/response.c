@@ -45,7 +45,8 @@ void response_commit(struct response *r, size_t n)
     r->body_len += n;
 }
 
-void response_write(struct response *r, const char *s, size_t n)
+static void __attribute__((noinline))
+write_grown(struct response *r, const char *s, size_t n)
 {
     char *p = response_reserve(r, n);
 
@@ -55,7 +56,22 @@ void response_write(struct response *r, const char *s, size_t n)
     }
 }
 
-void response_puts(struct response *r, const char *s)
+/* Called a couple of dozen times a page: the common case, room in the
+ * body, is kept free of grow()'s, which made every call save and restore
+ * registers. */
+void response_write(struct response *r, const char *s, size_t n)
+{
+    if (r->failed || r->body == NULL || r->body_cap - r->body_len < n) {
+        write_grown(r, s, n);
+        return;
+    }
+    char *p = r->body + r->body_len;
+    r->body_len += n;
+    memcpy(p, s, n);
+}
+
+/* In parentheses: the function, not http.h's macro of the same name. */
+void (response_puts)(struct response *r, const char *s)
 {
     response_write(r, s, strlen(s));
 }
@@ -106,21 +122,36 @@ void response_printf(struct response *r, const char *fmt, ...)
 
 /* RFC 9110 5.5: a field value is visible characters, blanks and tabs;
  * a CR or LF in one would end the header and start another (splitting),
- * and other controls have no business there either. */
-int header_value_ok(const char *value)
+ * and other controls have no business there either. 1 for those bytes
+ * and for NUL, where a string ends. */
+static const unsigned char header_stop[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1,     /* tab is fine */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    [0x7F] = 1,
+};
+
+/* The length of s up to its end or its first refused byte, in one pass:
+ * s is fine when that is its end. */
+static size_t header_span(const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)value; *p; p++)
-        if ((*p < 0x20 && *p != '\t') || *p == 0x7F)
-            return 0;
-    return 1;
+    const unsigned char *p = (const unsigned char *)s;
+
+    while (!header_stop[*p])
+        p++;
+    return (size_t)(p - (const unsigned char *)s);
 }
 
-void response_header(struct response *r, const char *name, const char *value)
+int header_value_ok(const char *value)
 {
-    size_t nl = strlen(name), vl = strlen(value);
+    return value[header_span(value)] == '\0';
+}
+
+void response_header_n(struct response *r, const char *name, size_t nl,
+                       const char *value, size_t vl, int ok)
+{
     char *p;
 
-    if (!header_value_ok(name) || !header_value_ok(value)) {
+    if (!ok) {
         r->bad_header = 1;
         return;
     }
@@ -131,6 +162,15 @@ void response_header(struct response *r, const char *name, const char *value)
     memcpy(p + nl + 2, value, vl);
     memcpy(p + nl + 2 + vl, "\r\n", 2);
     r->head_len += nl + vl + 4;
+}
+
+/* In parentheses: the function, not http.h's macro of the same name. */
+void (response_header)(struct response *r, const char *name, const char *value)
+{
+    size_t nl = header_span(name), vl = header_span(value);
+
+    response_header_n(r, name, nl, value, vl,
+                      name[nl] == '\0' && value[vl] == '\0');
 }
 
 void response_clear(struct response *r)

@@ -93,6 +93,14 @@ struct response;
 void response_write(struct response *r, const char *s, size_t n);
 void response_puts(struct response *r, const char *s);
 void response_uint(struct response *r, uint64_t n);   /* decimal */
+#if defined(__GNUC__)
+/* A literal's length is known at compile time: no strlen for it. The
+ * function is still there, (response_puts)(r, s), for taking its address. */
+#include <string.h>
+#define response_puts(r, s)                                                 \
+    (__builtin_constant_p(s) ? response_write((r), (s), strlen(s))          \
+                             : (response_puts)((r), (s)))
+#endif
 void response_printf(struct response *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The body's length so far, and its bytes from `from` on (NULL after a
