@@ -21,7 +21,7 @@ for addr in ":PORT" "0.0.0.0:PORT" "*:PORT"; do
     out=$(env -u FCGI_WEB_SERVER_ADDRS NORI_RUNDIR="$TMP" timeout 20 "$NORI" serve \
         --listen "$l" --workers 1 2>&1) || rc=$?
     expect_eq "$rc" 1 "--listen $l without FCGI_WEB_SERVER_ADDRS exits 1"
-    echo "$out" | grep -q 'FCGI_WEB_SERVER_ADDRS' && pass || fail "--listen $l: $out"
+    grep -q 'FCGI_WEB_SERVER_ADDRS' <<<"$out" && pass || fail "--listen $l: $out"
 done
 # Allowed with the variable; and the probe for a taken port looks at the
 # address libfcgi binds (every interface), not at 127.0.0.1 only: a
@@ -39,7 +39,7 @@ rc=0
 out=$(FCGI_WEB_SERVER_ADDRS=127.0.0.1 NORI_RUNDIR=$TMP timeout 20 "$NORI" serve \
     --listen ":$p" --workers 1 2>&1) || rc=$?
 expect_eq "$rc" 1 "a wildcard bind over 127.0.0.2:$p is refused with status 1"
-echo "$out" | grep -q 'already in use' && pass || fail "taken wildcard port: $out"
+grep -q 'already in use' <<<"$out" && pass || fail "taken wildcard port: $out"
 kill -TERM "$SPID"; wait "$SPID" || true
 p=$(free_port)
 FCGI_WEB_SERVER_ADDRS=127.0.0.1 NORI_RUNDIR=$TMP "$NORI" serve --listen ":$p" \
@@ -180,7 +180,7 @@ body='act=login&user=demo&password=nori-demo'
 out=$(printf '%s' "$body" | env -i REQUEST_METHOD=POST CONTENT_LENGTH=${#body} \
     CONTENT_TYPE=application/x-www-form-urlencoded SCRIPT_NAME=/shop REMOTE_ADDR=192.0.2.7 \
     NORI_RUNDIR="$rd" "$NORI" 2>/dev/null | head -1)
-echo "$out" | grep -q '^Status: 503' && pass || fail "login with a planted throttle file: $out"
+grep -q '^Status: 503' <<<"$out" && pass || fail "login with a planted throttle file: $out"
 [ ! -e "$TMP/victim-throttle" ] && pass || fail "the throttle table followed a planted symlink"
 
 echo "a worker stuck loading its data does not hold the supervisor"

@@ -18,12 +18,12 @@ grep -q '"bin-path" *=> "/opt/nori/bin/nori"' "$DEST/opt/nori/share/nori/example
 grep -q '^ExecStart=/opt/nori/bin/nori ' "$DEST/opt/nori/share/nori/examples/systemd/nori.service" && pass \
     || fail "the installed unit's ExecStart"
 help=$("$DEST/opt/nori/bin/nori" --help)
-echo "$help" | grep -q '/opt/nori/share/nori/data/catalog.tsv' && pass || fail "installed catalog path"
-echo "$help" | grep -q '/srv/nori' && pass || fail "installed run directory"
+grep -q '/opt/nori/share/nori/data/catalog.tsv' <<<"$help" && pass || fail "installed catalog path"
+grep -q '/srv/nori' <<<"$help" && pass || fail "installed run directory"
 out=$(QUERY_STRING='pg=Item&id=26' NORI_RUNDIR=$TMP \
       NORI_CATALOG="$DEST/opt/nori/share/nori/data/catalog.tsv" \
       NORI_USERS="$DEST/opt/nori/share/nori/data/users" "$DEST/opt/nori/bin/nori")
-echo "$out" | grep -q '^Status: 200' && pass || fail "the installed binary serves"
+grep -q '^Status: 200' <<<"$out" && pass || fail "the installed binary serves"
 warn=$(man --warnings -l "$DEST/opt/nori/share/man/man8/nori.8" 2>&1 >/dev/null || true)
 [ -z "$warn" ] && pass || fail "man page warnings: $warn"
 man -l "$DEST/opt/nori/share/man/man8/nori.8" 2>/dev/null | grep -q 'SIGHUP' && pass || fail "man page renders"

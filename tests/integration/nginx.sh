@@ -77,7 +77,7 @@ expect_body 'id="cart-count">42<' "and all 40 are in the cart"
 # "served at all" is asserted (timing belongs to the bench).
 out=$(env -i QUERY_STRING='pg=Item&id=26' SCRIPT_NAME=/shop REQUEST_METHOD=GET \
       timeout 20 cgi-fcgi -bind -connect "$SOCK" 2>/dev/null | head -1 || true)
-echo "$out" | grep -q '^Status: 200' && pass || fail "a second client of the socket: '$out'"
+grep -q '^Status: 200' <<<"$out" && pass || fail "a second client of the socket: '$out'"
 
 kill -TERM "$NPID"; wait "$NPID" || true
 kill -TERM "$SPID"

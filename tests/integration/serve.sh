@@ -28,8 +28,8 @@ expect_eq "$(n_serve_workers)" 4 "4 workers"
 
 echo "a second start is refused"
 out=$(NORI_RUNDIR=$TMP "$NORI" serve --listen "unix:$SOCK" --workers 1 2>&1 && echo "rc=0" || echo "rc=$?")
-echo "$out" | grep -q 'already in use' && pass || fail "second start: $out"
-echo "$out" | grep -q 'rc=0' && fail "second start succeeded" || pass
+grep -q 'already in use' <<<"$out" && pass || fail "second start: $out"
+grep -q 'rc=0' <<<"$out" && fail "second start succeeded" || pass
 get 200 '/shop?pg=Item&id=26' "the first one still serves"
 
 echo "kill -9 of a worker under load"

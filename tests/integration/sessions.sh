@@ -88,7 +88,7 @@ bind=$(awk '$6 == "nori_b" {print $7}' "$JAR")
 n=0
 for sock in "$RUNDIR"/nori.sock-*; do
     out=$(fcgi "$sock" QUERY_STRING="pg=Cart&_s=$KEY" HTTP_COOKIE="nori_b=$bind")
-    echo "$out" | grep -q 'id="cart-count">2<' && n=$((n + 1))
+    grep -q 'id="cart-count">2<' <<<"$out" && n=$((n + 1))
 done
 expect_eq "$n" 4 "all 4 workers show the cart"
 
@@ -115,7 +115,7 @@ sock=$(ls "$RUNDIR"/nori.sock-* | head -1)
 out=$(printf 'act=add&id=1&qty=5&_s=%s&_k=%s' "$KEY" "$K" | \
       fcgi "$sock" REQUEST_METHOD=POST CONTENT_LENGTH=400 HTTP_COOKIE="nori_b=$bind" \
            CONTENT_TYPE=application/x-www-form-urlencoded)
-echo "$out" | grep -q '^Status: 400' && pass || fail "truncated body: $(echo "$out" | head -1)"
+grep -q '^Status: 400' <<<"$out" && pass || fail "truncated body: $(echo "$out" | head -1)"
 req -b "$JAR" "/shop?pg=Cart&_s=$KEY"
 expect_eq "$(cart_count)" 2 "the truncated add did nothing"
 
@@ -199,7 +199,7 @@ expect_eq "$(nworkers)" 4 "lighttpd respawned 4 workers"
 
 echo "status"
 out=$(fcgi "$sock" PATH_INFO=/nori-status REMOTE_ADDR=192.0.2.7)
-echo "$out" | grep -q '^Status: 403' && pass || fail "status from afar: $(echo "$out" | head -1)"
+grep -q '^Status: 403' <<<"$out" && pass || fail "status from afar: $(echo "$out" | head -1)"
 out=$(NORI_RUNDIR="$RUNDIR" "$NORI" stats)
 echo "$out" | grep -Eq '^commits +[1-9]' && pass || fail "nori stats: $out"
 srv_stop

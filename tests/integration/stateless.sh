@@ -139,12 +139,12 @@ sock=$(ls "$RUNDIR"/nori.sock* | head -1)
 out=$(printf 'act=inc' | env -i REQUEST_METHOD=POST CONTENT_LENGTH=100 \
       CONTENT_TYPE=application/x-www-form-urlencoded SCRIPT_NAME=/shop \
       QUERY_STRING= cgi-fcgi -bind -connect "$sock" 2>&1 || true)
-echo "$out" | grep -q '^Status: 400' && pass || fail "truncated FastCGI body: $(echo "$out" | head -1)"
+grep -q '^Status: 400' <<<"$out" && pass || fail "truncated FastCGI body: $(echo "$out" | head -1)"
 out=$(printf 'act=inc' | env -i REQUEST_METHOD=POST CONTENT_LENGTH=100 \
       CONTENT_TYPE=application/x-www-form-urlencoded QUERY_STRING= "$NORI" 2>/dev/null || true)
-echo "$out" | grep -q '^Status: 400' && pass || fail "truncated CGI body: $(echo "$out" | head -1)"
+grep -q '^Status: 400' <<<"$out" && pass || fail "truncated CGI body: $(echo "$out" | head -1)"
 out=$(env -i QUERY_STRING='pg=Item&id=26' "$NORI")
-echo "$out" | grep -q '^Status: 200' && echo "$out" | grep -q '<h1>' && pass \
+grep -q '^Status: 200' <<<"$out" && grep -q '<h1>' <<<"$out" && pass \
     || fail "one-shot CGI prints a page"
 
 echo "a window shopper"
@@ -177,7 +177,7 @@ favicon_check shipped
 item() { env "$@" QUERY_STRING='pg=Item&id=26' SCRIPT_NAME=/shop REQUEST_METHOD=GET \
              NORI_RUNDIR="$TMP" "$NORI"; }
 moved=$(item NORI_ICON_URL=/img/nori.png)
-echo "$moved" | grep -q '<link rel="icon" href="/img/nori.png">' && pass \
+grep -q '<link rel="icon" href="/img/nori.png">' <<<"$moved" && pass \
     || fail "NORI_ICON_URL does not move the icon link"
 expect_eq "$(echo "$moved" | grep -c '^ETag: ')" 1 "a page with a moved icon has an ETag"
 [ "$(echo "$moved" | grep '^ETag: ')" != "$(item | grep '^ETag: ')" ] && pass \
