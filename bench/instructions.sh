@@ -41,7 +41,8 @@ send() {
 count() {
     local name=$1 bin=$2 method=$3 query=$4 body=${5:-} i out
     rm -f "$DIR/sock" "$DIR"/cg.*
-    env -i PATH="$PATH" NORI_RUNDIR="$DIR" NORI_SYNC=none FLOOR_BYTES="${FLOOR_BYTES:-1700}" \
+    env -i PATH="$PATH" NORI_RUNDIR="$DIR" NORI_SYNC=none NORI_PAGE_CACHE=off \
+        FLOOR_BYTES="${FLOOR_BYTES:-1700}" \
         spawn-fcgi -n -s "$DIR/sock" -- /usr/bin/valgrind --tool=callgrind \
         --callgrind-out-file="$DIR/cg.%p" "$bin" 2>"$DIR/vg.log" &
     VPID=$!

@@ -6,8 +6,11 @@
 #include <dirent.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <uthash.h>
 
 #include "../fcgi/stats.h"
 #include "cache.h"
@@ -143,6 +146,7 @@ enum cache_err cache_open(struct page_cache *pc, const char *rundir, int on,
     char pages[4096], path[4200], name[64], script[4096 + sizeof script_on];
     int n;
 
+    cache_close(pc);
     memset(pc, 0, sizeof *pc);
     pc->max = max;
     pc->stats = stats;
@@ -202,7 +206,42 @@ static int key_ok(const char *prefix, const char *query)
            strstr(prefix, "..") == NULL;
 }
 
-void cache_store(const struct page_cache *pc, const char *prefix, const char *query,
+/* The pages this worker wrote in its generation. Without a server in
+ * front that serves them (a bench, one-shot runs, nginx), the same page
+ * would be written again at every request: a lookup here costs less
+ * than the system calls. Bounded by the generation's size. */
+struct written {
+    UT_hash_handle hh;
+    char key[];
+};
+
+static int written_before(struct page_cache *pc, const char *path)
+{
+    struct written *w = NULL;
+    size_t n = strlen(path);
+
+    HASH_FIND(hh, pc->written, path, n, w);
+    if (w)
+        return 1;
+    if ((w = malloc(sizeof *w + n + 1)) != NULL) {
+        memcpy(w->key, path, n + 1);
+        HASH_ADD(hh, pc->written, key[0], n, w);
+    }
+    return 0;
+}
+
+void cache_close(struct page_cache *pc)
+{
+    struct written *w, *tmp;
+
+    HASH_ITER(hh, pc->written, w, tmp) {
+        HASH_DEL(pc->written, w);
+        free(w);
+    }
+    pc->on = 0;
+}
+
+void cache_store(struct page_cache *pc, const char *prefix, const char *query,
                  const char *body, size_t len)
 {
     char dir[4400], path[4700];
@@ -214,7 +253,7 @@ void cache_store(const struct page_cache *pc, const char *prefix, const char *qu
         return;
     if (snprintf(dir, sizeof dir, "%s%s", pc->gen, mount) >= (int)sizeof dir ||
         snprintf(path, sizeof path, "%s/%s.html", dir, query[0] ? query : "index") >=
-            (int)sizeof path)
+            (int)sizeof path || written_before(pc, path))
         return;
     /* The mount's directory, made at its first page. mkdir of the
      * generation itself is not tried: a generation that is gone was

@@ -20,12 +20,14 @@
 #include <stddef.h>
 
 struct stats;
+struct written;
 
 struct page_cache {
     int on;
     char gen[4096];             /* RUNDIR/pages/<etag>, "" when off */
     unsigned long max;          /* bytes a generation may hold */
     struct stats *stats;        /* where its size is kept, shared */
+    struct written *written;    /* what this worker wrote (cache.c) */
 };
 
 enum cache_err {
@@ -44,7 +46,10 @@ enum cache_err cache_open(struct page_cache *pc, const char *rundir, int on,
  * Written to a temporary file and renamed; skipped (silently: the page
  * was answered anyway) when the key cannot be a file name, the
  * generation is full or gone. */
-void cache_store(const struct page_cache *pc, const char *prefix, const char *query,
+void cache_store(struct page_cache *pc, const char *prefix, const char *query,
                  const char *body, size_t len);
+
+/* Forgets what this worker wrote; the files stay. */
+void cache_close(struct page_cache *pc);
 
 #endif

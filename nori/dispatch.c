@@ -143,8 +143,8 @@ static void page_keep(struct nori_req *r)
         return;
     canon = url[0] == '?' ? url + 1 : "";
     if (strcmp(canon, req->query) == 0)
-        cache_store(&n->svc->cache, req->script_name, canon, r->resp->body,
-                    r->resp->body_len);
+        cache_store(&n->svc->cache, req->script_name, canon,
+                    r->resp->body, r->resp->body_len);
 }
 
 /* The browsing visitor's path: no key, so no store; the page depends only
@@ -182,7 +182,7 @@ static struct visit *visit_new(struct nori_req *r)
 static void serve_page(struct nori_req *r, uint64_t now)
 {
     struct nori *n = r->nori;
-    struct service *svc = (struct service *)n->svc;
+    struct service *svc = n->svc;
     const struct request *req = n->req;
     const struct nori_page *page;
     struct visit *visit;
@@ -366,7 +366,7 @@ static int action_visit(struct visit *v, void *arg)
 static void serve_action(struct nori_req *r, uint64_t now)
 {
     struct nori *n = r->nori;
-    struct service *svc = (struct service *)n->svc;
+    struct service *svc = n->svc;
     const struct request *req = n->req;
     struct nav query_nav;
     struct visit *visit;
@@ -433,7 +433,7 @@ static int is_loopback(const char *addr)
 static void serve_status(struct nori_req *r)
 {
     struct nori *n = r->nori;
-    struct service *svc = (struct service *)n->svc;
+    struct service *svc = n->svc;
     struct response *resp = r->resp;
     struct store *st;
     size_t records = 0, bytes = 0;
@@ -471,7 +471,7 @@ static void serve_status(struct nori_req *r)
 static void serve_authorize(struct nori_req *r, uint64_t now)
 {
     struct nori *n = r->nori;
-    struct service *svc = (struct service *)n->svc;
+    struct service *svc = n->svc;
     const struct request *req = n->req;
     struct nav nav;
     const char *s_param = NULL, *who;
@@ -632,6 +632,7 @@ fail:
 
 void service_free(struct service *svc)
 {
+    cache_close(&svc->cache);
     sessions_close(&svc->sessions);
     route_free(svc->routes);
     svc->routes = NULL;

@@ -33,7 +33,7 @@ struct service {
 
 /* nori's side of one request (struct nori of nori.h). */
 struct nori {
-    const struct service *svc;
+    struct service *svc;
     const struct request *req;
     struct nav nav;
     struct visit *visit;        /* NULL on the sessionless fast path */
