@@ -64,8 +64,8 @@ static int published_path(char *out, size_t cap, const char *dir, pid_t pid)
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
-/* O_NOFOLLOW: a symlink planted there must not choose what we write. A
- * file left by an earlier process of the same pid starts again at zero.
+/* A file left by an earlier process of the same pid is replaced by a
+ * fresh one, 0600 (O_EXCL: a symlink planted in between is not followed).
  * Without it the store still works; only a kill goes uncounted. */
 static void publish_open(struct memory_store *st, const char *dir)
 {
@@ -74,7 +74,8 @@ static void publish_open(struct memory_store *st, const char *dir)
 
     if (published_path(st->pub_path, sizeof st->pub_path, dir, getpid()) < 0)
         return;
-    fd = open(st->pub_path, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    unlink(st->pub_path);
+    fd = open(st->pub_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return;
     if (ftruncate(fd, sizeof *st->pub) < 0) {
