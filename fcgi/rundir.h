@@ -1,5 +1,6 @@
 /* rundir.h -- the run directory holds what workers trust (the statistics
- * file, an application's own files, the default session store, sockets), so it is
+ * file, an application's own files, the default session store, sockets,
+ * a memory store's memory.PID), so it is
  * checked before use rather than used as found. */
 #ifndef NORI_RUNDIR_H
 #define NORI_RUNDIR_H

@@ -407,13 +407,16 @@ static void slots_expire(struct sup *s)
 }
 
 /* Every exited child is reaped: a slot's worker is replaced; a worker
- * being replaced, or one a reload retired, is simply gone. */
+ * being replaced, or one a reload retired, is simply gone. Either way the
+ * application hears of it (app->reaped). */
 static void reap(struct sup *s)
 {
     int status;
     pid_t pid;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (s->app->reaped)
+            s->app->reaped(s->app->ctx, pid);
         for (unsigned i = 0; i < s->n; i++) {
             struct slot *sl = &s->slots[i];
             if (sl->pid == pid)
@@ -477,8 +480,13 @@ static void workers_drain(struct sup *s)
         if (sl->ready_fd >= 0)
             close(sl->ready_fd);
     }
-    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
-        ;
+    for (;;) {
+        pid_t pid = waitpid(-1, NULL, 0);
+        if (pid > 0 && s->app->reaped)
+            s->app->reaped(s->app->ctx, pid);
+        else if (pid < 0 && errno != EINTR)
+            break;
+    }
 }
 
 /* Until the next timer: a delayed respawn, or a start deadline. */

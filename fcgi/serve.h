@@ -7,6 +7,7 @@
 #define NORI_SERVE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "worker.h"
 
@@ -28,6 +29,10 @@ struct serve_app {
     void *ctx;                      /* what load and unload work on */
     /* What each worker runs, once load succeeded in it. */
     struct worker_app (*worker)(void *ctx);
+    /* In the supervisor, for every worker reaped, however it ended (so
+     * that what a killed worker could not do is done for it). May be
+     * NULL. */
+    void (*reaped)(void *ctx, pid_t pid);
 };
 
 /* Runs until SIGTERM/SIGINT. Returns a process exit status: 0 after a

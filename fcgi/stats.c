@@ -36,6 +36,7 @@ static const char *const names[STAT_COUNT] = {
     [STAT_4XX] = "status_4xx",
     [STAT_5XX] = "status_5xx",
     [STAT_CACHE_BYTES] = "page_cache_bytes",
+    [STAT_SESSIONS_LOST] = "sessions_lost",
 };
 
 struct stats *stats_open(const char *path, int writable)

@@ -22,6 +22,9 @@ enum stat_id {
     STAT_4XX,
     STAT_5XX,
     STAT_CACHE_BYTES,       /* written to the current page cache generation */
+    /* Live sessions a memory store held when its worker went away. Last,
+     * so that the slots before it keep their place in an older file. */
+    STAT_SESSIONS_LOST,
     STAT_COUNT
 };
 

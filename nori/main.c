@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../fcgi/rundir.h"
@@ -32,6 +33,7 @@ struct process {
     struct service svc;
     struct stats *stats;
     int app_loaded;
+    int supervised;             /* a worker of nori serve, which reaps it */
 };
 
 static int stats_path(const struct nori_config *cfg, char *out, size_t cap)
@@ -106,6 +108,10 @@ static int process_load(void *ctx, char *err, size_t errlen)
         goto fail;
     }
     p->svc.stats = p->svc.sessions.stats = p->stats;
+    /* A memory store counts the sessions it loses at close; under nori
+     * serve it also publishes its count, for a kill (process_reaped). */
+    p->svc.sessions.store_opt.stats = p->stats;
+    p->svc.sessions.store_opt.orphan_dir = p->supervised ? p->cfg.rundir : NULL;
     if (cache_open(&p->svc.cache, p->cfg.rundir, p->cfg.page_cache,
                    p->cfg.page_cache_max_kb << 10, p->svc.etag,
                    p->cfg.carrier == CARRIER_COOKIE, p->stats, err, errlen) != CACHE_OK)
@@ -123,12 +129,31 @@ static struct worker_app process_worker(void *ctx)
     return (struct worker_app){service_handle, &p->svc, p->stats};
 }
 
+/* In nori serve, a worker reaped: if it was killed with sessions in a
+ * memory store, it left their count behind, and it is added here. */
+static void process_reaped(void *ctx, pid_t pid)
+{
+    struct process *p = ctx;
+    char path[4096];
+    struct stats *st;
+    uint64_t lost = store_memory_orphans(p->cfg.rundir, pid, (uint64_t)time(NULL));
+
+    if (lost == 0 || stats_path(&p->cfg, path, sizeof path) < 0 ||
+        (st = stats_open(path, 1)) == NULL)
+        return;
+    stats_add(st, STAT_SESSIONS_LOST, lost);
+    stats_close(st);
+}
+
 static int serve(struct process *p)
 {
     struct serve_options opt = {p->cfg.listen, (unsigned)p->cfg.workers,
                                 p->cfg.max_requests, (unsigned)p->cfg.socket_mode,
                                 p->cfg.socket_group};
-    struct serve_app sa = {process_load, process_unload, p, process_worker};
+    struct serve_app sa = {process_load, process_unload, p, process_worker,
+                           process_reaped};
+
+    p->supervised = 1;
 
     return serve_run(&opt, &sa);
 }

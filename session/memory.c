@@ -4,17 +4,30 @@
  * KEY.ROUTE). No commit leaves the process, so nothing is written to disk
  * and nothing survives the worker: a worker that dies loses its sessions.
  *
+ * Those losses are counted (sessions_lost). A store closed on the way
+ * out counts its live records itself. Under a supervisor, the store also
+ * publishes what it holds in a small file mapped shared, DIR/memory.PID:
+ * two u64s (records held; latest expiry among them) stored into memory
+ * at each write, no system call. A worker killed before it could count
+ * leaves the file behind, and the supervisor that reaps it counts from
+ * it (store_memory_orphans); a store that counted itself removes it.
+ *
  * The table is the worker's alone (its requests come one at a time and no
  * sweeper thread touches it), so no lock. Its order is the order of the
  * last write, which is close to expiry order: reclamation walks from the
  * front, as LMDB's walks its expiry index. */
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <uthash.h>
 
+#include "../fcgi/stats.h"
 #include "store_impl.h"
 
 #define SESSION_KEY_MAX 64
@@ -29,12 +42,65 @@ struct entry {
     unsigned char rec[];
 };
 
+/* DIR/memory.PID: what a killed worker's supervisor reads. */
+struct published {
+    uint64_t records;           /* held, expired or not */
+    uint64_t latest;            /* the latest expiry ever held; never lowered */
+};
+
 struct memory_store {
     struct store base;          /* first: store.c dispatches on it */
     struct entry *table;
     size_t max, bytes;
     unsigned gc_foreground;
+    struct stats *stats;        /* sessions_lost, at close */
+    struct published *pub;      /* NULL: not published */
+    char pub_path[4096];
 };
+
+static int published_path(char *out, size_t cap, const char *dir, pid_t pid)
+{
+    int n = snprintf(out, cap, "%s/memory.%ld", dir, (long)pid);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+/* A file left by an earlier process of the same pid is replaced by a
+ * fresh one, 0600 (O_EXCL: a symlink planted in between is not followed).
+ * Without it the store still works; only a kill goes uncounted. */
+static void publish_open(struct memory_store *st, const char *dir)
+{
+    void *p;
+    int fd;
+
+    if (published_path(st->pub_path, sizeof st->pub_path, dir, getpid()) < 0)
+        return;
+    unlink(st->pub_path);
+    fd = open(st->pub_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    if (ftruncate(fd, sizeof *st->pub) < 0) {
+        close(fd);
+        unlink(st->pub_path);
+        return;
+    }
+    p = mmap(NULL, sizeof *st->pub, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) {
+        unlink(st->pub_path);
+        return;
+    }
+    st->pub = p;
+}
+
+/* After a write: two stores to shared memory, which outlive the process. */
+static void publish(struct memory_store *st, uint64_t expires)
+{
+    if (st->pub == NULL)
+        return;
+    __atomic_store_n(&st->pub->records, (uint64_t)HASH_COUNT(st->table), __ATOMIC_RELAXED);
+    if (expires > st->pub->latest)
+        __atomic_store_n(&st->pub->latest, expires, __ATOMIC_RELAXED);
+}
 
 static struct entry *find(struct memory_store *st, const char *key)
 {
@@ -87,17 +153,49 @@ static struct store *memory_open(const char *spec, const struct store_options *o
     st->base.ops = &store_memory_ops;
     st->max = opt->memory_max ? opt->memory_max : 100000;
     st->gc_foreground = opt->gc_foreground;
+    st->stats = opt->stats;
+    if (opt->orphan_dir)
+        publish_open(st, opt->orphan_dir);
     return &st->base;
 }
 
+/* The worker goes away with its table: its live sessions are lost, and
+ * counted here. The published file goes first, so that a kill between
+ * the two loses the count rather than counting twice. */
 static void memory_close(struct store *base)
 {
     struct memory_store *st = (struct memory_store *)base;
     struct entry *e, *tmp;
+    uint64_t now = (uint64_t)time(NULL), live = 0;
 
-    HASH_ITER(hh, st->table, e, tmp)
+    if (st->pub) {
+        unlink(st->pub_path);
+        munmap(st->pub, sizeof *st->pub);
+    }
+    HASH_ITER(hh, st->table, e, tmp) {
+        live += e->expires > now;       /* as session_live has it */
         drop(st, e);
+    }
+    stats_add(st->stats, STAT_SESSIONS_LOST, live);
     free(st);
+}
+
+uint64_t store_memory_orphans(const char *dir, pid_t pid, uint64_t now)
+{
+    char path[4096];
+    struct published p;
+    int fd;
+    ssize_t n;
+
+    if (published_path(path, sizeof path, dir, pid) < 0 ||
+        (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+        return 0;
+    n = pread(fd, &p, sizeof p, 0);
+    close(fd);
+    unlink(path);
+    if (n != (ssize_t)sizeof p || p.latest <= now)
+        return 0;
+    return p.records;
 }
 
 static enum store_err memory_get(struct store *base, const char *key, void *buf,
@@ -149,6 +247,7 @@ static enum store_err memory_put(struct store *base, const struct store_write *w
     n = reclaim(st, now, st->gc_foreground, (size_t)st->gc_foreground * RECLAIM_LOOK);
     HASH_ADD_STR(st->table, key, e);
     st->bytes += sizeof *e + e->len;
+    publish(st, e->expires);
     if (new_version)
         *new_version = e->version;
     if (reclaimed)
@@ -164,6 +263,7 @@ static enum store_err memory_del(struct store *base, const char *key)
     if (e == NULL)
         return STORE_ENOTFOUND;
     drop(st, e);
+    publish(st, 0);
     return STORE_OK;
 }
 

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum store_err {
     STORE_OK = 0,
@@ -26,6 +27,8 @@ enum store_err {
     STORE_EBADRECORD,     /* a stored value of a size no record can have */
 };
 
+struct stats;
+
 struct store_options {
     int nosync;               /* NORI_SYNC=none: no fsync per commit */
     size_t map_size;          /* NORI_LMDB_MAPSIZE, bytes */
@@ -34,6 +37,13 @@ struct store_options {
     unsigned redis_timeout_ms;/* NORI_REDIS_TIMEOUT_MS: connect, read, write */
     unsigned redis_wait;      /* NORI_REDIS_WAIT: replicas a commit waits for */
     size_t memory_max;        /* NORI_MEMORY_MAX: records one worker keeps */
+    /* memory: where the live records a closed store still held are
+     * counted (sessions_lost); NULL: nowhere. */
+    struct stats *stats;
+    /* memory, under a supervisor: the directory where the store keeps
+     * DIR/memory.PID, its record count for store_memory_orphans to read
+     * if the worker is killed; NULL: no such file. */
+    const char *orphan_dir;
 };
 
 /* One write: put `key` at version `expect` (0: must not exist yet). When
@@ -92,5 +102,12 @@ const char *store_backend(const struct store *st);
 /* Records in the store, and bytes of its data file in use. */
 enum store_err store_stat(struct store *st, size_t *records, size_t *bytes);
 const char *store_strerror(enum store_err err);
+
+/* The supervisor's side of a memory store's published count: when worker
+ * pid has gone (reaped) leaving dir/memory.PID behind, it never counted
+ * its own sessions at close; returns the records it held then (0 when
+ * the latest expiry among them had passed at `now`, unix seconds), and
+ * removes the file. 0 when there is no such file. */
+uint64_t store_memory_orphans(const char *dir, pid_t pid, uint64_t now);
 
 #endif

@@ -13,8 +13,10 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "fcgi/stats.h"
 #include "session/store.h"
 
 static char root[64], dir[96], spec[128];
@@ -776,6 +778,116 @@ START_TEST(memory_store)
 }
 END_TEST
 
+/* A memory store closed on the way out counts the live records it
+ * drops in sessions_lost, and not the expired ones. */
+START_TEST(memory_close_counts_lost_sessions)
+{
+    struct store_options mo = opt;
+    char err[256], path[160], key[16];
+    uint64_t now = (uint64_t)time(NULL), v;
+    unsigned n;
+
+    dir_fresh();
+    snprintf(path, sizeof path, "%s/stats", dir);
+    struct stats *stats = stats_open(path, 1);
+    ck_assert_ptr_nonnull(stats);
+    stats_add(stats, STAT_SESSIONS_LOST, 7);    /* an earlier worker's */
+    mo.stats = stats;
+    mo.gc_foreground = 0;                       /* the expired ones stay */
+    struct store *st = store_open("memory", &mo, err, sizeof err);
+    ck_assert_msg(st != NULL, "%s", err);
+    for (int i = 0; i < 5; i++) {
+        snprintf(key, sizeof key, "live%d", i);
+        ck_assert_int_eq(put(st, key, "x", 0, now + 3600, now, &v, &n), STORE_OK);
+    }
+    for (int i = 0; i < 3; i++) {
+        snprintf(key, sizeof key, "old%d", i);
+        ck_assert_int_eq(put(st, key, "x", 0, now - 10, now - 20, &v, &n), STORE_OK);
+    }
+    ck_assert_int_eq(store_del(st, "live0"), STORE_OK);   /* ended: not lost */
+    ck_assert_uint_eq(stats_get(stats, STAT_SESSIONS_LOST), 7);
+    store_close(st);
+    ck_assert_uint_eq(stats_get(stats, STAT_SESSIONS_LOST), 7 + 4);
+    /* Without a handle, a close counts nowhere and still frees. */
+    mo.stats = NULL;
+    st = store_open("memory", &mo, err, sizeof err);
+    ck_assert_int_eq(put(st, "k", "x", 0, now + 3600, now, &v, &n), STORE_OK);
+    store_close(st);
+    ck_assert_uint_eq(stats_get(stats, STAT_SESSIONS_LOST), 7 + 4);
+    stats_close(stats);
+    store_gone(NULL);
+}
+END_TEST
+
+/* Under a supervisor the store keeps DIR/memory.PID current: a killed
+ * worker's count is read from it by store_memory_orphans (which removes
+ * it), and a store that counted itself at close leaves none behind. */
+START_TEST(memory_publishes_for_the_supervisor)
+{
+    struct store_options mo = opt;
+    char err[256], path[160];
+    uint64_t now = (uint64_t)time(NULL), v;
+    unsigned n;
+    struct stat sb;
+    pid_t pid;
+    int status;
+
+    dir_fresh();
+    snprintf(path, sizeof path, "%s/memory.%ld", dir, (long)getpid());
+    mo.orphan_dir = dir;
+    /* A file left by a dead process of the same pid starts again at 0. */
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("stale bytes, more than sixteen of them", f);
+    fclose(f);
+    struct store *st = store_open("memory", &mo, err, sizeof err);
+    ck_assert_msg(st != NULL, "%s", err);
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_uint_eq(sb.st_mode & 0777, 0600);
+    ck_assert_uint_eq(sb.st_size, 16);
+    store_close(st);
+    ck_assert_int_eq(stat(path, &sb), -1);          /* counted itself: gone */
+    ck_assert_uint_eq(store_memory_orphans(dir, getpid(), now), 0);
+
+    /* A child that dies without closing: its count survives it. */
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct store *cs = store_open("memory", &mo, err, sizeof err);
+        int ok = cs != NULL &&
+                 put(cs, "a", "x", 0, now + 3600, now, &v, &n) == STORE_OK &&
+                 put(cs, "b", "x", 0, now + 3600, now, &v, &n) == STORE_OK &&
+                 put(cs, "c", "x", 0, now + 3600, now, &v, &n) == STORE_OK &&
+                 put(cs, "d", "x", 0, now + 3600, now, &v, &n) == STORE_OK &&
+                 store_del(cs, "d") == STORE_OK;
+        _exit(ok ? 0 : 1);                          /* no store_close */
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    snprintf(path, sizeof path, "%s/memory.%ld", dir, (long)pid);
+    ck_assert_int_eq(stat(path, &sb), 0);
+    /* Once every record it held has expired, nothing live was lost. */
+    ck_assert_uint_eq(store_memory_orphans(dir, pid, now + 3600), 0);
+    ck_assert_int_eq(stat(path, &sb), -1);
+
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct store *cs = store_open("memory", &mo, err, sizeof err);
+        int ok = cs != NULL &&
+                 put(cs, "a", "x", 0, now + 3600, now, &v, &n) == STORE_OK &&
+                 put(cs, "b", "x", 0, now + 3600, now, &v, &n) == STORE_OK &&
+                 put(cs, "b", "y", 1, now + 3600, now, &v, &n) == STORE_OK;
+        _exit(ok ? 0 : 1);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_uint_eq(store_memory_orphans(dir, pid, now), 2);
+    ck_assert_uint_eq(store_memory_orphans(dir, pid, now), 0);    /* once */
+    store_gone(NULL);
+}
+END_TEST
+
 START_TEST(racing_processes_lose_nothing)
 {
     struct store *st = store_fresh();
@@ -853,6 +965,8 @@ int main(void)
     tcase_add_test(tc, redis_specs);
     tcase_add_test(tc, redis_down_is_edown);
     tcase_add_test(tc, memory_store);
+    tcase_add_test(tc, memory_close_counts_lost_sessions);
+    tcase_add_test(tc, memory_publishes_for_the_supervisor);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
