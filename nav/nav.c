@@ -1,10 +1,11 @@
 /* nav.c -- strict parsing of query strings and form bodies, canonical URLs,
  * HTML escaping.
  *
- * Validation is by table, after kcgi: every known key names a validator
- * and the typed field it fills. Unknown keys are checked for well-formed
- * encoding and otherwise ignored, so a bookmark with tracking tags still
- * works while a malformed one is still refused. */
+ * Validation is by table, after kcgi: the application's grammar (nori.h)
+ * names each of its keys' kind and the typed slot it fills, beside
+ * nori's own pg, act, _s and _k. Unknown keys are checked for
+ * well-formed encoding and otherwise ignored, so a bookmark with tracking
+ * tags still works while a malformed one is still refused. */
 #include <stdio.h>
 #include <string.h>
 

@@ -32,7 +32,7 @@ static const struct nori_setting settings[] = {
       "redis://[:PASSWORD@]HOST:PORT[/DB], redis+unix:///PATH[?db=N], "
       "redis-sentinel://HOST:PORT[,HOST:PORT...]/MASTER, memory"),
     S("NORI_REDIS_PREFIX", "redis-prefix", redis_prefix, "nori:",
-      "Redis: before every session key, so that several shops share one Redis"),
+      "Redis: before every session key, so that several applications share one Redis"),
     N("NORI_REDIS_TIMEOUT_MS", "redis-timeout-ms", redis_timeout_ms, "500", 1, 60000,
       "Redis: connect, read and write timeout, milliseconds"),
     S("NORI_ROUTE", "route", route, "",
