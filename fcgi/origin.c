@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../nav/nav.h"
 #include "origin.h"
 
 #define HOST_MAX 255
@@ -52,16 +53,10 @@ static int authority_parse(const char *p, const char *end, struct site *s)
     if (p == end)
         return 0;
     /* Browsers write ports without leading zeros; one with them is
-     * nobody's origin, and refusing it keeps comparison byte-exact. */
-    if (*p++ != ':' || p == end || end - p > 5 || *p == '0')
-        return -1;
-    unsigned long n = 0;
-    for (; p < end; p++) {
-        if (*p < '0' || *p > '9')
-            return -1;
-        n = n * 10 + (unsigned long)(*p - '0');
-    }
-    if (n == 0 || n > 65535)
+     * nobody's origin, and refusing it keeps comparison byte-exact: the
+     * strict decimal of the URL grammar. */
+    uint64_t n;
+    if (*p++ != ':' || nav_decimal(p, (size_t)(end - p), 65535, &n) < 0 || n == 0)
         return -1;
     s->port = (unsigned)n;
     return 0;

@@ -27,6 +27,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "../nav/nav.h"
 #include "store_impl.h"
 
 #define SESSION_KEY_MAX 64
@@ -99,21 +100,15 @@ static uint64_t mono_ms(void)
 
 /* ---- the spec ---- */
 
-/* A decimal in [min, max] filling exactly s[0..n). */
+/* A strict decimal (nav.h: no sign, no leading zero) in [min, max]
+ * filling exactly s[0..n). */
 static int parse_num(const char *s, size_t n, long min, long max, long *out)
 {
-    long v = 0;
+    uint64_t v;
 
-    if (n == 0 || n > 9)
+    if (nav_decimal(s, n, (uint64_t)max, &v) < 0 || v < (uint64_t)min)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (v < min || v > max)
-        return -1;
-    *out = v;
+    *out = (long)v;
     return 0;
 }
 
