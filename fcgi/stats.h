@@ -10,10 +10,11 @@
 
 #include <stdint.h>
 
+/* A new statistic goes at the end: the file is shared with workers of
+ * the build before, and the slots already there keep their place. */
 enum stat_id {
     STAT_REQUESTS,
     STAT_PAGES,
-    STAT_ACTIONS,           /* POSTs that reached the application */
     STAT_SESSIONS_CREATED,
     STAT_COMMITS,
     STAT_COMMITS_AVOIDED,   /* requests answered without a commit */
@@ -21,9 +22,9 @@ enum stat_id {
     STAT_RECLAIMED,
     STAT_4XX,
     STAT_5XX,
+    STAT_ACTIONS,           /* POSTs that reached the application */
     STAT_CACHE_BYTES,       /* written to the current page cache generation */
-    /* Live sessions a memory store held when its worker went away. Last,
-     * so that the slots before it keep their place in an older file. */
+    /* Live sessions a memory store held when its worker went away. */
     STAT_SESSIONS_LOST,
     STAT_COUNT
 };
