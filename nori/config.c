@@ -182,9 +182,9 @@ static int derive(struct nori_config *cfg, char *err, size_t errlen)
                  "http(s)://host[:port], separated by commas or blanks");
         return -1;
     }
-    size_t rl = strspn(cfg->route, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                   "0123456789-_");
-    if (cfg->route[rl] != '\0' || rl > NAV_ROUTE_MAX) {
+    /* A route is the word after the dot of KEY.ROUTE: the grammar's rule. */
+    size_t rl = strlen(cfg->route);
+    if (rl > 0 && (!nav_word(cfg->route, rl) || rl > NAV_ROUTE_MAX)) {
         snprintf(err, errlen, "NORI_ROUTE: '%s' is not 1..%d of A-Z a-z 0-9 - _",
                  cfg->route, NAV_ROUTE_MAX);
         return -1;
