@@ -18,8 +18,7 @@ BUILD     ?= build
 # tests (check, curl, spawn-fcgi, cgi-fcgi from libfcgi-bin, clang and its
 # runtime for the fuzzers and sanitizers, valgrind for make valgrind,
 # man-db to check the man page),
-# serving (lighttpd, and its mod_magnet from lighttpd-modules-lua for the
-# page cache; Apache with mod_fcgid and nginx for their tested
+# serving (lighttpd; Apache with mod_fcgid and nginx for their tested
 # configs; redis-server, redis-sentinel and redis-cli for the Redis
 # store's tests), the browser walk (chromium headless, driven through
 # chromium-driver by python3-selenium), the guides' own commands (setpriv
@@ -27,7 +26,7 @@ BUILD     ?= build
 # unit's rating (systemd; it need not be PID 1), load (wrk, siege), the
 # plot of the latency bench (gnuplot-nox).
 PACKAGES = gcc make pkg-config libfcgi-dev uthash-dev liblmdb-dev libcrypt-dev \
-           check lighttpd lighttpd-modules-lua curl \
+           check lighttpd curl \
            spawn-fcgi libfcgi-bin clang libclang-rt-14-dev wrk siege procps \
            man-db apache2 libapache2-mod-fcgid nginx-light iproute2 valgrind \
            chromium chromium-driver python3-selenium gnuplot-nox \

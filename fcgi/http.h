@@ -35,6 +35,7 @@ struct request {
     const char *path_info;      /* "" when absent */
     const char *content_type;   /* NULL when absent */
     const char *if_none_match;  /* NULL when absent */
+    const char *if_modified_since; /* NULL when absent */
     const char *cookie;         /* NULL when absent */
     const char *remote_addr;    /* the client, as the web server saw it */
     const char *host;           /* Host header, NULL when absent */

@@ -159,7 +159,7 @@ static int cgi_write(struct io *io, const char *buf, size_t n)
     X(CONTENT_LENGTH) X(CONTENT_TYPE) \
     X(FCGI_ROLE) \
     X(HTTPS) X(HTTP_COOKIE) X(HTTP_FORWARDED) X(HTTP_HOST) \
-    X(HTTP_IF_NONE_MATCH) X(HTTP_ORIGIN) X(HTTP_SEC_FETCH_SITE) X(HTTP_VIA) \
+    X(HTTP_IF_MODIFIED_SINCE) X(HTTP_IF_NONE_MATCH) X(HTTP_ORIGIN) X(HTTP_SEC_FETCH_SITE) X(HTTP_VIA) \
     X(HTTP_X_FORWARDED_FOR) \
     X(NORI_AUTHORIZE) \
     X(PATH_INFO) \
@@ -316,6 +316,7 @@ static void request_build(struct io *io, struct arena *a, struct request *req,
     req->path_info = or_empty(p[P_PATH_INFO]);
     req->content_type = p[P_CONTENT_TYPE];
     req->if_none_match = p[P_HTTP_IF_NONE_MATCH];
+    req->if_modified_since = p[P_HTTP_IF_MODIFIED_SINCE];
     req->cookie = p[P_HTTP_COOKIE];
     req->remote_addr = or_empty(p[P_REMOTE_ADDR]);
     req->host = p[P_HTTP_HOST];

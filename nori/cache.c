@@ -1,5 +1,5 @@
-/* cache.c -- the page cache's files (cache.h): generations, the script
- * and symlink that name the current one, and the pages themselves. */
+/* cache.c -- the page cache's files (cache.h): generations, the link
+ * that names and dates the current one, and the pages themselves. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -8,57 +8,21 @@
 #include <string.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uthash.h>
 
 #include "../fcgi/stats.h"
 #include "cache.h"
-#include "service.h"
 
 #define KEY_MAX 200             /* a longer query is not kept: a name is 255 */
 
-/* lighttpd's mod_magnet runs this for every request to the mount; it is
- * rewritten, and re-read by lighttpd, at every switch of generation.
- * Anything but a GET or HEAD of a query made of the bytes a canonical
- * URL can hold, without a session cookie, is left to nori (return 0),
- * as is a page not in the cache. The headers are the ones nori sends
- * with a sessionless page (nori/dispatch.c). */
-static const char script_on[] =
-    "-- Written by nori at each page cache switch: do not edit.\n"
-    "local r = lighty.r\n"
-    "local m = r.req_attr[\"request.method\"]\n"
-    "if m ~= \"GET\" and m ~= \"HEAD\" then return 0 end\n"
-    "local q = r.req_attr[\"uri.query\"] or \"\"\n"
-    "local p = r.req_attr[\"uri.path\"] or \"\"\n"
-    "if #q > %d or q:find(\"[^%%w=&%%%%._~-]\") then return 0 end\n"
-    "if p:find(\"[^%%w/._-]\") or p:find(\"..\", 1, true) then return 0 end\n"
-    "local c = r.req_header[\"Cookie\"]\n"
-    "if c and c:find(\"nori_s=\", 1, true) then return 0 end\n"
-    "local file = \"%s\" .. p .. \"/\" .. (q == \"\" and \"index\" or q) .. \".html\"\n"
-    "local st = lighty.c.stat(file)\n"
-    "if not st or not st.is_file then return 0 end\n"
-    "local etag = '%s'\n"
-    "local h = r.resp_header\n"
-    "h[\"X-Content-Type-Options\"] = \"nosniff\"\n"
-    "h[\"Referrer-Policy\"] = \"same-origin\"\n"
-    "h[\"Content-Security-Policy\"] = \"%s\"\n"
-    "h[\"ETag\"] = etag\n"
-    "h[\"Cache-Control\"] = \"public, max-age=60\"\n"
-    "%s"
-    "local inm = r.req_header[\"If-None-Match\"]\n"
-    "if inm and (inm:find(etag, 1, true) or inm:find(\"*\", 1, true)) then return 304 end\n"
-    "h[\"Content-Type\"] = \"text/html; charset=utf-8\"\n"
-    "r.resp_body.set({ { filename = file } })\n"
-    "return 200\n";
-
-static const char script_off[] =
-    "-- Written by nori: the page cache is off (NORI_PAGE_CACHE=off).\n"
-    "return 0\n";
-
-/* Written whole to a temporary name, then renamed over the old one. */
-static int file_replace(const char *path, const char *bytes, size_t len)
+/* Written whole to a temporary name, dated, then renamed over the old
+ * one: the web server sends the file's date as its Last-Modified. */
+static int file_replace(const char *path, const char *bytes, size_t len, time_t date)
 {
+    const struct timespec times[2] = {{date, 0}, {date, 0}};
     char tmp[4200];
     int fd, ok;
 
@@ -67,7 +31,7 @@ static int file_replace(const char *path, const char *bytes, size_t len)
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
-    ok = write(fd, bytes, len) == (ssize_t)len;
+    ok = write(fd, bytes, len) == (ssize_t)len && futimens(fd, times) == 0;
     if (close(fd) < 0)
         ok = 0;
     if (!ok || rename(tmp, path) < 0) {
@@ -77,8 +41,10 @@ static int file_replace(const char *path, const char *bytes, size_t len)
     return 0;
 }
 
-static int symlink_replace(const char *target, const char *path)
+/* The link carries the generation's date as its own mtime. */
+static int symlink_replace(const char *target, const char *path, time_t date)
 {
+    const struct timespec times[2] = {{date, 0}, {date, 0}};
     char tmp[4200];
 
     if (snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid()) >= (int)sizeof tmp)
@@ -86,7 +52,7 @@ static int symlink_replace(const char *target, const char *path)
     unlink(tmp);
     if (symlink(target, tmp) < 0)
         return -1;
-    if (rename(tmp, path) < 0) {
+    if (utimensat(AT_FDCWD, tmp, times, AT_SYMLINK_NOFOLLOW) < 0 || rename(tmp, path) < 0) {
         unlink(tmp);
         return -1;
     }
@@ -139,12 +105,63 @@ static void generation_name(const char *etag, char *out, size_t cap)
     out[n] = '\0';
 }
 
+/* Sleeps until the clock has passed t, a second at most: used only
+ * when a generation replaces one made within the same second. */
+static void wait_past(time_t t)
+{
+    const struct timespec tick = {0, 50 * 1000 * 1000};
+
+    for (int i = 0; i < 25 && time(NULL) <= t; i++)
+        nanosleep(&tick, NULL);
+}
+
+/* What the link at path names: 1 generation name, 0 another one, -1 no
+ * link. *st gets the link's own status, its date included. */
+static int link_names(const char *path, const char *name, struct stat *st)
+{
+    char target[64];
+    ssize_t n = readlink(path, target, sizeof target - 1);
+
+    if (n < 0 || lstat(path, st) < 0)
+        return -1;
+    target[n] = '\0';
+    return strcmp(target, name) == 0;
+}
+
+/* The date of generation name, made current through the link at path if
+ * it is not already. Last-Modified has whole seconds: a new generation
+ * must be dated after the one it replaces, or a browser holding a page
+ * of the old one would be told that the new one is not modified. So a
+ * switch within the old generation's second waits for the next one (and
+ * a clock set back dates the new generation just after the old). */
+static int generation_date(const char *path, const char *name, time_t *date)
+{
+    struct stat st;
+    int named = link_names(path, name, &st);
+    time_t old = named == 0 ? st.st_mtime : 0, now;
+
+    if (named == 1) {
+        *date = st.st_mtime;
+        return 0;
+    }
+    if ((now = time(NULL)) <= old) {
+        wait_past(old);
+        now = time(NULL) > old ? time(NULL) : old + 1;
+    }
+    if (symlink_replace(name, path, now) < 0)
+        return -1;
+    /* Another worker may have switched at the same moment: the date read
+     * back is the one every worker of the generation sends. */
+    *date = link_names(path, name, &st) == 1 ? st.st_mtime : now;
+    return 0;
+}
+
 enum cache_err cache_open(struct page_cache *pc, const char *rundir, int on,
-                          unsigned long max, const char *etag, int vary_cookie,
+                          unsigned long max, const char *etag,
                           struct stats *stats, char *err, size_t errlen)
 {
-    char pages[4096], path[4200], name[64], script[4096 + sizeof script_on];
-    int n;
+    char pages[4096], path[4200], name[64];
+    struct tm tm;
 
     cache_close(pc);
     memset(pc, 0, sizeof *pc);
@@ -154,20 +171,14 @@ enum cache_err cache_open(struct page_cache *pc, const char *rundir, int on,
         return fail(err, errlen, "path too long:", rundir);
     if (mkdir(pages, 0755) < 0 && errno != EEXIST)
         return fail(err, errlen, "cannot make", pages);
-    /* The path goes into the script as a Lua string literal. */
-    if (strpbrk(pages, "\"\\\n'") != NULL) {
-        errno = EINVAL;
-        return fail(err, errlen, "a run directory with a quote, backslash or "
-                    "newline cannot hold it:", pages);
-    }
     generation_name(etag, name, sizeof name);
-    snprintf(path, sizeof path, "%s/nori-cache.lua", pages);
+    snprintf(path, sizeof path, "%s/current", pages);
     if (!on) {
+        /* No link: every request the web server tries reaches nori. */
+        if (unlink(path) < 0 && errno != ENOENT)
+            return fail(err, errlen, "cannot remove", path);
         generations_prune(pages, "");
-        snprintf(script, sizeof script, "%s/current", pages);
-        unlink(script);
-        return file_replace(path, script_off, sizeof script_off - 1) < 0
-                   ? fail(err, errlen, "cannot write", path) : CACHE_OK;
+        return CACHE_OK;
     }
     if (snprintf(pc->gen, sizeof pc->gen, "%s/%s", pages, name) >= (int)sizeof pc->gen)
         return fail(err, errlen, "path too long:", pages);
@@ -178,28 +189,25 @@ enum cache_err cache_open(struct page_cache *pc, const char *rundir, int on,
         /* A new generation starts empty: its size starts at 0. */
         stats_set(stats, STAT_CACHE_BYTES, 0);
     }
-    n = snprintf(script, sizeof script, script_on, KEY_MAX, pc->gen, etag, HEADER_CSP,
-                 vary_cookie ? "h[\"Vary\"] = \"Cookie\"\n" : "");
-    if (n < 0 || (size_t)n >= sizeof script)
-        return fail(err, errlen, "path too long:", pc->gen);
-    if (file_replace(path, script, (size_t)n) < 0)
-        return fail(err, errlen, "cannot write", path);
-    snprintf(path, sizeof path, "%s/current", pages);
-    if (symlink_replace(name, path) < 0)
+    if (generation_date(path, name, &pc->date) < 0)
         return fail(err, errlen, "cannot link", path);
+    strftime(pc->last_modified, sizeof pc->last_modified, "%a, %d %b %Y %H:%M:%S GMT",
+             gmtime_r(&pc->date, &tm));
     generations_prune(pages, name);
     pc->on = 1;
     return CACHE_OK;
 }
 
 /* What a canonical query and a mount prefix may hold to be a file name
- * under the generation: the script above refuses the rest as well. */
+ * under the generation, and a URL path the web server maps to it
+ * unchanged: no '%', which the server would decode first (lighttpd.conf
+ * sends any query with one to nori). */
 static int key_ok(const char *prefix, const char *query)
 {
     size_t q = strlen(query);
 
     if (q > KEY_MAX || strspn(query, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
-                                     "qrstuvwxyz0123456789=&%._~-") != q)
+                                     "qrstuvwxyz0123456789=&._~-") != q)
         return 0;
     return strspn(prefix, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                           "0123456789/._-") == strlen(prefix) &&
@@ -267,6 +275,6 @@ void cache_store(struct page_cache *pc, const char *prefix, const char *query,
             *s = '/';
         }
     mkdir(dir, 0755);
-    if (file_replace(path, body, len) == 0)
+    if (file_replace(path, body, len, pc->date) == 0)
         stats_add(pc->stats, STAT_CACHE_BYTES, len);
 }

@@ -5,19 +5,21 @@
  * sessionless pages (the application's data and this build): a catalog
  * reload or a new build is a new generation, empty until its pages are
  * rendered. A page is PREFIX/QUERY.html in it (PREFIX/index.html for an
- * empty query). What the web server reads is made at each switch:
+ * empty query), dated with the generation's date. pages/current is a
+ * symlink to the current generation: the web server maps a URL to
+ * pages/current/PREFIX/QUERY.html and serves the file if it is there. It
+ * is replaced by rename, so a server sees the old generation or the new
+ * one, never half of either; the other generations are removed.
  *
- *   pages/nori-cache.lua   the mod_magnet script for lighttpd, naming the
- *                          current generation and the headers nori sends
- *   pages/current          a symlink to it, for servers that map a URL to
- *                          a file by themselves (nginx try_files)
- *
- * Both are replaced by rename, so a server sees the old generation or the
- * new one, never half of either; the other generations are removed. */
+ * The link's own mtime is the generation's date, the Last-Modified of its
+ * pages: the file's date is what a web server sends with a file, and a
+ * static file carries no ETag of nori's, so with the cache on this date,
+ * not the ETag, is the validator of sessionless pages. */
 #ifndef NORI_CACHE_H
 #define NORI_CACHE_H
 
 #include <stddef.h>
+#include <time.h>
 
 struct stats;
 struct written;
@@ -25,6 +27,8 @@ struct written;
 struct page_cache {
     int on;
     char gen[4096];             /* RUNDIR/pages/<etag>, "" when off */
+    time_t date;                /* the generation's, its pages' mtime */
+    char last_modified[32];     /* date as an HTTP-date */
     unsigned long max;          /* bytes a generation may hold */
     struct stats *stats;        /* where its size is kept, shared */
     struct written *written;    /* what this worker wrote (cache.c) */
@@ -35,11 +39,11 @@ enum cache_err {
     CACHE_EDIR,                 /* RUNDIR/pages cannot be made or written */
 };
 
-/* Makes the generation of etag (a quoted ETag) current, or, when off,
- * makes the web server pass every request to nori. vary_cookie: the
- * cookie carrier's pages say Vary: Cookie. */
+/* Makes the generation of etag (a quoted ETag) current and reads its
+ * date, or, when off, removes the link, so that the web server passes
+ * every request to nori. */
 enum cache_err cache_open(struct page_cache *pc, const char *rundir, int on,
-                          unsigned long max, const char *etag, int vary_cookie,
+                          unsigned long max, const char *etag,
                           struct stats *stats, char *err, size_t errlen);
 
 /* Keeps a page: prefix is SCRIPT_NAME, query the canonical query string.

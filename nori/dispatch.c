@@ -147,14 +147,39 @@ static void page_keep(struct nori_req *r)
                     r->resp->body, r->resp->body_len);
 }
 
+/* With the page cache on, If-Modified-Since against the generation's
+ * date, compared as lighttpd compares a file's (the same string, or a
+ * date that is not before it), so that nori and the web server answer a
+ * revalidation alike. An unreadable date is no match. */
+static int unmodified_since(const char *ims, const struct page_cache *pc)
+{
+    struct tm tm = {0};
+    const char *end;
+
+    if (strcmp(ims, pc->last_modified) == 0)
+        return 1;
+    end = strptime(ims, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    return end != NULL && *end == '\0' && timegm(&tm) >= pc->date;
+}
+
+/* Whether the visitor's copy of a sessionless page is the current one.
+ * The validator is the generation's date with the page cache on (cache.h
+ * says why), and then If-None-Match is not looked at, there being no
+ * ETag to match; the ETag otherwise. */
+static int copy_current(const struct service *svc, const struct request *req)
+{
+    if (svc->cache.on)
+        return req->if_modified_since && unmodified_since(req->if_modified_since, &svc->cache);
+    return req->if_none_match && etag_matches(req->if_none_match, svc->etag);
+}
+
 /* The browsing visitor's path: no key, so no store; the page depends only
- * on the URL and what the ETag covers, so a 304 costs no rendering. */
+ * on the URL and what the validator covers, so a 304 costs no rendering. */
 static void serve_sessionless(struct nori_req *r, const struct nori_page *page)
 {
     const struct service *svc = r->nori->svc;
-    const struct request *req = r->nori->req;
 
-    if (req->if_none_match && etag_matches(req->if_none_match, svc->etag)) {
+    if (copy_current(svc, r->nori->req)) {
         r->resp->status = 304;
         headers_common(r->resp);
     } else if (render(r, page) != 200) {
@@ -162,13 +187,21 @@ static void serve_sessionless(struct nori_req *r, const struct nori_page *page)
     } else if (page->cache && svc->cache.on) {
         page_keep(r);
     }
-    response_header(r->resp, "ETag", svc->etag);
-    response_header(r->resp, "Cache-Control", "public, max-age=60");
+    if (svc->cache.on)
+        response_header(r->resp, "Last-Modified", svc->cache.last_modified);
+    else
+        response_header(r->resp, "ETag", svc->etag);
+    /* Not "public": nothing here answers an Authorization, so it adds
+     * nothing, and it is what lighttpd's mod_expire sends with a page
+     * from the cache (lighttpd.conf). */
+    response_header(r->resp, "Cache-Control", "max-age=60");
     /* With the cookie carrier the same URL is a personal page for a
      * nori_s holder: a shared cache must not hand this one to them, nor
      * theirs to anyone (theirs is no-store anyway). The url carrier puts
-     * the key in the URL, so the URL alone tells the pages apart. */
-    if (visit_cookie_carried(&svc->sessions))
+     * the key in the URL, so the URL alone tells the pages apart; but the
+     * web server that answers from the page cache cannot tell the
+     * carriers apart, and says it always. */
+    if (visit_cookie_carried(&svc->sessions) || svc->cache.on)
         response_header(r->resp, "Vary", "Cookie");
 }
 

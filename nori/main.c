@@ -114,7 +114,7 @@ static int process_load(void *ctx, char *err, size_t errlen)
     p->svc.sessions.store_opt.orphan_dir = p->supervised ? p->cfg.rundir : NULL;
     if (cache_open(&p->svc.cache, p->cfg.rundir, p->cfg.page_cache,
                    p->cfg.page_cache_max_kb << 10, p->svc.etag,
-                   p->cfg.carrier == CARRIER_COOKIE, p->stats, err, errlen) != CACHE_OK)
+                   p->stats, err, errlen) != CACHE_OK)
         goto fail;
     return 0;
 fail:

@@ -5,11 +5,13 @@
 # the same sources give the same build identity wherever they are built.
 source "$(dirname "$0")/lib.sh"
 
-# oneshot BINARY [VAR=value...]: the Item page as a one-shot CGI run.
+# oneshot BINARY [VAR=value...]: the Item page as a one-shot CGI run,
+# page cache off: with it on, the validator is the cache generation's
+# date (pagecache.sh), and the generation is named by this ETag.
 oneshot() {
     local bin=$1; shift
     env -i "$@" QUERY_STRING='pg=Item&id=26' SCRIPT_NAME=/shop REQUEST_METHOD=GET \
-        NORI_RUNDIR="$TMP" "$bin"
+        NORI_RUNDIR="$TMP" NORI_PAGE_CACHE=off "$bin"
 }
 etag_of() { oneshot "$1" | sed -n 's/^ETag: *//p' | tr -d '\r'; }
 

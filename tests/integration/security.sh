@@ -82,16 +82,18 @@ expect_no_header Variable-NORI_USER "no user named to a client"
 
 echo "caching with the url carrier"
 get 200 '/shop?pg=Item&id=26' "Item"
-expect_no_header Vary "url carrier: the URL tells pages apart"
+# The url carrier's URL tells pages apart, but the page cache's answers
+# (the shipped config) cannot tell the carriers apart and always vary.
+expect_header Vary '^Cookie$' "the page cache's pages vary with the cookie"
 srv_stop
 
 echo "caching with the cookie carrier"
 srv_start NORI_SESSION_CARRIER=cookie
 get 200 '/shop?pg=Item&id=26' "Item, cookie carrier"
-expect_header Cache-Control '^public' "a sessionless page may be cached"
+expect_header Cache-Control '^max-age=60$' "a sessionless page may be cached"
 expect_header Vary '^Cookie$' "but varies with the cookie"
-etag=$(header ETag)
-req -H "If-None-Match: $etag" '/shop?pg=Item&id=26'
+lm=$(header Last-Modified)
+req -H "If-Modified-Since: $lm" '/shop?pg=Item&id=26'
 expect_status 304 "its 304"
 expect_header Vary '^Cookie$' "says Vary too"
 rm -f "$JAR"

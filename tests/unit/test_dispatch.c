@@ -384,7 +384,7 @@ START_TEST(home_is_public_and_validated)
     ck_assert_ptr_nonnull(strstr(body, "<h1>Home</h1>"));
     ck_assert_ptr_nonnull(strstr(body, "count=0<"));
     header_is("Content-Type", "text/html; charset=utf-8");
-    header_is("Cache-Control", "public, max-age=60");
+    header_is("Cache-Control", "max-age=60");
     ck_assert_ptr_null(header("Vary"));         /* the url carrier */
     ck_assert_ptr_null(header("Set-Cookie"));
     security_headers();
@@ -405,7 +405,7 @@ START_TEST(home_is_public_and_validated)
     ck_assert_int_eq(answer(), 304);
     ck_assert_uint_eq(resp.body_len, 0);
     header_is("ETag", etag);
-    header_is("Cache-Control", "public, max-age=60");
+    header_is("Cache-Control", "max-age=60");
     security_headers();
 
     /* A list and a weak tag match too; another tag does not. */
@@ -427,6 +427,47 @@ START_TEST(home_is_public_and_validated)
     ck_assert_uint_eq(counter(STAT_SESSIONS_CREATED), 0);
     ck_assert_uint_eq(counter(STAT_COMMITS_AVOIDED), 6);
     ck_assert_uint_eq(counter(STAT_PAGES), 4);   /* the 304s rendered nothing */
+}
+END_TEST
+
+/* With the page cache on, the validator is the generation's date, sent
+ * as Last-Modified and compared as lighttpd compares a file's, so that a
+ * page from the cache and one from nori revalidate alike. */
+START_TEST(page_cache_dates_pages)
+{
+    svc.cache.on = 1;           /* gen "": nothing is written */
+    svc.cache.date = 1764000000;
+    snprintf(svc.cache.last_modified, sizeof svc.cache.last_modified, "%s",
+             "Mon, 24 Nov 2025 16:00:00 GMT");
+
+    request(HTTP_GET, "pg=Thing&id=1");
+    ck_assert_int_eq(answer(), 200);
+    header_is("Last-Modified", "Mon, 24 Nov 2025 16:00:00 GMT");
+    ck_assert_ptr_null(header("ETag"));
+    header_is("Cache-Control", "max-age=60");
+    header_is("Vary", "Cookie");    /* the cache cannot tell the carriers apart */
+
+    const char *unchanged[] = {"Mon, 24 Nov 2025 16:00:00 GMT",
+                               "Mon, 24 Nov 2025 16:00:01 GMT",
+                               "Tue, 25 Nov 2025 09:00:00 GMT"};
+    const char *changed[] = {"Mon, 24 Nov 2025 15:59:59 GMT", "yesterday",
+                             "Mon, 24 Nov 2025 16:00:00 GMT trailing", ""};
+    for (size_t i = 0; i < sizeof unchanged / sizeof *unchanged; i++) {
+        request(HTTP_GET, "pg=Thing&id=1");
+        req.if_modified_since = unchanged[i];
+        ck_assert_msg(answer() == 304, "If-Modified-Since: %s", unchanged[i]);
+        header_is("Last-Modified", "Mon, 24 Nov 2025 16:00:00 GMT");
+    }
+    for (size_t i = 0; i < sizeof changed / sizeof *changed; i++) {
+        request(HTTP_GET, "pg=Thing&id=1");
+        req.if_modified_since = changed[i];
+        ck_assert_msg(answer() == 200, "If-Modified-Since: %s", changed[i]);
+    }
+    /* There is no ETag to match: If-None-Match is not looked at. */
+    request(HTTP_GET, "pg=Thing&id=1");
+    req.if_none_match = svc.etag;
+    ck_assert_int_eq(answer(), 200);
+    svc.cache.on = 0;
 }
 END_TEST
 
@@ -760,7 +801,7 @@ START_TEST(cookie_carrier)
     service_up("memory", "", CARRIER_COOKIE);
     request(HTTP_GET, "");
     ck_assert_int_eq(answer(), 200);
-    header_is("Cache-Control", "public, max-age=60");
+    header_is("Cache-Control", "max-age=60");
     header_is("Vary", "Cookie");
 
     post_form("", "act=inc");
@@ -840,6 +881,7 @@ int main(void)
 
     tcase_add_checked_fixture(tc, setup_memory, service_down);
     tcase_add_test(tc, home_is_public_and_validated);
+    tcase_add_test(tc, page_cache_dates_pages);
     tcase_add_test(tc, bad_urls);
     tcase_add_test(tc, bad_posts);
     tcase_add_test(tc, refused_actions_make_no_session);
