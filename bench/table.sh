@@ -39,11 +39,11 @@ T0=$(date +%s)
 
 # ---- page cache switch ------------------------------------------------
 # /cache4 is the shipped setup: nori with NORI_PAGE_CACHE=on and lighttpd
-# serving kept pages through the mod_magnet script nori writes (as in
-# lighttpd.conf). Every other nori mount runs with the cache off, so that
+# serving kept pages with the page cache lines of lighttpd.conf itself
+# (cache_block below). Every other nori mount runs with the cache off, so that
 # it measures nori itself. BENCH_PAGE_CACHE=0 leaves the cache rows out.
 CACHE=1
-CACHE_NOTE="page cache: on in the cache rows only (lighttpd.conf's mod_magnet lines)"
+CACHE_NOTE="page cache: on in the cache rows only (lighttpd.conf's own lines, mounted at /cache4)"
 if [ "${BENCH_PAGE_CACHE:-1}" = 0 ]; then
     CACHE=0 CACHE_NOTE="page cache: not measured (BENCH_PAGE_CACHE=0)"
 fi
@@ -53,14 +53,13 @@ bash "$ROOT/bench/gen-catalog.sh" "$CATS" "$ITEMS" > "$DIR/catalog.tsv"
 CATALOG_NOTE="catalog: $ITEMS items in $CATS categories, $(( $(wc -c < "$DIR/catalog.tsv") / 1024 )) KiB (bench/gen-catalog.sh $CATS $ITEMS)"
 export NORI_CATALOG=$DIR/catalog.tsv NORI_SESSION_BIND=off
 MID=$(( (ITEMS + 1) / 2 ))
-# The floor and the ceiling copy the size of an Item page from the middle
+# The floor copies the size of an Item page from the middle
 # of the catalog (the ids, and so the pages, differ by a few bytes).
-FLOOR_BYTES=$(QUERY_STRING="pg=Item&id=$MID" "$NORI" | sed '1,/^\r$/d' | wc -c)
-head -c "$FLOOR_BYTES" /dev/zero | tr '\0' x > "$DIR/docroot/ceiling.html"
+FLOOR_BYTES=$(QUERY_STRING="pg=Item&id=$MID" NORI_PAGE_CACHE=off "$NORI" | sed '1,/^\r$/d' | wc -c)
 
 # ---- one lighttpd, a mount per policy and pool size ----------------------
 # /lazyN, /eagerN: nori with N workers; /cache4: nori with the page cache;
-# /floor: bench/floor.c, 4 workers; /ceiling.html: a static file.
+# /floor: bench/floor.c, 4 workers; /kept/ID.html: static files.
 MOUNTS=()
 declare -A PROCS POLICY ENVX
 for n in $(printf '%s\n' $WORKERS 4 | sort -nu); do
@@ -72,6 +71,14 @@ if [ "$CACHE" = 1 ]; then
     MOUNTS+=(cache4)
     PROCS[cache4]=4 POLICY[cache4]=lazy ENVX[cache4]='"NORI_PAGE_CACHE" => "on",'
 fi
+# cache_block: lighttpd.conf's page cache lines, from the /shop
+# conditional to the stat cache setting, for the /cache4 mount and its
+# run directory: the bench measures the very lines users run.
+cache_block() {
+    sed -n '/^\$HTTP\["url"\] == "\/shop" {/,/^server.stat-cache-engine/p' "$ROOT/lighttpd.conf" |
+        sed -e 's|/shop|/cache4|g' -e "s|rundir + \"/pages/current/\"|\"$DIR/run/cache4/pages/current/\"|" \
+            -e '/^server.stat-cache-engine/d'
+}
 PORT=$(free_port)
 BASE=http://127.0.0.1:$PORT
 {
@@ -85,10 +92,8 @@ BASE=http://127.0.0.1:$PORT
     # off for every mount alike, the ceiling's included.
     echo "server.stat-cache-engine = \"disable\""
     if [ "$CACHE" = 1 ]; then
-        echo "server.modules += ( \"mod_magnet\" )"
-        echo "\$HTTP[\"url\"] == \"/cache4\" {"
-        echo "  magnet.attract-raw-url-to = ( \"$DIR/run/cache4/pages/nori-cache.lua\" )"
-        echo "}"
+        echo "server.modules += ( \"mod_alias\", \"mod_rewrite\", \"mod_setenv\", \"mod_expire\" )"
+        cache_block
     fi
     echo "fastcgi.server += ("
     for m in "${MOUNTS[@]}"; do
@@ -120,7 +125,6 @@ until_200() {
 }
 for m in "${MOUNTS[@]}"; do until_200 "$BASE/$m?pg=Item&id=$MID"; done
 until_200 "$BASE/floor"
-until_200 "$BASE/ceiling.html"
 
 # ---- URL files ------------------------------------------------------------
 # items-M: Item pages of ids spread over the whole catalog, for mount M.
@@ -130,6 +134,20 @@ items_file() {   # MOUNT: the Item URL file of that mount
     [ -f "$DIR/items-$1" ] || sed "s|^|$BASE/$1?pg=Item\&id=|" "$DIR/ids" > "$DIR/items-$1"
     echo "$DIR/items-$1"
 }
+# The ceiling is the very Item pages of the rows as static files, fetched
+# once (from the page cache's mount, which keeps them as it answers, so
+# its rows are all hits) and served by the same lighttpd; the floor and
+# the ceiling are loaded from URL files of the same ids, as the Item rows
+# are, so that every row pays wrk's and siege's cost of a URL file alike.
+mkdir -p "$DIR/docroot/kept"
+src=lazy4
+[ "$CACHE" = 1 ] && src=cache4
+args=()
+while read -r id; do args+=(-o "$DIR/docroot/kept/$id.html" "$BASE/$src?pg=Item&id=$id"); done \
+    < <(cat "$DIR/ids"; echo "$MID")
+curl -sf "${args[@]}" || { echo "bench: the Item pages of /$src do not answer" >&2; exit 1; }
+sed "s|.*|$BASE/kept/&.html|" "$DIR/ids" > "$DIR/ceiling-urls"
+sed "s|^|$BASE/floor?pg=Item\&id=|" "$DIR/ids" > "$DIR/floor-urls"
 
 # The internet mix, on lazy4: 10 % Home, 20 % Category (any page of it),
 # 10 % Search, 55 % Item (any id), 5 % adds to the carts of 10 live
@@ -194,19 +212,27 @@ row s-lazy-10 siege 10 lazy4 "$(items_file lazy4)" "siege -b -c10" "Item, lazy"
 row s-lazy-100 siege 100 lazy4 "$(items_file lazy4)" "siege -b -c100" "Item, lazy"
 [ "$CACHE" = 1 ] && row s-cache-10 siege 10 cache4 "$(items_file cache4)" "siege -b -c10" "Item, lazy, page cache"
 row s-mix-10 siege 10 lazy4 "$DIR/mix" "siege -i -b -c10" "internet mix, 5 % adds"
-row s-floor-10 siege 10 floor "$BASE/floor" "siege -b -c10" "floor: bare libfcgi"
-row s-ceil-10 siege 10 - "$BASE/ceiling.html" "siege -b -c10" "ceiling: static file"
-row s-floor-100 siege 100 floor "$BASE/floor" "siege -b -c100" "floor: bare libfcgi"
-row s-ceil-100 siege 100 - "$BASE/ceiling.html" "siege -b -c100" "ceiling: static file"
+row s-floor-10 siege 10 floor "$DIR/floor-urls" "siege -b -c10" "floor: bare libfcgi"
+row s-ceil-10 siege 10 - "$DIR/ceiling-urls" "siege -b -c10" "ceiling: static file"
+row s-floor-100 siege 100 floor "$DIR/floor-urls" "siege -b -c100" "floor: bare libfcgi"
+row s-ceil-100 siege 100 - "$DIR/ceiling-urls" "siege -b -c100" "ceiling: static file"
 # The same with wrk, at each concurrency of the plot.
 for c in $CONCS; do
     row "w-eager-$c" wrk "$c" eager4 "$(items_file eager4)" "wrk -t1 -c$c" "Item, eager"
     row "w-lazy-$c" wrk "$c" lazy4 "$(items_file lazy4)" "wrk -t1 -c$c" "Item, lazy"
     [ "$CACHE" = 1 ] && row "w-cache-$c" wrk "$c" cache4 "$(items_file cache4)" "wrk -t1 -c$c" "Item, lazy, page cache"
     [ "$c" = 10 ] && row w-mix-10 wrk 10 lazy4 "$DIR/mix" "wrk -t1 -c10" "internet mix, 5 % adds"
-    row "w-floor-$c" wrk "$c" floor "$BASE/floor" "wrk -t1 -c$c" "floor: bare libfcgi"
-    row "w-ceil-$c" wrk "$c" - "$BASE/ceiling.html" "wrk -t1 -c$c" "ceiling: static file"
+    row "w-floor-$c" wrk "$c" floor "$DIR/floor-urls" "wrk -t1 -c$c" "floor: bare libfcgi"
+    row "w-ceil-$c" wrk "$c" - "$DIR/ceiling-urls" "wrk -t1 -c$c" "ceiling: static file"
 done
+# One URL, the Item page of the middle id, at -c10: wrk's own request
+# loop with no script, so that the client costs least and the server's
+# cost shows most; the page cache's goal (80 % of a static file) is read
+# here, against the same page as a static file.
+row u-lazy-10 wrk 10 lazy4 "$BASE/lazy4?pg=Item&id=$MID" "wrk -c10, one URL" "Item, lazy"
+[ "$CACHE" = 1 ] && row u-cache-10 wrk 10 cache4 "$BASE/cache4?pg=Item&id=$MID" "wrk -c10, one URL" "Item, lazy, page cache"
+row u-floor-10 wrk 10 floor "$BASE/floor" "wrk -c10, one URL" "floor: bare libfcgi"
+row u-ceil-10 wrk 10 - "$BASE/kept/$MID.html" "wrk -c10, one URL" "ceiling: static file"
 # Pool sizes, at -c10 (4 workers is the row above). The floor keeps 4.
 for n in $WORKERS; do
     [ "$n" = 4 ] && continue
@@ -311,7 +337,7 @@ done
 echo
 echo "nori, the 2008 Seaside/GemStone table, $(date -u '+%Y-%m-%d %H:%M UTC'), $CORES cores $(uname -m)," \
      "$(lighttpd -v 2>&1 | head -1 | cut -d' ' -f1), $(siege -V 2>&1 | grep -o 'SIEGE [0-9.]*' | head -1), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1,2)"
-echo "$CATALOG_NOTE; Item rows: 1000 ids spread over it; floor and ceiling: $FLOOR_BYTES bytes (Item id=$MID)"
+echo "$CATALOG_NOTE; Item rows: 1000 ids spread over it; floor: $FLOOR_BYTES bytes (Item id=$MID), ceiling: those 1000 Item pages as static files; every row from a URL file"
 echo "each run ${S} s, $ROUNDS interleaved rounds, median; lighttpd bin-path pools; fsync on every commit;" \
      "NORI_SESSION_BIND=off (no nori_b cookie); $CACHE_NOTE"
 printf '%-3s %-26s %9s %5s %7s %-17s %8s %-6s %10s %9s %6s %8s\n' \
@@ -328,7 +354,7 @@ for name in "${ROWS[@]}"; do
     if [ -f "$DIR/rates/$name.commits" ]; then
         cpk=$(awk '{c += $1; n += $2} END {printf "%.0f", n ? 1000 * c / n : 0}' "$DIR/rates/$name.commits")
     else cpk=-; fi
-    t=${name%%-*}     # s or w: compared with the floor and ceiling of its tool and -c
+    t=${name%%-*}     # s, w or u: compared with the floor and ceiling of its tool and -c
     ratios=$(awk -v r="${RATE[$name]:-0}" -v f="${RATE[$t-floor-${CONC[$name]}]:-0}" \
         -v c="${RATE[$t-ceil-${CONC[$name]}]:-0}" 'BEGIN {
         printf "%6s %8s", f ? sprintf("%.2f", r / f) : "-", c ? sprintf("%.2f", r / c) : "-" }')
@@ -338,6 +364,8 @@ for name in "${ROWS[@]}"; do
 done
 awk -v l="${RATE[s-lazy-10]:-0}" -v e="${RATE[s-eager-10]:-0}" -v wl="${RATE[w-lazy-10]:-0}" -v we="${RATE[w-eager-10]:-0}" 'BEGIN {
     printf "lazy/eager:"; if (e) printf " siege -c10 %.1fx", l / e; if (we) printf ", wrk -c10 %.1fx", wl / we; print "" }'
+awk -v u="${RATE[u-cache-10]:-0}" -v uc="${RATE[u-ceil-10]:-0}" -v w="${RATE[w-cache-10]:-0}" -v wc="${RATE[w-ceil-10]:-0}" 'BEGIN {
+    if (!u || !w) exit; printf "page cache / static file of the same bytes: one URL %.0f %%, URL file %.0f %% (wrk -c10)\n", 100 * u / uc, 100 * w / wc }'
 errs=
 for name in "${ROWS[@]}"; do
     e=$(cat "$DIR/rates/$name.err" 2>/dev/null | awk '{s += $1} END {print s + 0}')
