@@ -92,13 +92,6 @@ static int text_ok(const char *s, size_t max)
     return 1;
 }
 
-static char *fold(char *s)
-{
-    for (char *p = s; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
-    return s;
-}
-
 /* The catalog's text is escaped once, at load, instead of on every page
  * that shows it; the limits above bound the worst case. */
 static char *html_dup(const char *s)
@@ -186,17 +179,12 @@ static int item_add(struct catalog *c, char **f, size_t nf, size_t line,
         return fail(err, errlen, line, "bad item name or description");
     if (price_parse(f[4], &cents) < 0)
         return fail(err, errlen, line, "bad price '%s' (want 4.50)", f[4]);
-    char *folded = strdup(f[3]);
-    if (folded == NULL || (it = calloc(1, sizeof *it)) == NULL) {
-        free(folded);
+    if ((it = calloc(1, sizeof *it)) == NULL)
         return fail(err, errlen, line, "out of memory");
-    }
     if (strings_escape(f[3], f[5], &it->name_html, &it->description_html) < 0) {
-        free(folded);
         free(it);
         return fail(err, errlen, line, "out of memory");
     }
-    it->name_folded = fold(folded);
     it->id = id;
     it->category = cat;
     it->name = f[3];
@@ -243,6 +231,36 @@ static int categories_index(struct catalog *c)
     return 0;
 }
 
+/* Third pass: the folded names, one after another in one buffer, so that
+ * a search is one memmem over all of them instead of one call per item.
+ * The NUL between names can be in no name (the file has none) and in no
+ * needle the shop passes (the query grammar refuses control characters),
+ * so no match runs from one name into the next. Offsets fit in 32 bits:
+ * the buffer is no larger than the file, and the file is at most
+ * CATALOG_FILE_MAX. */
+static int names_index(struct catalog *c)
+{
+    size_t len = 0;
+
+    for (size_t i = 0; i < c->nitems; i++)
+        len += strlen(c->items[i]->name) + 1;
+    c->names = malloc(len ? len : 1);
+    c->name_starts = calloc(c->nitems + 1, sizeof *c->name_starts);
+    if (c->names == NULL || c->name_starts == NULL)
+        return -1;
+    for (size_t i = 0, at = 0; i < c->nitems; i++) {
+        struct item *it = c->items[i];
+        c->name_starts[i] = (uint32_t)at;
+        it->name_folded = c->names + at;
+        for (const char *p = it->name; *p; p++)
+            c->names[at++] = (char)tolower((unsigned char)*p);
+        c->names[at++] = '\0';
+    }
+    c->name_starts[c->nitems] = (uint32_t)len;
+    c->names_len = len;
+    return 0;
+}
+
 int catalog_load(struct catalog *c, const char *path, char *err, size_t errlen)
 {
     size_t len, lines = 1, lineno = 0;
@@ -276,7 +294,7 @@ int catalog_load(struct catalog *c, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "no categories");
         goto fail;
     }
-    if (categories_index(c) < 0) {
+    if (categories_index(c) < 0 || names_index(c) < 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -293,7 +311,6 @@ void catalog_free(struct catalog *c)
 
     HASH_ITER(hh, c->item_index, it, itmp) {
         HASH_DEL(c->item_index, it);
-        free((char *)it->name_folded);
         strings_free(it->name_html, it->description_html);
         free(it);
     }
@@ -305,6 +322,8 @@ void catalog_free(struct catalog *c)
     }
     free(c->categories);
     free(c->items);
+    free(c->names);
+    free(c->name_starts);
     free(c->text);
     memset(c, 0, sizeof *c);
 }
@@ -325,20 +344,59 @@ const struct category *catalog_category(const struct catalog *c, uint32_t id)
     return cat;
 }
 
+/* The item whose name holds offset `at` of c->names: the last one that
+ * starts at or before it, from item `from` on (matches come in order).
+ * Galloping: dense matches find their item in a step or two, sparse ones
+ * in a binary search no longer than the distance's logarithm. */
+static size_t name_find(const struct catalog *c, size_t at, size_t from)
+{
+    size_t lo = from, hi = from + 1, step = 1;
+
+    while (hi < c->nitems && c->name_starts[hi] <= at) {
+        lo = hi;
+        step *= 2;
+        hi = lo + step < c->nitems ? lo + step : c->nitems;
+    }
+    while (hi - lo > 1) {       /* name_starts[lo] <= at < name_starts[hi] */
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->name_starts[mid] <= at)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The empty needle is in every name; one with a NUL byte, in none (the
+ * only NULs in c->names are between names). */
+static size_t search_trivial(const struct catalog *c, size_t needle_len,
+                             size_t skip, const struct item **out, size_t max)
+{
+    if (needle_len != 0)
+        return 0;
+    for (size_t i = skip, stored = 0; i < c->nitems && stored < max; i++)
+        out[stored++] = c->items[i];
+    return c->nitems;
+}
+
+/* One memmem over every name at once; after a match, the search goes on
+ * at the start of the next name, so that an item is counted once. */
 size_t catalog_search(const struct catalog *c, const char *needle,
                       size_t needle_len, size_t skip, const struct item **out,
                       size_t max)
 {
-    size_t total = 0, stored = 0;
+    size_t total = 0, stored = 0, at = 0, i = 0;
+    const char *hit;
 
-    for (size_t i = 0; i < c->nitems; i++) {
-        const struct item *it = c->items[i];
-        if (memmem(it->name_folded, strlen(it->name_folded), needle,
-                   needle_len) == NULL)
-            continue;
+    if (needle_len == 0 || memchr(needle, '\0', needle_len))
+        return search_trivial(c, needle_len, skip, out, max);
+    while (at < c->names_len &&
+           (hit = memmem(c->names + at, c->names_len - at, needle, needle_len))) {
+        i = name_find(c, (size_t)(hit - c->names), i);
         if (total >= skip && stored < max)
-            out[stored++] = it;
+            out[stored++] = c->items[i];
         total++;
+        at = c->name_starts[++i];
     }
     return total;
 }

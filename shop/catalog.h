@@ -25,7 +25,7 @@ struct item {
     uint32_t id;
     struct category *category;
     const char *name;
-    const char *name_folded;    /* ASCII lower case, for search */
+    const char *name_folded;    /* ASCII lower case, for search; in catalog.names */
     const char *description;
     const char *name_html;      /* escaped once at load, for the pages */
     const char *description_html;
@@ -41,6 +41,11 @@ struct catalog {
     size_t nitems;
     struct category *category_index;
     struct item *item_index;
+    /* Search: every item's folded name, in file order, each ended by a
+     * NUL, and where each begins (name_starts[nitems] is names_len). */
+    char *names;
+    size_t names_len;
+    uint32_t *name_starts;
     uint64_t digest;            /* FNV-1a of the file's bytes */
 };
 
