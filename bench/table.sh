@@ -378,6 +378,10 @@ for m in "${MOUNTS[@]}" floor; do
     [ "${NPROC[$m]:-0}" = "$want" ] || echo "note: /$m has ${NPROC[$m]:-0} workers, not $want"
 done
 echo "RSS: the pool's workers summed, read from /proc after the last round; $(( $(date +%s) - T0 )) s in all"
+# Instructions per request, beside the rates: cost changes show here
+# whatever the machine's noise did to the rows above.
+echo
+env -u NORI_CATALOG -u NORI_SESSION_BIND bash "$ROOT/bench/instructions.sh"
 } | tee "$OUT/table.txt"
 
 # ---- the plot ---------------------------------------------------------------------
