@@ -61,7 +61,7 @@ count() {
 }
 
 make -s -C "$ROOT" build/nori build/floor
-export FLOOR_BYTES=$(QUERY_STRING='pg=Item&id=26' "$ROOT/build/nori" | sed '1,/^\r$/d' | wc -c)
+export FLOOR_BYTES=$(QUERY_STRING='pg=Item&id=26' NORI_PAGE_CACHE=off "$ROOT/build/nori" | sed '1,/^\r$/d' | wc -c)
 echo "instructions per request (callgrind, $N requests after $WARM, one worker)"
 printf '%-28s %10s\n' responder instructions
 count "floor (bare libfcgi)" "$ROOT/build/floor" GET ''

@@ -28,7 +28,7 @@ trap bench_cleanup EXIT
 
 # The size of the Item page's body, which the floor and ceiling copy.
 item_bytes() {
-    QUERY_STRING='pg=Item&id=26' "$ROOT/build/nori" | sed '1,/^\r$/d' | wc -c
+    QUERY_STRING='pg=Item&id=26' NORI_PAGE_CACHE=off "$ROOT/build/nori" | sed '1,/^\r$/d' | wc -c
 }
 
 bench_start() {
