@@ -32,6 +32,7 @@ for v in keep fresh; do
     port=$(free_port)
     [ "$v" = keep ] && NPORT=$port || NPORT2=$port
     sed -e "s|@PORT@|$port|g; s|@SOCKET@|$NORI_SOCKET|g; s|@HOME@|$ROOT|g; s|@RUNDIR@|$DIR/nginx-$v|g" \
+        -e "s|@PAGES@|$DIR/no-page-cache|g" \
         "$ROOT/deploy/nginx/nginx.conf" > "$DIR/nginx-$v/nginx.conf"
     if [ "$v" = fresh ]; then
         sed -i -e 's|fastcgi_keep_conn on;|fastcgi_keep_conn off;|' \

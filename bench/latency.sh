@@ -52,6 +52,7 @@ bench_start                         # lighttpd: /shop bin-path, /served
 NGPORT=$(free_port)
 mkdir -p "$DIR/nginx"
 sed -e "s|@PORT@|$NGPORT|g; s|@SOCKET@|$NORI_SOCKET|g; s|@HOME@|$ROOT|g; s|@RUNDIR@|$DIR/nginx|g" \
+    -e "s|@PAGES@|$DIR/no-page-cache|g" \
     "$ROOT/deploy/nginx/nginx.conf" > "$DIR/nginx/nginx.conf"
 nginx -p "$DIR/nginx" -c "$DIR/nginx/nginx.conf" -g 'daemon off;' 2>>"$DIR/nginx.err" &
 PIDS+=($!)

@@ -47,7 +47,7 @@ nginx_up() {
     mkdir -p "$d"
     for try in 1 2 3 4 5 6; do
         port=$(free_port)
-        sed -e "s|@PORT@|$port|g; s|@SOCKET@|$sock|g; s|@SOCKDIR@|$sock|g; s|@HOME@|$ROOT|g; s|@RUNDIR@|$d|g" \
+        sed -e "s|@PORT@|$port|g; s|@SOCKET@|$sock|g; s|@SOCKDIR@|$sock|g; s|@HOME@|$ROOT|g; s|@RUNDIR@|$d|g; s|@PAGES@|$DIR/no-page-cache|g" \
             -e '/nori-w2\.sock/{p;s/w2/w3/g;p;s/w3/w4/g}' "$conf" > "$d/nginx.conf"
         nginx -p "$d" -c "$d/nginx.conf" -g 'daemon off;' 2>>"$DIR/nginx.log" &
         pid=$!
