@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# nginxcache.sh -- the page cache behind deploy/nginx/nginx.conf: a
+# window shopper's page is nori's kept file, served by nginx alone (it is
+# still served with nori stopped), with nori's headers and bytes; HEAD
+# too. A revalidation, a session (_s or the nori_s cookie), a POST, a
+# non-canonical query, Search, bad input and a query nori would not keep
+# always reach nori. A new catalog (restart or SIGHUP) is served at once,
+# an old ETag gets 200 and the new one 304. With the page cache off nginx
+# passes everything on. The cookie carrier's line (Vary: Cookie) too.
+source "$(dirname "$0")/lib.sh"
+
+ITEM='/shop?pg=Item&id=26'
+# nori serve's run directory is $TMP (serve_start): nginx's worker, run
+# as nobody, must reach its pages and the socket.
+chmod 755 "$TMP"
+mkdir -p "$TMP/nginx"
+cp "$ROOT/shop/data/catalog.tsv" "$TMP/catalog.tsv"
+nori_requests() { "$NORI" stats --rundir "$TMP" | awk '$1 == "requests" {print $2}'; }
+gen() { readlink "$TMP/pages/current"; }
+kept() { [ -f "$TMP/pages/$(gen)/shop/$1.html" ]; }
+# headers HFILE: the header lines two answers must share (not Date).
+headers() { tr -d '\r' < "$1" | grep -v '^Date:' | grep -v '^$' | sort; }
+same_headers() {    # same_headers HFILE1 HFILE2 WHAT
+    if diff <(headers "$1") <(headers "$2") > "$TMP/hdiff"; then pass
+    else fail "$3: the headers differ"; cat "$TMP/hdiff" >&2; fi
+}
+# reaches_nori WHAT [curl args...] PATH: the request is answered by a
+# worker (nori's request counter moves), not from the cache. (Its bytes
+# may be the cached page's: nori renders the same page for some.)
+reaches_nori() {
+    local what=$1 n
+    shift
+    n=$(nori_requests)
+    req "$@"
+    [ "$(nori_requests)" -gt "$n" ] && pass || fail "$what was answered from the cache"
+}
+
+# nginx_start [SED-EXPR]: the shipped config, its @PAGES@ nori serve's
+# page cache, SED-EXPR applied after; sets NPID.
+NGINX_SED=
+nginx_run() {
+    sed -e "s|@PORT@|$PORT|g; s|@SOCKET@|$SOCK|g; s|@HOME@|$ROOT|g; s|@RUNDIR@|$TMP/nginx|g" \
+        -e "s|@PAGES@|$TMP/pages|g" ${NGINX_SED:+-e "$NGINX_SED"} \
+        "$ROOT/deploy/nginx/nginx.conf" > "$TMP/nginx/nginx.conf"
+    nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' 2>>"$TMP/nginx.out" &
+    UPID=$!
+    track "$UPID"
+}
+nginx_start() {
+    NGINX_SED=${1:-}
+    on_fresh_port nginx nginx_run
+    NPID=$UPID
+}
+nginx_stop() { kill -TERM "$NPID"; wait "$NPID" 2>/dev/null || true; }
+# serve_stop: nori serve drains and exits; its socket is gone after.
+serve_stop() {
+    kill -TERM "$SPID"
+    wait "$SPID" && pass || fail "nori serve did not exit 0"
+    rm -f "$SOCK"
+}
+
+serve_start NORI_CATALOG="$TMP/catalog.tsv" --socket-mode 0666
+nginx_start
+
+echo "a kept page is served by nginx alone, with nori's headers and bytes"
+req "$ITEM"
+expect_status 200 "the Item page from nori"
+cp "$TMP/h" "$TMP/h.nori"; cp "$TMP/b" "$TMP/b.nori"
+kept 'pg=Item&id=26' && pass || fail "the Item page was not kept"
+before=$(nori_requests)
+req "$ITEM"
+expect_status 200 "the Item page from the cache"
+expect_eq "$(nori_requests)" "$before" "the cached answer reached no worker"
+cmp -s "$TMP/b" "$TMP/b.nori" && pass || fail "the cached bytes differ from nori's"
+same_headers "$TMP/h.nori" "$TMP/h" "cached and nori's Item page"
+ETAG=$(header ETag)
+expect_eq "$ETAG" "\"$(gen)\"" "the ETag is the generation's"
+expect_header Content-Type '^text/html; charset=utf-8$' "the cached page's type"
+expect_header Cache-Control '^public, max-age=60$' "the cached page's Cache-Control"
+expect_header X-Content-Type-Options '^nosniff$' "the cached page's nosniff"
+expect_header Referrer-Policy '^same-origin$' "the cached page's Referrer-Policy"
+expect_header Content-Security-Policy "^default-src 'none'; .*frame-ancestors 'none'" \
+    "the cached page's CSP"
+expect_header Content-Length "^$(wc -c < "$TMP/b.nori")$" "the cached page's length"
+for h in Last-Modified Accept-Ranges Vary; do
+    expect_no_header "$h" "the cached page (nori sends no $h)"
+done
+# A date or a range does not change what nginx answers: nori ignores both.
+req -H 'If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT' -H 'Range: bytes=0-9' "$ITEM"
+expect_status 200 "If-Modified-Since and Range on a cached page"
+cmp -s "$TMP/b" "$TMP/b.nori" && pass || fail "a Range got part of the cached page"
+req -I "$ITEM"
+expect_status 200 "HEAD of a cached page"
+expect_eq "$(nori_requests)" "$before" "HEAD from the cache reached no worker"
+same_headers "$TMP/h.nori" "$TMP/h" "HEAD from the cache and nori's GET"
+get 200 /shop "Home"
+kept index && pass || fail "Home (no query) was not kept"
+cp "$TMP/b" "$TMP/home.nori"
+n=$(nori_requests)
+get 200 /shop "Home from the cache"
+expect_eq "$(nori_requests)" "$n" "Home from the cache reached no worker"
+cmp -s "$TMP/b" "$TMP/home.nori" && pass || fail "Home from the cache differs"
+get 200 '/shop?pg=Category&id=1' "a category"
+kept 'pg=Category&id=1' && pass || fail "a category page was not kept"
+
+echo "revalidation: nori's 304 for the current ETag, 200 for another"
+reaches_nori "If-None-Match" -H "If-None-Match: $ETAG" "$ITEM"
+expect_status 304 "the current ETag"
+expect_header ETag "^$ETAG$" "the 304's ETag"
+expect_no_header Content-Length "a 304"
+reaches_nori "If-None-Match (another)" -H 'If-None-Match: "0123456789abcdef"' "$ITEM"
+expect_status 200 "another ETag"
+
+echo "what always reaches nori"
+for u in '/shop?id=26&pg=Item' '/shop?pg=Item&id=26&utm_source=x' '/shop?pg=Search&q=tuna' \
+         '/shop?pg=Cart' '/shop?pg=Item&id=0' '/shop?pg=Item&id=99999' '/shop?pg=Nope' \
+         '/shop?pg=Item&id=26&x=%3Cb%3E' "/shop?pg=Item&id=26&x=$(printf 'a%.0s' $(seq 1 200))" \
+         '/shop/pg=Item&id=26.html'; do
+    reaches_nori "$u" "$u"
+done
+for k in 'id=26&pg=Item' 'pg=Item&id=26&utm_source=x' 'pg=Search&q=tuna' 'pg=Cart' \
+         'pg=Item&id=0' 'pg=Item&id=99999' 'pg=Nope'; do
+    kept "$k" && fail "kept: $k" || pass
+done
+reaches_nori "a POST to a kept page's URL" --data 'act=nope' "$ITEM"
+reaches_nori "a cookie named nori_s" -H 'Cookie: a=1; nori_s=x' "$ITEM"
+reaches_nori "a DELETE" -X DELETE "$ITEM"
+expect_status 405 "a DELETE"
+get 404 '/shop/index.html' "the page cache's files have no URL of their own"
+get 404 '/index.html' "nor below the server's root"
+
+echo "a session never gets a cached page (the url carrier)"
+JAR=$TMP/jar
+post 'act=add&id=26&qty=2'
+expect_status 303 "add to cart"
+KEY=$(loc_key)
+reaches_nori "a URL with _s" -b "$JAR" "$ITEM&_s=$KEY"
+expect_body 'id="cart-count">2<' "the session's page shows its cart"
+expect_header Cache-Control 'private' "the session's page is private"
+
+echo "a new catalog (a restart) is served at once"
+old=$(gen)
+serve_stop
+sed -i 's/Wagyu aburi nigiri/Wagyu aburi nigiri deluxe/' "$TMP/catalog.tsv"
+serve_start NORI_CATALOG="$TMP/catalog.tsv" --socket-mode 0666
+[ "$(gen)" != "$old" ] && pass || fail "the new catalog kept generation $old"
+get 200 "$ITEM" "Item, new catalog"
+expect_body 'Wagyu aburi nigiri deluxe' "the new catalog at once"
+NEWTAG=$(header ETag)
+[ "$NEWTAG" != "$ETAG" ] && pass || fail "the new catalog kept the ETag $ETAG"
+n=$(nori_requests)
+get 200 "$ITEM" "Item, new catalog, cached"
+expect_eq "$(nori_requests)" "$n" "the new catalog's page from the cache"
+expect_body 'Wagyu aburi nigiri deluxe' "the new catalog from the cache"
+expect_header ETag "^$NEWTAG$" "the cached page's new ETag"
+req -H "If-None-Match: $ETAG" "$ITEM"
+expect_status 200 "the old ETag"
+expect_body 'Wagyu aburi nigiri deluxe' "the old ETag gets the new page"
+req -H "If-None-Match: $NEWTAG" "$ITEM"
+expect_status 304 "the new ETag"
+
+echo "a new catalog by SIGHUP"
+sgen=$(gen)
+sed -i 's/Wagyu aburi nigiri deluxe/Wagyu aburi nigiri royale/' "$TMP/catalog.tsv"
+kill -HUP "$SPID"
+switched() { [ "$(gen)" != "$sgen" ]; }
+poll -- switched && pass || fail "SIGHUP with a new catalog kept generation $sgen"
+# The workers restart one by one: until the last has, an old one may
+# still answer with the old catalog, but no cached page of it is served.
+royale() { req "$ITEM"; [ "$STATUS" = 200 ] && grep -q 'nigiri royale' "$TMP/b"; }
+poll -- royale && pass || fail "the reloaded catalog never showed"
+get 200 "$ITEM" "Item after SIGHUP"
+expect_body 'Wagyu aburi nigiri royale' "Item after SIGHUP, again"
+req -H "If-None-Match: $NEWTAG" "$ITEM"
+expect_status 200 "the ETag before SIGHUP"
+
+echo "served with nori stopped: the file is nginx's answer"
+get 200 "$ITEM" "Item (kept)"
+cp "$TMP/b" "$TMP/b.kept"
+serve_stop
+get 200 "$ITEM" "Item with nori stopped"
+cmp -s "$TMP/b" "$TMP/b.kept" && pass || fail "the page served without nori differs"
+get 502 '/shop?pg=Search&q=tuna' "Search with nori stopped"
+get 502 '/shop?pg=Item&id=27' "a page not kept, with nori stopped"
+
+echo "NORI_PAGE_CACHE=off: nginx passes everything on"
+serve_start NORI_CATALOG="$TMP/catalog.tsv" NORI_PAGE_CACHE=off --socket-mode 0666
+[ ! -e "$TMP/pages/current" ] && pass || fail "the cache off left pages/current"
+get 200 "$ITEM" "Item, cache off"
+n=$(nori_requests)
+get 200 "$ITEM" "Item again, cache off"
+[ "$(nori_requests)" -gt "$n" ] && pass || fail "with the cache off, a page did not reach nori"
+get 200 /shop "Home, cache off"
+serve_stop
+nginx_stop
+
+echo "the cookie carrier: its Vary line, and a nori_s cookie reaches nori"
+serve_start NORI_CATALOG="$TMP/catalog.tsv" NORI_SESSION_CARRIER=cookie --socket-mode 0666
+grep -q '^ *#add_header Vary Cookie;$' "$ROOT/deploy/nginx/nginx.conf" && pass \
+    || fail "nginx.conf has no line to uncomment for the cookie carrier"
+nginx_start 's|#add_header Vary Cookie;|add_header Vary Cookie;|'
+req "$ITEM"
+expect_status 200 "Item (cookie carrier) from nori"
+cp "$TMP/h" "$TMP/h.nori"; cp "$TMP/b" "$TMP/b.nori"
+expect_header Vary '^Cookie$' "nori says Vary: Cookie"
+n=$(nori_requests)
+req "$ITEM"
+expect_eq "$(nori_requests)" "$n" "Item (cookie carrier) from the cache"
+cmp -s "$TMP/b" "$TMP/b.nori" && pass || fail "the cached bytes differ (cookie carrier)"
+same_headers "$TMP/h.nori" "$TMP/h" "cached and nori's Item page (cookie carrier)"
+rm -f "$JAR"
+post 'act=add&id=26&qty=1'
+expect_status 303 "add to cart (cookie carrier)"
+reaches_nori "a request with the nori_s cookie" -b "$JAR" "$ITEM"
+expect_body 'id="cart-count">1<' "the cookie's page shows its cart"
+serve_stop
+nginx_stop
+# A generation that vanished, a cache turned off: never an error of nginx's.
+bad=$(grep -E '\[(crit|alert|emerg|error)\]' "$TMP/nginx/nginx-error.log" | grep -v 'connect() to unix' || true)
+[ -z "$bad" ] && pass || fail "nginx logged errors: $bad"
+left=$(pgrep -f "nginx -p $TMP" || true)
+[ -z "$left" ] && pass || fail "nginx left processes: $left"
+finish
