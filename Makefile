@@ -204,6 +204,7 @@ bench: deps $(BUILD)/nori $(BUILD)/floor $(BUILD)/commit-floor
 	bash bench/rss.sh
 	bash bench/sessions.sh
 	bash bench/deploy.sh
+	bash bench/nginx-cache.sh
 	bash bench/latency.sh
 	bash bench/stores.sh
 	bash bench/table.sh
