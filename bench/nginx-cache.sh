@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # nginx-cache.sh -- the page cache behind nginx, the two ways issue 11
 # names, in one nginx, one run: the shipped deploy/nginx/nginx.conf
-# (nginx serves nori's kept file from RUNDIR/pages/current, found by the
-# query), a fastcgi_cache of nori's answers keyed by the generation and
-# the query (only for the URLs nori keeps, so the same requests are
-# cached), the Item page with no cache (nginx -> nori serve), and the
-# same bytes as a plain static file from the same nginx. 4 workers.
+# (try_files: nginx serves nori's kept file from RUNDIR/pages/current,
+# found by the query), a fastcgi_cache of nori's answers keyed by the
+# generation (the realpath of current) and the query (only for the URLs
+# nori keeps, so the same requests are cached), the Item page with no
+# cache (nginx -> nori serve), and the same bytes as a plain static file
+# from the same nginx. 4 workers.
 #
 #   BENCH_SECONDS (10), BENCH_ROUNDS (3)
 source "$(dirname "$0")/lib.sh"
@@ -62,29 +63,13 @@ cat > "$DIR/extra.conf" <<EOF
             fastcgi_keep_conn on;
             fastcgi_pass nori;
         }
-        location = /unpinned {
-            root $DIR/run/pages/current;
-            open_file_cache off;
-            etag off;
-            if_modified_since off;
-            add_header Last-Modified "";
-            max_ranges 0;
-            types { }
-            default_type "text/html; charset=utf-8";
-            add_header X-Content-Type-Options nosniff;
-            add_header Referrer-Policy same-origin;
-            add_header Content-Security-Policy "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-            add_header ETag \$nori_unpinned_etag;
-            add_header Cache-Control "public, max-age=60";
-            try_files /shop/\$nori_key.html =404;
-        }
         location = /same.html {
             root $DIR/static;
         }
 EOF
 awk -v extra="$DIR/extra.conf" -v cpath="$DIR/fcache" '
     /^http \{/ { print; print "    fastcgi_cache_path " cpath " levels=1:2 keys_zone=noripages:10m;"
-                 print "    map $realpath_root $nori_unpinned_etag { \"~/(?<u>[0-9a-f]{16})$\" \"\\\"$u\\\"\"; }"; next }
+                 print "    map $realpath_root $nori_realpath { \"~^(?<nori_r>/.*)$\" $nori_r; }"; next }
     /^        location = \/shop \{/ { while ((getline l < extra) > 0) print l }
     { print }' "$DIR/nginx/nginx.conf" > "$DIR/nginx/bench.conf"
 nginx -p "$DIR/nginx" -c "$DIR/nginx/bench.conf" -g 'daemon off;' 2>>"$DIR/nginx.err" &
@@ -99,7 +84,7 @@ chmod 644 "$DIR/static/same.html"
 
 # Each candidate answers the same bytes, and the cached ones without nori.
 nori_requests() { curl -s "$BASE/nori-status" | grep -o '"requests": [0-9]*' | grep -o '[0-9]*$'; }
-for u in "$ITEM" "/fcache?pg=Item&id=26" "/unpinned?pg=Item&id=26" /same.html "/direct?pg=Item&id=26"; do
+for u in "$ITEM" "/fcache?pg=Item&id=26" /same.html "/direct?pg=Item&id=26"; do
     curl -s -o "$DIR/body" "$BASE$u"
     cmp -s "$DIR/body" "$kept" || { echo "bench: $u: not the Item page's bytes" >&2; exit 1; }
 done
@@ -137,12 +122,11 @@ $WRK "$BASE$ITEM" >/dev/null            # warm-up, not counted
 for r in $(seq 1 "$ROUNDS"); do
     crun tryfiles "$ITEM"
     crun fcache "/fcache?pg=Item&id=26"
-    crun unpinned "/unpinned?pg=Item&id=26"
     crun static /same.html
     crun direct "/direct?pg=Item&id=26"
 done
 n2=$(nori_requests)
-t=$(median tryfiles) f=$(median fcache) s=$(median static) d=$(median direct) u=$(median unpinned)
+t=$(median tryfiles) f=$(median fcache) s=$(median static) d=$(median direct)
 echo
 echo "nori page cache behind nginx ($(wc -c < "$kept")-byte Item page)," \
      "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores $(uname -m), $(nginx -v 2>&1 | sed 's/.*: //')"
@@ -151,13 +135,12 @@ echo "each: $WRK, $ROUNDS interleaved rounds, medians; nori serve, 4 workers;" \
 printf '%-56s %10s %12s\n' run "req/s" "CPU us/req"
 printf '%-56s %10s %12s\n' "try_files on the kept file (shipped nginx.conf)" "$t" "$(cmedian tryfiles)"
 printf '%-56s %10s %12s\n' "fastcgi_cache keyed by generation and query" "$f" "$(cmedian fcache)"
-printf '%-56s %10s %12s\n' "try_files, ETag read after the file (racy, not shipped)" "$u" "$(cmedian unpinned)"
 printf '%-56s %10s %12s\n' "static file, same bytes, same nginx" "$s" "$(cmedian static)"
 printf '%-56s %10s %12s\n' "no cache: nginx -> nori serve" "$d" "$(cmedian direct)"
 awk -v t="$t" -v f="$f" -v s="$s" -v d="$d" 'BEGIN {
     printf "try_files/fastcgi_cache %.2f   try_files/static %.0f %%   fastcgi_cache/static %.0f %%   try_files/no cache %.2f\n",
            t / f, 100 * t / s, 100 * f / s, t / d }'
-for n in tryfiles fcache unpinned static direct; do
+for n in tryfiles fcache static direct; do
     printf '%s rounds: %s; CPU us/req %s\n' "$n" "$(tr '\n' ' ' < "$DIR/rates/$n")" \
         "$(tr '\n' ' ' < "$DIR/rates/$n.cpu")"
 done
