@@ -147,6 +147,15 @@ void nori_log(const struct nori_req *r, const char *fmt, ...)
 /* HTML output: text escaped, a URL built and escaped, a form opened. */
 void nori_text(struct nori_req *r, const char *s);
 void nori_url(struct nori_req *r, const struct nori_link *link);
+/* A link that many pages write (a catalog entry's, say) can be prepared
+ * once, at load: its query part, canonical and HTML-escaped ("?pg=...",
+ * without the prefix and the session key, which are the request's),
+ * into out, NUL-terminated, and its length in *len. -1 when it does not
+ * fit in cap. nori_href writes from it the bytes nori_url writes for
+ * the link, at the cost of a copy. */
+int nori_link_prepare(char *out, size_t cap, const struct nori_grammar *g,
+                      const struct nori_link *link, size_t *len);
+void nori_href(struct nori_req *r, const char *prepared, size_t len);
 /* <form method=post> to the application, with the hidden act, and the
  * _s and _k a live session needs; the caller adds fields and </form>. */
 void nori_form_open(struct nori_req *r, const char *cls, const char *act);

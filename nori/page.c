@@ -123,6 +123,67 @@ void nori_url(struct nori_req *r, const struct nori_link *link)
     nori_text(r, url);
 }
 
+/* The prefix starts every URL a page writes: escaped at the request's
+ * first link, and copied after. */
+static void prefix_write(struct nori_req *r)
+{
+    struct nori *n = r->nori;
+
+    if (n->prefix_html == NULL) {
+        size_t len = strlen(r->prefix);
+        char *p = arena_alloc(n->req->arena, len * NAV_HTML_WORST + 1);
+
+        if (p == NULL) {
+            r->resp->failed = 1;
+            return;
+        }
+        n->prefix_html_len = nav_html_escape(p, r->prefix, len);
+        n->prefix_html = p;
+    }
+    response_write(r->resp, n->prefix_html, n->prefix_html_len);
+}
+
+int nori_link_prepare(char *out, size_t cap, const struct nori_grammar *g,
+                      const struct nori_link *link, size_t *len)
+{
+    char url[NAV_QUERY_MAX + 1024], html[sizeof url * NAV_HTML_WORST];
+    size_t n = nav_url(url, sizeof url, "", g, link, NULL);
+
+    if (n == 0)
+        return -1;
+    /* Without a prefix, a link with no fields is nav_url's "/": that
+     * belongs to the request (nori_href writes it), not to the link. */
+    if (url[0] != '?')
+        n = 0;
+    n = nav_html_escape(html, url, n);
+    if (n >= cap)
+        return -1;
+    memcpy(out, html, n);
+    out[n] = '\0';
+    *len = n;
+    return 0;
+}
+
+/* nori_url's bytes, nav_url's rules: the prefix, the prepared query, _s
+ * last (a key is base64url and a dot: nothing in it is encoded or
+ * escaped), and "/" for a URL that would be empty. */
+void nori_href(struct nori_req *r, const char *prepared, size_t len)
+{
+    const char *key = link_key(r);
+    int keyed = key && key[0];
+
+    if (len == 0 && r->prefix[0] == '\0' && !keyed) {
+        response_puts(r->resp, "/");
+        return;
+    }
+    prefix_write(r);
+    response_write(r->resp, prepared, len);
+    if (keyed) {
+        response_puts(r->resp, len ? "&amp;_s=" : "?_s=");
+        nori_text(r, key);
+    }
+}
+
 void nori_form_action(struct nori_req *r)
 {
     nori_text(r, r->prefix[0] ? r->prefix : "/");

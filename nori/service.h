@@ -39,6 +39,8 @@ struct nori {
     struct visit *visit;        /* NULL on the sessionless fast path */
     int in_action;              /* nori_state_write and friends may act */
     int write_failed;           /* an action's session could not be made */
+    const char *prefix_html;    /* the prefix escaped, at its first link */
+    size_t prefix_html_len;
 };
 
 int service_init(struct service *svc, const struct nori_app *app,
