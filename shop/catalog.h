@@ -9,6 +9,7 @@
 #include <uthash.h>
 
 struct item;
+struct view;                    /* the shop's pages' (shop.h) */
 
 struct category {
     uint32_t id;
@@ -18,6 +19,7 @@ struct category {
     const char *description_html;
     struct item **items;        /* in file order */
     size_t nitems;
+    const struct view *view;    /* its HTML, prepared at load by the pages */
     UT_hash_handle hh;
 };
 
@@ -30,6 +32,7 @@ struct item {
     const char *name_html;      /* escaped once at load, for the pages */
     const char *description_html;
     uint32_t price_cents;
+    const struct view *view;    /* its HTML, prepared at load by the pages */
     UT_hash_handle hh;
 };
 

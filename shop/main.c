@@ -50,7 +50,13 @@ static int shop_load(void *data, const char *rundir, char *err, size_t errlen)
     s->rundir = rundir;
     if (catalog_load(&s->catalog, s->cfg.catalog_path, err, errlen) < 0)
         return load_failed("NORI_CATALOG", s->cfg.catalog_path, err, errlen);
+    if (view_prepare(&s->catalog) < 0) {
+        snprintf(err, errlen, "out of memory");
+        catalog_free(&s->catalog);
+        return load_failed("NORI_CATALOG", s->cfg.catalog_path, err, errlen);
+    }
     if (users_load(&s->users, s->cfg.users_path, err, errlen) < 0) {
+        view_release(&s->catalog);
         catalog_free(&s->catalog);
         return load_failed("NORI_USERS", s->cfg.users_path, err, errlen);
     }
@@ -66,6 +72,7 @@ static void shop_unload(void *data)
     users_free(&s->users);
     frame_free(s->frame);
     s->frame = NULL;
+    view_release(&s->catalog);
     catalog_free(&s->catalog);
 }
 

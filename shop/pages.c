@@ -30,13 +30,9 @@ static int home_render(struct nori_req *r)
     response_puts(r->resp, "<h1>nori sushi</h1>\n<h2>Menu</h2>\n<ul class=\"categories\">\n");
     for (size_t i = 0; i < c->ncategories; i++) {
         const struct category *cat = c->categories[i];
-        response_puts(r->resp, "<li>");
-        view_link(r, "Category", cat->id, cat->name_html);
-        response_puts(r->resp, " <span class=\"count\">(");
-        response_uint(r->resp, cat->nitems);
-        response_puts(r->resp, ")</span> ");
-        response_puts(r->resp, cat->description_html);
-        response_puts(r->resp, "</li>\n");
+        response_puts(r->resp, "<li><a href=\"");
+        nori_href(r, cat->view->href, cat->view->href_len);
+        response_write(r->resp, cat->view->entry, cat->view->entry_len);
         if (cat->nitems && nf < sizeof featured / sizeof featured[0])
             featured[nf++] = cat->items[0];
     }
@@ -81,11 +77,11 @@ static int item_render(struct nori_req *r)
     response_puts(r->resp, "<article class=\"item\"><h1>");
     response_puts(r->resp, it->name_html);
     response_puts(r->resp, "</h1>\n<p class=\"price\">");
-    view_price(r, it->price_cents);
+    response_write(r->resp, it->view->price, it->view->price_len);
     response_puts(r->resp, "</p>\n<p>");
     response_puts(r->resp, it->description_html);
     response_puts(r->resp, "</p>\n<p>In ");
-    view_link(r, "Category", it->category->id, it->category->name_html);
+    view_link_to(r, it->category->view);
     response_puts(r->resp, "</p>\n");
     nori_form_open(r, "add", "add");
     response_puts(r->resp, "<input type=\"hidden\" name=\"id\" value=\"");
@@ -146,7 +142,7 @@ static void cart_line_render(struct nori_req *r, const struct cart_line *l,
                              const struct item *it)
 {
     response_puts(r->resp, "<tr><td>");
-    view_link(r, "Item", it->id, it->name_html);
+    view_link_to(r, it->view);
     response_puts(r->resp, "</td><td>");
     nori_form_open(r, "qty", "set");
     response_printf(r->resp,

@@ -61,6 +61,18 @@ struct frame {
     size_t len;
 };
 
+/* What the pages write of a category or an item, the same for every
+ * request, prepared once at load (view_prepare): a listing copies its
+ * entries instead of building, escaping and formatting each link, name
+ * and price on every page. */
+struct view {
+    const char *href;               /* its link's query (nori_link_prepare) */
+    const char *entry;              /* its list entry, after the href */
+    const char *name;               /* name_html */
+    const char *price;              /* an item's, as view_price writes it */
+    size_t href_len, entry_len, name_len, price_len;
+};
+
 struct shop {
     struct shop_config cfg;
     struct catalog catalog;
@@ -90,6 +102,12 @@ void shop_acted(struct nori_req *r, const struct nori_result *res);
 
 /* ---- layout.c: what every page shares ---- */
 void view_price(struct nori_req *r, uint64_t cents);
+/* Every category's and item's view, or -1 (out of memory); and their
+ * release, before the catalog's. */
+int view_prepare(struct catalog *c);
+void view_release(struct catalog *c);
+/* <a href="...">name</a> to a category or an item. */
+void view_link_to(struct nori_req *r, const struct view *v);
 /* title is HTML: a literal, or catalog text escaped at load (the *_html
  * strings of catalog.h). */
 void view_open(struct nori_req *r, const char *title);
