@@ -242,9 +242,15 @@ struct parse {
     enum core_field own;        /* CORE_PG or CORE_ACT */
 };
 
+/* Names are a few bytes and most differ at the first: compared here,
+ * without a call to strncmp for each name a key is tried against. A
+ * decoded key holds no NUL, so a shorter name stops at its own end. */
 static int name_is(const char *name, const char *key, size_t keylen)
 {
-    return strncmp(name, key, keylen) == 0 && name[keylen] == '\0';
+    for (size_t i = 0; i < keylen; i++)
+        if (name[i] != key[i])
+            return 0;
+    return name[keylen] == '\0';
 }
 
 static enum core_field core_find(const struct parse *p, const char *key, size_t keylen)
