@@ -186,14 +186,16 @@ void nori_href(struct nori_req *r, const char *prepared, size_t len)
 
 void nori_form_action(struct nori_req *r)
 {
-    nori_text(r, r->prefix[0] ? r->prefix : "/");
+    if (r->prefix[0])
+        prefix_write(r);
+    else
+        response_puts(r->resp, "/");
 }
 
-static void hidden(struct nori_req *r, const char *name, const char *value)
+/* A hidden field's value and the end of its tag: the start, with the
+ * field's name, is a literal the caller writes. */
+static void hidden_value(struct nori_req *r, const char *value)
 {
-    response_puts(r->resp, "<input type=\"hidden\" name=\"");
-    response_puts(r->resp, name);       /* a literal of nori's */
-    response_puts(r->resp, "\" value=\"");
     nori_text(r, value);
     response_puts(r->resp, "\">");
 }
@@ -202,8 +204,10 @@ void nori_form_keep(struct nori_req *r)
 {
     const char *key = link_key(r);
 
-    if (key)
-        hidden(r, "_s", key);
+    if (key) {
+        response_puts(r->resp, "<input type=\"hidden\" name=\"_s\" value=\"");
+        hidden_value(r, key);
+    }
 }
 
 void nori_form_open(struct nori_req *r, const char *cls, const char *act)
@@ -221,12 +225,13 @@ void nori_form_open(struct nori_req *r, const char *cls, const char *act)
         response_puts(r->resp, "?_s=");
         nori_text(r, key);
     }
-    response_puts(r->resp, "\">");
-    hidden(r, "act", act);
-    if (key)
-        hidden(r, "_s", key);
-    if (v)
-        hidden(r, "_k", v->s.form_key);
+    response_puts(r->resp, "\"><input type=\"hidden\" name=\"act\" value=\"");
+    hidden_value(r, act);
+    nori_form_keep(r);
+    if (v) {
+        response_puts(r->resp, "<input type=\"hidden\" name=\"_k\" value=\"");
+        hidden_value(r, v->s.form_key);
+    }
 }
 
 /* ---- small rules the application shares with nori ---- */
