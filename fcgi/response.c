@@ -155,7 +155,11 @@ void response_header_n(struct response *r, const char *name, size_t nl,
         r->bad_header = 1;
         return;
     }
-    if ((p = grow(r, &r->head, r->head_len, &r->head_cap, nl + vl + 4)) == NULL)
+    /* Half a dozen headers an answer: room is the common case, kept free
+     * of grow()'s call, as in response_write. */
+    if (!r->failed && r->head && r->head_cap - r->head_len >= nl + vl + 4)
+        p = r->head + r->head_len;
+    else if ((p = grow(r, &r->head, r->head_len, &r->head_cap, nl + vl + 4)) == NULL)
         return;
     memcpy(p, name, nl);
     memcpy(p + nl, ": ", 2);
