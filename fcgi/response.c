@@ -146,8 +146,8 @@ int header_value_ok(const char *value)
     return value[header_span(value)] == '\0';
 }
 
-void response_header_n(struct response *r, const char *name, size_t nl,
-                       const char *value, size_t vl, int ok)
+void response_header_add(struct response *r, const char *name, size_t nl,
+                         const char *value, size_t vl, int ok)
 {
     char *p;
 
@@ -155,11 +155,7 @@ void response_header_n(struct response *r, const char *name, size_t nl,
         r->bad_header = 1;
         return;
     }
-    /* Half a dozen headers an answer: room is the common case, kept free
-     * of grow()'s call, as in response_write. */
-    if (!r->failed && r->head && r->head_cap - r->head_len >= nl + vl + 4)
-        p = r->head + r->head_len;
-    else if ((p = grow(r, &r->head, r->head_len, &r->head_cap, nl + vl + 4)) == NULL)
+    if ((p = grow(r, &r->head, r->head_len, &r->head_cap, nl + vl + 4)) == NULL)
         return;
     memcpy(p, name, nl);
     memcpy(p + nl, ": ", 2);
