@@ -67,8 +67,10 @@ static void piece_str(struct piece *p, const char *s)
     piece_add(p, s, strlen(s));
 }
 
-/* One block: the view, then its strings. The name is the catalog's. */
+/* One block: the view, then its strings. The name and description are
+ * the catalog's. */
 static struct view *view_new(const char *pg, uint32_t id, const char *name_html,
+                             const char *description_html,
                              const struct piece *entry, const char *price,
                              size_t price_len)
 {
@@ -93,6 +95,8 @@ static struct view *view_new(const char *pg, uint32_t id, const char *name_html,
     p[price_len] = '\0';
     v->price = p, v->price_len = price_len;
     v->name = name_html, v->name_len = strlen(name_html);
+    v->description = description_html;
+    v->description_len = strlen(description_html);
     return v;
 }
 
@@ -110,7 +114,8 @@ static const struct view *category_view(const struct category *cat)
     piece_str(&e, ")</span> ");
     piece_str(&e, cat->description_html);
     piece_str(&e, "</li>\n");
-    return view_new("Category", cat->id, cat->name_html, &e, "", 0);
+    return view_new("Category", cat->id, cat->name_html, cat->description_html, &e,
+                    "", 0);
 }
 
 /* An item's entry in a list of dishes, after its href: the link's end
@@ -126,7 +131,8 @@ static const struct view *item_view(const struct item *it)
     piece_str(&e, "</a> <span class=\"price\">");
     piece_add(&e, price, price_len);
     piece_str(&e, "</span></li>\n");
-    return view_new("Item", it->id, it->name_html, &e, price, price_len);
+    return view_new("Item", it->id, it->name_html, it->description_html, &e, price,
+                    price_len);
 }
 
 int view_prepare(struct catalog *c)

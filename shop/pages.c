@@ -54,9 +54,9 @@ static int category_render(struct nori_req *r)
         return 404;
     view_open(r, cat->name_html);
     response_puts(r->resp, "<h1>");
-    response_puts(r->resp, cat->name_html);
+    response_write(r->resp, cat->view->name, cat->view->name_len);
     response_puts(r->resp, "</h1>\n<p>");
-    response_puts(r->resp, cat->description_html);
+    response_write(r->resp, cat->view->description, cat->view->description_len);
     response_puts(r->resp, "</p>\n");
     size_t first = (size_t)(page - 1) * ITEMS_PER_PAGE;
     size_t n = cat->nitems - first;
@@ -75,11 +75,11 @@ static int item_render(struct nori_req *r)
         return 404;
     view_open(r, it->name_html);
     response_puts(r->resp, "<article class=\"item\"><h1>");
-    response_puts(r->resp, it->name_html);
+    response_write(r->resp, it->view->name, it->view->name_len);
     response_puts(r->resp, "</h1>\n<p class=\"price\">");
     response_write(r->resp, it->view->price, it->view->price_len);
     response_puts(r->resp, "</p>\n<p>");
-    response_puts(r->resp, it->description_html);
+    response_write(r->resp, it->view->description, it->view->description_len);
     response_puts(r->resp, "</p>\n<p>In ");
     view_link_to(r, it->category->view);
     response_puts(r->resp, "</p>\n");

@@ -69,8 +69,9 @@ struct view {
     const char *href;               /* its link's query (nori_link_prepare) */
     const char *entry;              /* its list entry, after the href */
     const char *name;               /* name_html */
+    const char *description;        /* description_html */
     const char *price;              /* an item's, as view_price writes it */
-    size_t href_len, entry_len, name_len, price_len;
+    size_t href_len, entry_len, name_len, description_len, price_len;
 };
 
 struct shop {
