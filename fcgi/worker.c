@@ -322,14 +322,16 @@ static void request_build(struct io *io, struct arena *a, struct request *req,
     req->host = p[P_HTTP_HOST];
     req->origin = p[P_HTTP_ORIGIN];
     req->sec_fetch_site = p[P_HTTP_SEC_FETCH_SITE];
-    req->https = strcasecmp(or_empty(p[P_HTTPS]), "on") == 0;
+    /* Each compared only when it is there: most requests have neither. */
+    req->https = p[P_HTTPS] && strcasecmp(p[P_HTTPS], "on") == 0;
     req->proxied = p[P_HTTP_X_FORWARDED_FOR] != NULL ||
                    p[P_HTTP_FORWARDED] != NULL ||
                    p[P_HTTP_VIA] != NULL;
     /* Not an HTTP_ name: a client cannot send it, only a web server's
      * own configuration can (nginx's internal auth_request location). */
-    req->authorize_param = strcmp(or_empty(p[P_NORI_AUTHORIZE]), "1") == 0;
-    req->authorizer = strcmp(or_empty(p[P_FCGI_ROLE]), "AUTHORIZER") == 0;
+    req->authorize_param = p[P_NORI_AUTHORIZE] && strcmp(p[P_NORI_AUTHORIZE], "1") == 0;
+    req->authorizer = p[P_FCGI_ROLE] && p[P_FCGI_ROLE][0] == 'A' &&
+                      strcmp(p[P_FCGI_ROLE], "AUTHORIZER") == 0;
     if (req->method == HTTP_POST)
         body_read(io, req, p[P_CONTENT_LENGTH]);
     else
