@@ -666,6 +666,9 @@ fail:
 void service_free(struct service *svc)
 {
     cache_close(&svc->cache);
+    free(svc->prefix);
+    free(svc->prefix_html);
+    svc->prefix = svc->prefix_html = NULL;
     sessions_close(&svc->sessions);
     route_free(svc->routes);
     svc->routes = NULL;

@@ -2,6 +2,7 @@
  * session as they may see and change it, escaped output, URLs built by
  * the application's grammar, and forms that keep the session. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "service.h"
@@ -123,24 +124,48 @@ void nori_url(struct nori_req *r, const struct nori_link *link)
     nori_text(r, url);
 }
 
-/* The prefix starts every URL a page writes: escaped at the request's
- * first link, and copied after. */
+/* The prefix escaped into fresh memory (malloc'd when a is NULL). */
+static char *prefix_escape(struct arena *a, const char *prefix, size_t *len)
+{
+    size_t n = strlen(prefix);
+    char *p = a ? arena_alloc(a, n * NAV_HTML_WORST + 1) : malloc(n * NAV_HTML_WORST + 1);
+
+    if (p)
+        *len = nav_html_escape(p, prefix, n);
+    return p;
+}
+
+/* The prefix starts every URL a page writes. A worker is mounted at one
+ * place, so the first prefix it sees is escaped once for its life (the
+ * service keeps it, as the page cache keeps its pages); another prefix
+ * is escaped per request, at its first link. */
+static void prefix_find(struct nori_req *r)
+{
+    struct service *svc = r->nori->svc;
+    struct nori *n = r->nori;
+
+    if (svc->prefix == NULL && (svc->prefix = strdup(r->prefix)) != NULL &&
+        (svc->prefix_html = prefix_escape(NULL, r->prefix, &svc->prefix_html_len)) == NULL) {
+        free(svc->prefix);
+        svc->prefix = NULL;
+    }
+    if (svc->prefix && strcmp(svc->prefix, r->prefix) == 0) {
+        n->prefix_html = svc->prefix_html;
+        n->prefix_html_len = svc->prefix_html_len;
+    } else if ((n->prefix_html = prefix_escape(n->req->arena, r->prefix,
+                                               &n->prefix_html_len)) == NULL) {
+        r->resp->failed = 1;
+    }
+}
+
 static void prefix_write(struct nori_req *r)
 {
     struct nori *n = r->nori;
 
-    if (n->prefix_html == NULL) {
-        size_t len = strlen(r->prefix);
-        char *p = arena_alloc(n->req->arena, len * NAV_HTML_WORST + 1);
-
-        if (p == NULL) {
-            r->resp->failed = 1;
-            return;
-        }
-        n->prefix_html_len = nav_html_escape(p, r->prefix, len);
-        n->prefix_html = p;
-    }
-    response_write(r->resp, n->prefix_html, n->prefix_html_len);
+    if (n->prefix_html == NULL)
+        prefix_find(r);
+    if (n->prefix_html)
+        response_write(r->resp, n->prefix_html, n->prefix_html_len);
 }
 
 int nori_link_prepare(char *out, size_t cap, const struct nori_grammar *g,

@@ -29,6 +29,9 @@ struct service {
     struct stats *stats;
     char etag[24];              /* of every sessionless page: see service_init */
     struct page_cache cache;
+    char *prefix;               /* the first SCRIPT_NAME seen, and escaped: */
+    char *prefix_html;          /* what links start with (page.c) */
+    size_t prefix_html_len;
 };
 
 /* nori's side of one request (struct nori of nori.h). */
@@ -39,7 +42,7 @@ struct nori {
     struct visit *visit;        /* NULL on the sessionless fast path */
     int in_action;              /* nori_state_write and friends may act */
     int write_failed;           /* an action's session could not be made */
-    const char *prefix_html;    /* the prefix escaped, at its first link */
+    const char *prefix_html;    /* the prefix escaped, from its first link on */
     size_t prefix_html_len;
 };
 
