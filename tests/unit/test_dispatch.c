@@ -104,6 +104,32 @@ static int thing_render(struct nori_req *r)
     return 200;
 }
 
+static const struct nori_grammar q_grammar = {q_fields, 1, sizeof(struct q)};
+
+/* Links, each written twice on a line: by nori_url, then "|", then by
+ * nori_href from nori_link_prepare. The two halves must be the same. */
+static int links_render(struct nori_req *r)
+{
+    static const struct q one = {1}, none = {0};
+    const struct nori_link links[] = {
+        {"Thing", &one}, {"Home", NULL}, {NULL, &one}, {NULL, NULL}, {"Thing", &none},
+    };
+
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+        char prepared[256];
+        size_t len = 99;
+
+        ck_assert_int_eq(nori_link_prepare(prepared, sizeof prepared, &q_grammar,
+                                           &links[i], &len), 0);
+        ck_assert_uint_eq(strlen(prepared), len);
+        nori_url(r, &links[i]);
+        response_puts(r->resp, "|");
+        nori_href(r, prepared, len);
+        response_puts(r->resp, "\n");
+    }
+    return 200;
+}
+
 static struct nori_result test_act(struct nori_req *r)
 {
     const struct f *f = r->form;
@@ -145,6 +171,7 @@ static const char *test_principal(struct nori_req *r)
 static const struct nori_page pages[] = {
     {"Home", home_render, 0},
     {"Thing", thing_render, 0},
+    {"Links", links_render, 0},
 };
 
 static const struct nori_app app = {
@@ -152,7 +179,7 @@ static const struct nori_app app = {
     .query = {q_fields, 1, sizeof(struct q)},
     .form = {f_fields, 1, sizeof(struct f)},
     .pages = pages,
-    .npages = 2,
+    .npages = sizeof pages / sizeof pages[0],
     .act = test_act,
     .state = {sizeof(struct count), 1, count_encode, count_decode},
     .principal = test_principal,
@@ -849,6 +876,69 @@ START_TEST(cookie_carrier)
 }
 END_TEST
 
+/* The Links page under a prefix: every line's two halves agree; the
+ * body is left in body for more checks. */
+static void links_agree(const char *prefix, const char *query, const char *cookie)
+{
+    int lines = 0;
+
+    request(HTTP_GET, query);
+    req.script_name = prefix;
+    req.cookie = cookie;
+    ck_assert_int_eq(answer(), 200);
+    for (const char *line = body; *line; lines++) {
+        const char *nl = strchr(line, '\n'), *bar = strchr(line, '|');
+        ck_assert_msg(nl && bar && bar < nl, "not a line of links: %s", line);
+        ck_assert_msg(bar - line == nl - bar - 1 &&
+                      memcmp(line, bar + 1, (size_t)(bar - line)) == 0,
+                      "nori_url and nori_href differ: %.*s", (int)(nl - line), line);
+        line = nl + 1;
+    }
+    ck_assert_int_eq(lines, 5);
+}
+
+/* A prepared link is the link nori_url writes, under any prefix (the
+ * worker's kept one, another, an empty one, one to escape), with or
+ * without a session, a route or the cookie carrier. */
+START_TEST(prepared_links)
+{
+    static const char *const prefixes[] = {"/app", "", "/a&b\"c", "/app"};
+    char s[NORI_KEY_LEN + 1], q[128], cookie[64];
+    struct q one = {1};
+    char small[8];
+    size_t len;
+
+    for (int route = 0; route < 2; route++) {
+        service_up("memory", route ? "w1" : "", CARRIER_URL);
+        for (size_t i = 0; i < 4; i++)
+            links_agree(prefixes[i], "pg=Links", NULL);
+        ck_assert_ptr_null(strstr(body, "_s"));
+        post_form("", "act=inc");
+        ck_assert_int_eq(answer(), 303);
+        key_after(header("Location"), "_s=", s);
+        snprintf(q, sizeof q, "pg=Links&_s=%s%s", s, route ? ".w1" : "");
+        for (size_t i = 0; i < 4; i++)
+            links_agree(prefixes[i], q, NULL);
+        ck_assert_ptr_nonnull(strstr(body, "&amp;_s="));
+        ck_assert_ptr_nonnull(strstr(body, "/app?_s="));
+        service_down();
+    }
+
+    service_up("memory", "", CARRIER_COOKIE);
+    post_form("", "act=inc");
+    ck_assert_int_eq(answer(), 303);
+    snprintf(cookie, sizeof cookie, "nori_s=%.*s", NORI_KEY_LEN, header("Set-Cookie") + 7);
+    for (size_t i = 0; i < 4; i++)
+        links_agree(prefixes[i], "pg=Links", cookie);
+    ck_assert_ptr_null(strstr(body, "_s"));
+
+    /* Too small a buffer is refused, not cut. */
+    ck_assert_int_eq(nori_link_prepare(small, sizeof small, &q_grammar,
+                                       &(struct nori_link){"Thing", &one}, &len), -1);
+    service_down();
+}
+END_TEST
+
 /* The status endpoint: JSON counters for this machine only. */
 START_TEST(status_endpoint)
 {
@@ -891,6 +981,7 @@ int main(void)
     tcase_add_loop_test(ts, session_lifecycle, 0, 2);
     tcase_add_test(ts, routed_keys);
     tcase_add_test(ts, cookie_carrier);
+    tcase_add_test(ts, prepared_links);
     suite_add_tcase(s, ts);
     sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
