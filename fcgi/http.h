@@ -52,7 +52,7 @@ struct request {
     void *log_stream;           /* where request_log writes */
 };
 
-/* A response is built in memory and written once, after the handler.
+/* A response is built in memory and sent after the handler.
  * What applications write with (response_puts and the rest) is declared
  * in nori.h. */
 struct response {

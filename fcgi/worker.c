@@ -1,5 +1,5 @@
 /* worker.c -- the accept loop on libfcgi, one-shot CGI mode, signals,
- * strict body reading, and the single write of each response. */
+ * strict body reading, and the sending of each response. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
