@@ -1,5 +1,6 @@
 /* layout.c -- the frame every page shares (header, search form, one
- * <main>, footer) and small HTML helpers. Every URL is built by nori
+ * <main>, footer), the views of the catalog prepared at load, and small
+ * HTML helpers. Every URL is built by nori
  * from SCRIPT_NAME, and every string from the catalog or the request is
  * escaped on its way out. */
 #include <stdio.h>
@@ -19,7 +20,7 @@ static const struct shop *shop_of(const struct nori_req *r)
 /* "€4.50": the euro sign, whole euros, a dot and two digits of cents. */
 static size_t price_format(char *out, uint64_t cents)
 {
-    char digits[20], *d = digits + sizeof digits;
+    char digits[20], *end = digits + sizeof digits, *d = end;
     uint64_t euros = cents / 100;
     size_t n = 0;
 
@@ -28,7 +29,7 @@ static size_t price_format(char *out, uint64_t cents)
         euros /= 10;
     } while (euros);
     memcpy(out, "\xE2\x82\xAC", 3), n += 3;
-    memcpy(out + n, d, (size_t)(digits + sizeof digits - d)), n += (size_t)(digits + sizeof digits - d);
+    memcpy(out + n, d, (size_t)(end - d)), n += (size_t)(end - d);
     out[n++] = '.';
     out[n++] = (char)('0' + cents / 10 % 10);
     out[n++] = (char)('0' + cents % 10);
