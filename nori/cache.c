@@ -189,11 +189,16 @@ enum cache_err cache_open(struct page_cache *pc, const char *rundir, int on,
         /* A new generation starts empty: its size starts at 0. */
         stats_set(stats, STAT_CACHE_BYTES, 0);
     }
+    /* The old generations go before the link moves: while they go, the
+     * link names files that are going, so requests fall through to the
+     * workers; once it has moved, no page of theirs is left for a web
+     * server to find, even one that keeps what it looked up (lighttpd's
+     * stat cache drops what an inotify event says is gone). */
+    generations_prune(pages, name);
     if (generation_date(path, name, &pc->date) < 0)
         return fail(err, errlen, "cannot link", path);
     strftime(pc->last_modified, sizeof pc->last_modified, "%a, %d %b %Y %H:%M:%S GMT",
              gmtime_r(&pc->date, &tm));
-    generations_prune(pages, name);
     pc->on = 1;
     return CACHE_OK;
 }
@@ -214,28 +219,55 @@ static int key_ok(const char *prefix, const char *query)
            strstr(prefix, "..") == NULL;
 }
 
-/* The pages this worker wrote in its generation. Without a server in
- * front that serves them (a bench, one-shot runs, nginx), the same page
- * would be written again at every request: a lookup here costs less
- * than the system calls. Bounded by the generation's size. */
+/* The pages this worker wrote, or let go, in its generation, by
+ * PREFIX?QUERY. Without a server in front that serves them (Apache,
+ * one-shot runs), every render of a kept page comes here: this lookup,
+ * before anything is formatted, is all it then costs. Only canonical
+ * queries of rendered pages are recorded: bounded by the pages the
+ * application has. */
 struct written {
     UT_hash_handle hh;
     char key[];
 };
 
-static int written_before(struct page_cache *pc, const char *path)
+/* PREFIX?QUERY into key (of KEY_CAP bytes); its length, 0 when too long. */
+#define KEY_CAP (KEY_MAX + 4200)
+static size_t key_make(char *key, const char *prefix, const char *query)
+{
+    size_t pl = strlen(prefix), ql = strlen(query);
+
+    if (pl + ql + 2 > KEY_CAP)
+        return 0;
+    memcpy(key, prefix, pl);
+    key[pl] = '?';
+    memcpy(key + pl + 1, query, ql + 1);
+    return pl + 1 + ql;
+}
+
+static struct written *written_find(const struct page_cache *pc, const char *key, size_t n)
 {
     struct written *w = NULL;
-    size_t n = strlen(path);
 
-    HASH_FIND(hh, pc->written, path, n, w);
-    if (w)
-        return 1;
-    if ((w = malloc(sizeof *w + n + 1)) != NULL) {
-        memcpy(w->key, path, n + 1);
+    HASH_FIND(hh, pc->written, key, n, w);
+    return w;
+}
+
+static void written_add(struct page_cache *pc, const char *key, size_t n)
+{
+    struct written *w = malloc(sizeof *w + n + 1);
+
+    if (w != NULL) {
+        memcpy(w->key, key, n + 1);
         HASH_ADD(hh, pc->written, key[0], n, w);
     }
-    return 0;
+}
+
+int cache_seen(const struct page_cache *pc, const char *prefix, const char *query)
+{
+    char key[KEY_CAP];
+    size_t n = key_make(key, prefix, query);
+
+    return n > 0 && written_find(pc, key, n) != NULL;
 }
 
 void cache_close(struct page_cache *pc)
@@ -252,16 +284,21 @@ void cache_close(struct page_cache *pc)
 void cache_store(struct page_cache *pc, const char *prefix, const char *query,
                  const char *body, size_t len)
 {
-    char dir[4400], path[4700];
+    char key[KEY_CAP], dir[4400], path[4700];
     const char *mount = prefix[0] ? prefix : "/";
+    size_t n = key_make(key, prefix, query);
 
-    if (!pc->on || !key_ok(prefix, query))
+    /* A page seen once is not looked at again, whatever became of it. */
+    if (!pc->on || n == 0 || written_find(pc, key, n) != NULL)
+        return;
+    written_add(pc, key, n);
+    if (!key_ok(prefix, query))
         return;
     if (stats_get(pc->stats, STAT_CACHE_BYTES) + len > pc->max)
         return;
     if (snprintf(dir, sizeof dir, "%s%s", pc->gen, mount) >= (int)sizeof dir ||
         snprintf(path, sizeof path, "%s/%s.html", dir, query[0] ? query : "index") >=
-            (int)sizeof path || written_before(pc, path))
+            (int)sizeof path)
         return;
     /* The mount's directory, made at its first page. mkdir of the
      * generation itself is not tried: a generation that is gone was

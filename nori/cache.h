@@ -7,9 +7,10 @@
  * rendered. A page is PREFIX/QUERY.html in it (PREFIX/index.html for an
  * empty query), dated with the generation's date. pages/current is a
  * symlink to the current generation: the web server maps a URL to
- * pages/current/PREFIX/QUERY.html and serves the file if it is there. It
- * is replaced by rename, so a server sees the old generation or the new
- * one, never half of either; the other generations are removed.
+ * pages/current/PREFIX/QUERY.html and serves the file if it is there. The
+ * other generations are removed first, then the link is replaced by
+ * rename: a server sees the old generation, fewer and fewer pages of it,
+ * or the new one, never a page of the old once the link has moved.
  *
  * The link's own mtime is the generation's date, the Last-Modified of its
  * pages: the file's date is what a web server sends with a file, and a
@@ -52,6 +53,11 @@ enum cache_err cache_open(struct page_cache *pc, const char *rundir, int on,
  * generation is full or gone. */
 void cache_store(struct page_cache *pc, const char *prefix, const char *query,
                  const char *body, size_t len);
+
+/* Whether this worker has kept (or let go) that page in its generation
+ * already: a lookup, so that a page the web server does not serve from
+ * the cache costs no more than it when it comes back. */
+int cache_seen(const struct page_cache *pc, const char *prefix, const char *query);
 
 /* Forgets what this worker wrote; the files stay. */
 void cache_close(struct page_cache *pc);

@@ -138,7 +138,11 @@ static void page_keep(struct nori_req *r)
     struct nori_link link = {(n->nav.core & NAV_HAS_PG) ? n->nav.pg : NULL, r->query};
     const char *canon;
 
+    /* Seen: kept already, or not keepable; the canonical form is made
+     * only for a query not seen, and only a canonical one is recorded,
+     * so that made-up queries cannot grow the record. */
     if (req->method != HTTP_GET || req->path_info[0] || r->resp->failed ||
+        cache_seen(&n->svc->cache, req->script_name, req->query) ||
         nav_url(url, sizeof url, "", &n->svc->app->query, &link, NULL) == 0)
         return;
     canon = url[0] == '?' ? url + 1 : "";
