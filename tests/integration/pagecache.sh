@@ -144,6 +144,53 @@ gone() { [ ! -e "$SRUN/pages/$sgen" ]; }
 poll -- gone && pass || fail "the old generation outlived the reload"
 [ "$(stat -c %Y "$SRUN/pages/current")" -gt "$sdate" ] && pass \
     || fail "the new generation is not dated after the old one"
+
+echo "behind lighttpd's stat cache, a reload never leaves a page of the old catalog"
+# lighttpd.conf's own page cache lines and stat cache (inotify), in front
+# of that nori serve. Each round: the Item page is kept and served from
+# its file (Accept-Ranges: only a static answer says it), the catalog
+# changes, SIGHUP; the moment the link moves, the page must not be the
+# old file, and once the workers have reloaded it is the new one's file.
+{
+    echo 'server.modules += ( "mod_alias", "mod_rewrite", "mod_setenv", "mod_expire", "mod_fastcgi" )'
+    echo 'server.bind = "127.0.0.1"'
+    echo 'server.port = env.PORT'
+    echo "server.document-root = \"$TMP\""
+    echo 'mimetype.assign = ( ".html" => "text/html; charset=utf-8" )'
+    echo "var.rundir = \"$SRUN\""
+    sed -n '/^\$HTTP\["url"\] == "\/shop" {/,/^server.stat-cache-engine/p' "$ROOT/lighttpd.conf"
+    echo "fastcgi.server = ( \"/shop\" => (( \"socket\" => \"$TMP/s.sock\", \"check-local\" => \"disable\" )) )"
+} > "$TMP/front.conf"
+grep -q '^server.stat-cache-engine = "inotify"' "$TMP/front.conf" && pass \
+    || fail "lighttpd.conf's stat cache is not the one this test is about"
+front_run() {
+    PORT=$PORT lighttpd -D -f "$TMP/front.conf" 2>>"$TMP/error.log" &
+    UPID=$!
+}
+on_fresh_port "lighttpd in front of nori serve" front_run
+track "$UPID"
+from_file() { tr -d '\r' < "$TMP/h" | grep -q '^Accept-Ranges: bytes'; }
+stale=0 fresh=0
+for i in 1 2 3 4 5 6 7 8; do
+    name="Wagyu aburi nigiri r$i"
+    req "$ITEM"; req "$ITEM"
+    from_file || { fail "round $i: the kept page was not served from its file"; continue; }
+    cp "$TMP/b" "$TMP/b.old"
+    old=$(readlink "$SRUN/pages/current")
+    sed -i "s/Wagyu aburi nigiri [a-z0-9]*\t/$name\t/" "$TMP/catalog.tsv"
+    kill -HUP "$SPID"
+    moved() { [ "$(readlink "$SRUN/pages/current")" != "$old" ]; }
+    poll -- moved || { fail "round $i: the link did not move"; continue; }
+    req "$ITEM"
+    from_file && cmp -s "$TMP/b" "$TMP/b.old" && stale=$((stale + 1))
+    renders_new() { req "$ITEM"; grep -q "$name" "$TMP/b"; }
+    poll -- renders_new || { fail "round $i: the workers did not reload"; continue; }
+    req "$ITEM"
+    from_file && grep -q "$name" "$TMP/b" && fresh=$((fresh + 1))
+done
+expect_eq "$stale" 0 "after a reload, no page of the old catalog from the cache"
+expect_eq "$fresh" 8 "after a reload, the new catalog's page from the cache"
+kill -TERM "$UPID"; wait "$UPID" 2>/dev/null || true
 kill -TERM "$SPID"; wait "$SPID" 2>/dev/null || true
 
 echo "NORI_PAGE_CACHE=off writes nothing; NORI_PAGE_CACHE_MAX bounds it"
