@@ -41,7 +41,7 @@ send() {
 count() {
     local name=$1 bin=$2 method=$3 query=$4 body=${5:-} i out
     rm -f "$DIR/sock" "$DIR"/cg.*
-    env -i PATH="$PATH" NORI_RUNDIR="$DIR" NORI_SYNC=none NORI_PAGE_CACHE=off \
+    env -i PATH="$PATH" NORI_RUNDIR="$DIR" NORI_SYNC=none NORI_PAGE_CACHE="${CG_PAGE_CACHE:-off}" \
         FLOOR_BYTES="${FLOOR_BYTES:-1700}" \
         spawn-fcgi -n -s "$DIR/sock" -- /usr/bin/valgrind --tool=callgrind \
         --callgrind-out-file="$DIR/cg.%p" "$bin" 2>"$DIR/vg.log" &
@@ -66,6 +66,9 @@ echo "instructions per request (callgrind, $N requests after $WARM, one worker)"
 printf '%-28s %10s\n' responder instructions
 count "floor (bare libfcgi)" "$ROOT/build/floor" GET ''
 count "Item page" "$ROOT/build/nori" GET 'pg=Item&id=26'
+# The page cache on, but no web server serving it (Apache, or nginx
+# without the shipped lines): what each render of a kept page then costs.
+CG_PAGE_CACHE=on count "Item page, cache not served" "$ROOT/build/nori" GET 'pg=Item&id=26'
 count "Home page" "$ROOT/build/nori" GET ''
 count "Category page" "$ROOT/build/nori" GET 'pg=Category&id=1'
 count "add to cart (new session)" "$ROOT/build/nori" POST '' 'act=add&id=26&qty=1'

@@ -88,9 +88,9 @@ BASE=http://127.0.0.1:$PORT
     echo "server.document-root = \"$DIR/docroot\""
     echo "server.max-connections = 1024"
     echo "mimetype.assign = ( \".html\" => \"text/html; charset=utf-8\" )"
-    # The same two settings as the shipped lighttpd.conf; the stat cache
-    # off for every mount alike, the ceiling's included.
-    echo "server.stat-cache-engine = \"disable\""
+    # The stat cache as the shipped lighttpd.conf sets it, for every
+    # mount alike, the ceiling's included.
+    grep '^server.stat-cache-engine' "$ROOT/lighttpd.conf"
     if [ "$CACHE" = 1 ]; then
         echo "server.modules += ( \"mod_alias\", \"mod_rewrite\", \"mod_setenv\", \"mod_expire\" )"
         cache_block
