@@ -161,6 +161,17 @@ lighttpd_up() {
     on_fresh_port lighttpd lighttpd_run
     LPID=$UPID
 }
+# nginx_shipped_run PAGES: nginx on deploy/nginx/nginx.conf, on $PORT,
+# in front of nori serve's $SOCK, with PAGES as its page cache (a path
+# that names nothing turns it off); for on_fresh_port.
+nginx_shipped_run() {
+    sed -e "s|@PORT@|$PORT|g; s|@SOCKET@|$SOCK|g; s|@HOME@|$ROOT|g; s|@RUNDIR@|$TMP/nginx|g" \
+        -e "s|@PAGES@|$1|g" \
+        "$ROOT/deploy/nginx/nginx.conf" > "$TMP/nginx/nginx.conf"
+    nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' 2>>"$TMP/nginx.out" &
+    UPID=$!
+    track "$UPID"
+}
 lighttpd_run() {
     env "${LT_ENV[@]}" NORI_HOME="$ROOT" PORT="$PORT" \
         lighttpd -D -f "$ROOT/$LT_CONF" 2>>"$TMP/error.log" &

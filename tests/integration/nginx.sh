@@ -13,12 +13,7 @@ mkdir -p "$TMP/nginx"
 nginx_run() {
     # No page cache (@PAGES@ names nothing): every request is nori's,
     # as the kept connections below need. nginxcache.sh tests the cache.
-    sed -e "s|@PORT@|$PORT|g; s|@SOCKET@|$SOCK|g; s|@HOME@|$ROOT|g; s|@RUNDIR@|$TMP/nginx|g" \
-        -e "s|@PAGES@|$TMP/no-page-cache|g" \
-        "$ROOT/deploy/nginx/nginx.conf" > "$TMP/nginx/nginx.conf"
-    nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' 2>>"$TMP/nginx.out" &
-    UPID=$!
-    track "$UPID"
+    nginx_shipped_run "$TMP/no-page-cache"
 }
 on_fresh_port nginx nginx_run
 NPID=$UPID

@@ -15,15 +15,8 @@ ITEM='/shop?pg=Item&id=26'
 chmod 755 "$TMP"
 mkdir -p "$TMP/nginx"
 cp "$ROOT/shop/data/catalog.tsv" "$TMP/catalog.tsv"
-nori_requests() { "$NORI" stats --rundir "$TMP" | awk '$1 == "requests" {print $2}'; }
-gen() { readlink "$TMP/pages/current"; }
-kept() { [ -f "$TMP/pages/$(gen)/shop/$1.html" ]; }
-# headers HFILE: the header lines two answers must share (not Date).
-headers() { tr -d '\r' < "$1" | grep -v '^Date:' | grep -v '^$' | sort; }
-same_headers() {    # same_headers HFILE1 HFILE2 WHAT
-    if diff <(headers "$1") <(headers "$2") > "$TMP/hdiff"; then pass
-    else fail "$3: the headers differ"; cat "$TMP/hdiff" >&2; fi
-}
+CACHE_RUNDIR=$TMP
+source "$(dirname "$0")/cache-lib.sh"
 # reaches_nori WHAT [curl args...] PATH: the request is answered by a
 # worker (nori's request counter moves), not from the cache. (Its bytes
 # may be the cached page's: nori renders the same page for some.)
@@ -37,14 +30,7 @@ reaches_nori() {
 
 # nginx_start: the shipped config, its @PAGES@ nori serve's page cache;
 # sets NPID.
-nginx_run() {
-    sed -e "s|@PORT@|$PORT|g; s|@SOCKET@|$SOCK|g; s|@HOME@|$ROOT|g; s|@RUNDIR@|$TMP/nginx|g" \
-        -e "s|@PAGES@|$TMP/pages|g" \
-        "$ROOT/deploy/nginx/nginx.conf" > "$TMP/nginx/nginx.conf"
-    nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' 2>>"$TMP/nginx.out" &
-    UPID=$!
-    track "$UPID"
-}
+nginx_run() { nginx_shipped_run "$TMP/pages"; }
 nginx_start() {
     on_fresh_port nginx nginx_run
     NPID=$UPID
@@ -61,16 +47,8 @@ serve_start NORI_CATALOG="$TMP/catalog.tsv" --socket-mode 0666
 nginx_start
 
 echo "a kept page is served by nginx alone, with nori's headers and bytes"
-req "$ITEM"
-expect_status 200 "the Item page from nori"
-cp "$TMP/h" "$TMP/h.nori"; cp "$TMP/b" "$TMP/b.nori"
-kept 'pg=Item&id=26' && pass || fail "the Item page was not kept"
+kept_then_served "$ITEM" 'pg=Item&id=26'
 before=$(nori_requests)
-req "$ITEM"
-expect_status 200 "the Item page from the cache"
-expect_eq "$(nori_requests)" "$before" "the cached answer reached no worker"
-cmp -s "$TMP/b" "$TMP/b.nori" && pass || fail "the cached bytes differ from nori's"
-same_headers "$TMP/h.nori" "$TMP/h" "cached and nori's Item page"
 LM=$(header Last-Modified)
 [ -n "$LM" ] && pass || fail "the cached page has no Last-Modified"
 expect_header Content-Type '^text/html; charset=utf-8$' "the cached page's type"
