@@ -56,7 +56,7 @@ LDLIBS    = $(LIB_LIBS) -lcrypt
 
 # libnori.a: the library every application links (include/nori.h).
 MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/serve.c fcgi/stats.c \
-            fcgi/rundir.c fcgi/cookie.c fcgi/origin.c \
+            fcgi/rundir.c fcgi/cookie.c fcgi/origin.c fcgi/httpdate.c \
             nav/nav.c nav/route.c \
             session/key.c session/record.c session/session.c session/store.c \
             session/lmdb.c session/redis.c session/memory.c \

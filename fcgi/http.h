@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "nori.h"
 #include "arena.h"
@@ -114,6 +115,12 @@ static inline void response_header_n(struct response *r, const char *name,
          : (response_header)((r), (name), (value)))
 /* Writes decimal n at out (room for 20 bytes); returns its length. */
 size_t http_uint(char *out, uint64_t n);
+/* t as an HTTP-date ("Sun, 06 Nov 1994 08:49:37 GMT", 29 bytes and a
+ * NUL) into out; -1 when it does not fit. */
+int http_date(char *out, size_t cap, time_t t);
+/* An IMF-fixdate, the whole of s, into *t; -1 for anything else (the
+ * obsolete forms included: a validator nori cannot read is no match). */
+int http_date_parse(const char *s, time_t *t);
 /* Room for n more body bytes; response_commit says how many were used. */
 char *response_reserve(struct response *r, size_t n);
 void response_commit(struct response *r, size_t n);

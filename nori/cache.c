@@ -13,6 +13,7 @@
 
 #include <uthash.h>
 
+#include "../fcgi/http.h"
 #include "../fcgi/stats.h"
 #include "cache.h"
 
@@ -161,7 +162,6 @@ enum cache_err cache_open(struct page_cache *pc, const char *rundir, int on,
                           struct stats *stats, char *err, size_t errlen)
 {
     char pages[4096], path[4200], name[64];
-    struct tm tm;
 
     cache_close(pc);
     memset(pc, 0, sizeof *pc);
@@ -197,8 +197,8 @@ enum cache_err cache_open(struct page_cache *pc, const char *rundir, int on,
     generations_prune(pages, name);
     if (generation_date(path, name, &pc->date) < 0)
         return fail(err, errlen, "cannot link", path);
-    strftime(pc->last_modified, sizeof pc->last_modified, "%a, %d %b %Y %H:%M:%S GMT",
-             gmtime_r(&pc->date, &tm));
+    if (http_date(pc->last_modified, sizeof pc->last_modified, pc->date) < 0)
+        return fail(err, errlen, "cannot date", path);
     pc->on = 1;
     return CACHE_OK;
 }

@@ -157,13 +157,10 @@ static void page_keep(struct nori_req *r)
  * revalidation alike. An unreadable date is no match. */
 static int unmodified_since(const char *ims, const struct page_cache *pc)
 {
-    struct tm tm = {0};
-    const char *end;
+    time_t t;
 
-    if (strcmp(ims, pc->last_modified) == 0)
-        return 1;
-    end = strptime(ims, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    return end != NULL && *end == '\0' && timegm(&tm) >= pc->date;
+    return strcmp(ims, pc->last_modified) == 0 ||
+           (http_date_parse(ims, &t) == 0 && t >= pc->date);
 }
 
 /* Whether the visitor's copy of a sessionless page is the current one.

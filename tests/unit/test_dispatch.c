@@ -12,6 +12,7 @@
  * session state; actions inc (writes, redirects), bad (writes, then fails
  * 409), show (writes, then shows Home with a notice) and login. */
 #include <check.h>
+#include <locale.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -498,6 +499,34 @@ START_TEST(page_cache_dates_pages)
 }
 END_TEST
 
+/* The HTTP-date of Last-Modified, in HTTP's names whatever the locale. */
+START_TEST(http_dates)
+{
+    char d[32];
+    time_t t = 0;
+
+    ck_assert_int_eq(http_date(d, sizeof d, 784111777), 0);
+    ck_assert_str_eq(d, "Sun, 06 Nov 1994 08:49:37 GMT");
+    ck_assert_int_eq(http_date(d, 29, 784111777), -1);          /* no room for the NUL */
+    ck_assert_int_eq(http_date_parse("Sun, 06 Nov 1994 08:49:37 GMT", &t), 0);
+    ck_assert_int_eq((long long)t, 784111777);
+    /* The obsolete forms, and anything around a date, are no date. */
+    ck_assert_int_eq(http_date_parse("Sunday, 06-Nov-94 08:49:37 GMT", &t), -1);
+    ck_assert_int_eq(http_date_parse("Sun Nov  6 08:49:37 1994", &t), -1);
+    ck_assert_int_eq(http_date_parse("Sun, 06 Nov 1994 08:49:37 GMT ", &t), -1);
+    ck_assert_int_eq(http_date_parse("Sun, 06 Foo 1994 08:49:37 GMT", &t), -1);
+    ck_assert_int_eq(http_date_parse("", &t), -1);
+    /* A locale with other day and month names changes nothing: de_DE
+     * where it is installed (strftime would say "So, 06 Nov"), else
+     * C.UTF-8, which only checks that switching is harmless. */
+    if (setlocale(LC_TIME, "de_DE.UTF-8") || setlocale(LC_TIME, "C.UTF-8")) {
+        ck_assert_int_eq(http_date(d, sizeof d, 784111777), 0);
+        ck_assert_str_eq(d, "Sun, 06 Nov 1994 08:49:37 GMT");
+        setlocale(LC_TIME, "C");
+    }
+}
+END_TEST
+
 START_TEST(bad_urls)
 {
     char longq[2100];
@@ -972,6 +1001,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup_memory, service_down);
     tcase_add_test(tc, home_is_public_and_validated);
     tcase_add_test(tc, page_cache_dates_pages);
+    tcase_add_test(tc, http_dates);
     tcase_add_test(tc, bad_urls);
     tcase_add_test(tc, bad_posts);
     tcase_add_test(tc, refused_actions_make_no_session);
