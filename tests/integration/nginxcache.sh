@@ -209,7 +209,10 @@ expect_body 'id="cart-count">1<' "the cookie's page shows its cart"
 serve_stop
 nginx_stop
 # A generation that vanished, a cache turned off: never an error of nginx's.
-bad=$(grep -E '\[(crit|alert|emerg|error)\]' "$TMP/nginx/nginx-error.log" | grep -v 'connect() to unix' || true)
+# Not counted: nori stopped on purpose (connect), and a port lost to a
+# race between probe and bind, which on_fresh_port retried elsewhere.
+bad=$(grep -E '\[(crit|alert|emerg|error)\]' "$TMP/nginx/nginx-error.log" |
+      grep -v 'connect() to unix' | grep -v 'bind() to .* failed (98: Address already in use)' || true)
 [ -z "$bad" ] && pass || fail "nginx logged errors: $bad"
 left=$(pgrep -f "nginx -p $TMP" || true)
 [ -z "$left" ] && pass || fail "nginx left processes: $left"
