@@ -13,7 +13,7 @@ smoke fcgid
 n=$(fcgid_noris | wc -l)
 [ "$n" -ge 1 ] && pass || fail "mod_fcgid started no nori"
 apache_stop
-poll -- no_nori && pass || fail "nori processes outlived apache: $(pgrep -af "^$NORI\$")"
+poll -- no_nori && pass || fail "nori processes outlived apache: $(fcgid_noris)"
 
 echo "mod_proxy_fcgi to nori serve"
 serve_start NORI_COOKIE_PATH=/ --workers 2 --socket-mode 0666

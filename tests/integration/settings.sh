@@ -14,21 +14,23 @@ printf 'demo-without-a-hash\n' > "$TMP/users.bad"
 : > "$TMP/a-file"
 mkdir -m 755 "$TMP/root-only"      # nobody may not write here
 mkdir -p "$TMP/run.nobody" && chown nobody "$TMP/run.nobody"
+# nobody runs the staged binary, with the staged catalog (lib.sh).
+AS_NOBODY=("${STAGED_DATA[@]}" runuser -u nobody -- "$(stage_for_others)/build/nori")
 
 # refused WHAT NAME [runuser -u USER --] VAR=value...: each mode exits 1
 # with one line on stderr that names NAME.
 refused() {
-    local what=$1 name=$2 as=() mode out rc
+    local what=$1 name=$2 nori=("$NORI") mode out rc
     shift 2
-    if [ "$1" = runuser ]; then as=("${@:1:4}"); shift 4; fi
+    if [ "$1" = runuser ]; then nori=("${AS_NOBODY[@]}"); shift 4; fi
     for mode in oneshot check serve; do
-        local cmd=("$NORI")
+        local cmd=("${nori[@]}")
         case $mode in
             check) cmd+=(check) ;;
             serve) cmd+=(serve --listen "unix:$TMP/never.sock" --workers 1) ;;
         esac
         rc=0
-        out=$(env "$@" QUERY_STRING='pg=Item&id=26' ${as[@]+"${as[@]}"} "${cmd[@]}" \
+        out=$(env "$@" QUERY_STRING='pg=Item&id=26' "${cmd[@]}" \
               2>&1 >/dev/null </dev/null) || rc=$?
         expect_eq "$rc" 1 "$what ($mode): exit status"
         expect_eq "$(printf '%s\n' "$out" | wc -l)" 1 "$what ($mode): one line ($out)"
@@ -95,11 +97,11 @@ RUN=$TMP/a-file lighttpd_refuses "a run directory that is a file" NORI_RUNDIR
 
 echo "nori serve: socket errors name the address, exit 1"
 serve_refused() {   # serve_refused WHAT NEEDLE [runuser -u USER --] ARGS...
-    local what=$1 needle=$2 as=() out rc=0
+    local what=$1 needle=$2 nori=("$NORI") out rc=0
     shift 2
     local run=$TMP/run
-    if [ "$1" = runuser ]; then as=("${@:1:4}"); shift 4; run=$TMP/run.nobody; fi
-    out=$(NORI_RUNDIR=$run ${as[@]+"${as[@]}"} "$NORI" serve --workers 1 "$@" \
+    if [ "$1" = runuser ]; then nori=("${AS_NOBODY[@]}"); shift 4; run=$TMP/run.nobody; fi
+    out=$(env NORI_RUNDIR=$run "${nori[@]}" serve --workers 1 "$@" \
           2>&1 >/dev/null) || rc=$?
     expect_eq "$rc" 1 "$what: exit status"
     expect_eq "$(printf '%s\n' "$out" | wc -l)" 1 "$what: one line ($out)"
