@@ -14,6 +14,7 @@ struct nori_config {
     const char *rundir;             /* counters file; default store */
     const char *store_spec;         /* "" means lmdb:RUNDIR/sessions */
     const char *status_path;        /* PATH_INFO of the JSON counters */
+    const char *ping_path;          /* PATH_INFO of the health check */
     const char *page_cache_name;    /* on|off */
     unsigned long page_cache_max_kb;
     const char *policy_name, *carrier_name, *bind_name, *sync_name;
