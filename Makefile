@@ -55,7 +55,7 @@ LIB_LIBS  = -lfcgi -llmdb -lhiredis -lpthread
 LDLIBS    = $(LIB_LIBS) -lcrypt
 
 # libnori.a: the library every application links (include/nori.h).
-MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/serve.c fcgi/stats.c \
+MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/serve.c fcgi/stats.c fcgi/limit.c \
             fcgi/rundir.c fcgi/cookie.c fcgi/origin.c fcgi/httpdate.c \
             nav/nav.c nav/route.c \
             session/key.c session/record.c session/session.c session/store.c \

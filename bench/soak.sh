@@ -146,6 +146,7 @@ echo
 echo "nori soak, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores $(uname -m)," \
      "$(lighttpd -v 2>&1 | head -1 | cut -d' ' -f1)"
 echo "$MINUTES slices of: $WRK_SOAK $BASE/shop"
+echo "$CAP_NOTE"
 echo "4 workers (pids $WORKERS), LMDB fsync, NORI_SESSION_TTL=$SOAK_TTL NORI_SESSION_MAX_AGE=$SOAK_MAX_AGE," \
      "SOAK_LIVE=$SOAK_LIVE sessions a thread, each taking adds for 1..$SOAK_LIFE s"
 printf '%3s %8s %6s %6s %6s %6s %9s %9s %8s %9s %8s %8s %8s %9s\n' \

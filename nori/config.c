@@ -63,6 +63,9 @@ static const struct nori_setting settings[] = {
       "origins a POST may come from besides the request's Host, e.g. https://shop.example"),
     N("NORI_BODY_TIMEOUT_MS", "body-timeout-ms", body_timeout_ms, "5000", 0, 600000,
       "a POST body not whole after this long answers 408 (0: no limit)"),
+    N("NORI_NEW_SESSIONS_PER_MIN", "new-sessions-per-min", new_sessions_per_min, "120",
+      0, 1000000, "sessions one client address may create a minute (a minute's worth "
+      "at once); past it 429 (0: no cap)"),
     N("NORI_SESSION_TTL", "session-ttl", ttl, "600", 2, 86400 * 30,
       "idle expiry, seconds"),
     N("NORI_SESSION_MAX_AGE", "session-max-age", max_age, "28800", 2, 86400 * 365,

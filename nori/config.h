@@ -22,6 +22,7 @@ struct nori_config {
     const char *cookie_secure_name; /* auto|on */
     const char *allowed_origins;    /* origins besides the request's Host */
     unsigned long body_timeout_ms;
+    unsigned long new_sessions_per_min; /* per client address; 0: no cap */
     unsigned long ttl, max_age;
     unsigned long gc_foreground, gc_interval_ms, gc_batch;
     unsigned long map_size_mb;

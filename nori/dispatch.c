@@ -69,6 +69,17 @@ static void answer_error(struct nori_req *r, int status, const char *why,
     }
 }
 
+/* A session that could not be had: the store's trouble is a 503; an
+ * address past its cap on new sessions is a 429 that says when to retry. */
+static void answer_visit_error(struct nori_req *r, const struct visit *v,
+                               enum visit_err err)
+{
+    if (err == VISIT_ETHROTTLED)
+        answer_error(r, 429, visit_strerror(err), ANSWER_PAGE, v->retry_after);
+    else
+        answer_error(r, 503, visit_strerror(err), ANSWER_PAGE, 0);
+}
+
 /* Weak comparison (RFC 9110 8.8.3.2) over a list of entity tags. */
 static int etag_matches(const char *header, const char *etag)
 {
@@ -247,7 +258,7 @@ static void serve_page(struct nori_req *r, uint64_t now)
     }
     verr = visit_run(visit, &svc->sessions, req, s_param, now, read_only, NULL, &status);
     if (verr != VISIT_OK) {
-        answer_error(r, 503, visit_strerror(verr), ANSWER_PAGE, 0);
+        answer_visit_error(r, visit, verr);
         return;
     }
     n->visit = visit;
@@ -427,7 +438,7 @@ static void serve_action(struct nori_req *r, uint64_t now)
     verr = visit_run(visit, &svc->sessions, req, s_param, now, action_visit, &a, &status);
     if (verr != VISIT_OK) {
         n->visit = NULL;
-        answer_error(r, 503, visit_strerror(verr), ANSWER_PAGE, 0);
+        answer_visit_error(r, visit, verr);
         return;
     }
     n->visit = visit;
@@ -797,6 +808,7 @@ int service_init(struct service *svc, const struct nori_app *app,
         .cookie_secure = cfg->cookie_secure,
         .route = cfg->route,
         .codec = &app->state,
+        .new_per_min = (unsigned)cfg->new_sessions_per_min,
     };
     if ((svc->routes = route_new()) == NULL) {
         snprintf(err, errlen, "out of memory");

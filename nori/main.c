@@ -32,6 +32,7 @@ struct process {
     struct nori_config cfg;
     struct service svc;
     struct stats *stats;
+    struct nori_limits *limits; /* RUNDIR/limits: new sessions per address */
     int app_loaded;
     int supervised;             /* a worker of nori serve, which reaps it */
 };
@@ -82,6 +83,8 @@ static void process_unload(void *ctx)
     p->app_loaded = 0;
     stats_close(p->stats);
     p->stats = NULL;
+    nori_limits_close(p->limits);
+    p->limits = NULL;
 }
 
 /* Everything a worker holds: the application's data, the service, and
@@ -108,6 +111,16 @@ static int process_load(void *ctx, char *err, size_t errlen)
         goto fail;
     }
     p->svc.stats = p->svc.sessions.stats = p->stats;
+    if (p->cfg.new_sessions_per_min > 0) {
+        int n = snprintf(path, sizeof path, "%s/limits", p->cfg.rundir);
+        if (n < 0 || (size_t)n >= sizeof path ||
+            (p->limits = nori_limits_open(path)) == NULL) {
+            snprintf(err, errlen, "NORI_RUNDIR=%s: cannot map the limits file %s: %s",
+                     p->cfg.rundir, path, strerror(errno));
+            goto fail;
+        }
+        p->svc.sessions.limits = p->limits;
+    }
     /* A memory store counts the sessions it loses at close; under nori
      * serve it also publishes its count, for a kill (process_reaped). */
     p->svc.sessions.store_opt.stats = p->stats;
