@@ -418,7 +418,7 @@ static void serve_one(struct io *io, struct arena *a, const struct worker_app *a
     app->handle(&req, &resp, app->ctx);
     if (response_send(io, &req, &resp) < 0)
         request_log(&req, "nori: could not write the response");
-    /* A monitor polling the counters must not move them. */
+    /* A monitor polling the statistics must not move them. */
     if (resp.uncounted)
         return;
     stats_add(app->stats, STAT_REQUESTS, 1);

@@ -266,16 +266,48 @@ enum config_err config_load(struct nori_config *cfg, const struct nori_app *app,
         struct table t = table_row(cfg, app, (size_t)c);
         if (setting_apply(t.base, t.row, optarg, 1, err, errlen) < 0)
             goto done;
+        if ((size_t)c < 64 * sizeof cfg->flagged / sizeof cfg->flagged[0])
+            cfg->flagged[c / 64] |= 1ull << (c % 64);
     }
     if (optind != argc) {
         snprintf(err, errlen, "%s: unexpected argument (nori --help)", argv[optind]);
         rc = CONFIG_EUSAGE;
         goto done;
     }
-    rc = derive(cfg, err, errlen) < 0 ? CONFIG_EVALUE : CONFIG_OK;
+    rc = CONFIG_OK;
+    if (derive(cfg, err, errlen) < 0) {
+        config_name_given(cfg, app, err, errlen);
+        rc = CONFIG_EVALUE;
+    }
 done:
     free(opts);
     return rc;
+}
+
+void config_name_given(const struct nori_config *cfg, const struct nori_app *app,
+                       char *msg, size_t cap)
+{
+    size_t n = strspn(msg, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+    size_t rows = table_size(app);
+
+    if (n == 0 || (msg[n] != '=' && msg[n] != ':'))
+        return;
+    for (size_t i = 0; i < rows && i < 64 * sizeof cfg->flagged / sizeof cfg->flagged[0];
+         i++) {
+        const struct nori_setting *row =
+            i < NSETTINGS ? &settings[i] : &app->settings[i - NSETTINGS];
+        if (strlen(row->env) != n || strncmp(row->env, msg, n) != 0)
+            continue;
+        if (!(cfg->flagged[i / 64] & (1ull << (i % 64))))
+            return;
+        size_t fl = strlen(row->flag) + 2, len = strlen(msg);
+        if (len - n + fl >= cap)
+            return;
+        memmove(msg + fl, msg + n, len - n + 1);
+        memcpy(msg, "--", 2);
+        memcpy(msg + 2, row->flag, fl - 2);
+        return;
+    }
 }
 
 static void usage_rows(const struct nori_setting *rows, size_t n, FILE *out)
@@ -297,6 +329,7 @@ void config_usage(const struct nori_app *app, FILE *out)
           "                                     prefork supervisor on its own socket\n"
           "       nori check [--flag VALUE ...]  check every setting, print nothing, exit 0\n"
           "       nori stats                    print the counters of every worker\n"
+          "       nori --version                print the version and the build\n"
           "\n"
           "With a FastCGI listening socket on fd 0 (lighttpd bin-path, spawn-fcgi,\n"
           "mod_fcgid) nori serves until SIGTERM; otherwise it answers one CGI\n"

@@ -5,6 +5,7 @@
 #ifndef NORI_CONFIG_H
 #define NORI_CONFIG_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "nori.h"
@@ -42,6 +43,9 @@ struct nori_config {
     int page_cache;
     int nosync;
     char store_default[4096];
+    /* Which rows (nori's, then the application's) were given as flags:
+     * a message about one names the flag, as the user typed it. */
+    uint64_t flagged[4];
 };
 
 enum config_err {
@@ -57,5 +61,10 @@ enum config_err {
 enum config_err config_load(struct nori_config *cfg, const struct nori_app *app,
                             int argc, char **argv, char *err, size_t errlen);
 void config_usage(const struct nori_app *app, FILE *out);
+/* A message that begins with a setting's variable (NORI_X=value: ... or
+ * NORI_X: ...), from whatever checked it, rewritten in place to begin
+ * with its flag (--x=value: ...) when the value came from one. */
+void config_name_given(const struct nori_config *cfg, const struct nori_app *app,
+                       char *msg, size_t cap);
 
 #endif

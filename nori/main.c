@@ -18,6 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef NORI_VERSION
+#define NORI_VERSION "unknown"      /* the Makefile declares it */
+#endif
+
+#include "../fcgi/build.h"
 #include "../fcgi/rundir.h"
 #include "../fcgi/serve.h"
 #include "../fcgi/stats.h"
@@ -97,10 +102,11 @@ static int process_load(void *ctx, char *err, size_t errlen)
     char path[4096];
 
     if (rundir_check(p->cfg.rundir, err, errlen) != RUNDIR_OK ||
-        store_check(&p->cfg, err, errlen) < 0)
+        store_check(&p->cfg, err, errlen) < 0 ||
+        (p->app->load && p->app->load(p->app->data, p->cfg.rundir, err, errlen) < 0)) {
+        config_name_given(&p->cfg, p->app, err, errlen);
         return -1;
-    if (p->app->load && p->app->load(p->app->data, p->cfg.rundir, err, errlen) < 0)
-        return -1;
+    }
     p->app_loaded = 1;
     if (service_init(&p->svc, p->app, &p->cfg, err, errlen) < 0)
         goto fail;
@@ -131,6 +137,7 @@ static int process_load(void *ctx, char *err, size_t errlen)
         goto fail;
     return 0;
 fail:
+    config_name_given(&p->cfg, p->app, err, errlen);
     process_unload(p);
     return -1;
 }
@@ -158,11 +165,19 @@ static void process_reaped(void *ctx, pid_t pid)
     stats_close(st);
 }
 
+/* nori serve's own messages name a setting as the user gave it, too. */
+static void serve_name_given(char *msg, size_t cap, void *ctx)
+{
+    const struct process *p = ctx;
+
+    config_name_given(&p->cfg, p->app, msg, cap);
+}
+
 static int serve(struct process *p)
 {
     struct serve_options opt = {p->cfg.listen, (unsigned)p->cfg.workers,
                                 p->cfg.max_requests, (unsigned)p->cfg.socket_mode,
-                                p->cfg.socket_group};
+                                p->cfg.socket_group, serve_name_given, p};
     struct serve_app sa = {process_load, process_unload, p, process_worker,
                            process_reaped};
 
@@ -179,6 +194,11 @@ int nori_main(const struct nori_app *app, int argc, char **argv)
     int rc;
 
     p.app = app;
+    /* Before the settings: a version is asked for whatever they are. */
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("nori %s (build %s)\n", NORI_VERSION, nori_build_id);
+        return 0;
+    }
     if (cmd[0] && strcmp(cmd, "stats") != 0 && strcmp(cmd, "serve") != 0 &&
         strcmp(cmd, "check") != 0) {
         fprintf(stderr, "nori: %s: unknown command (nori --help)\n", cmd);
