@@ -4,8 +4,8 @@
 # workers, which share one bucket per address: 3,000 anonymous adds from
 # one address within 20 s create at most 600 sessions, the rest answered
 # 429 with Retry-After and nothing created (no record, no cookie); a
-# session made before still acts; another address is not affected; 0
-# turns the cap off.
+# session made before still acts; another address is not affected (an
+# IPv6 address counts as its /64); 0 turns the cap off.
 source "$(dirname "$0")/lib.sh"
 
 JAR=$TMP/jar
@@ -71,6 +71,20 @@ expect_no_header Set-Cookie "no cookie: nothing was made"
 expect_body 'Too many new sessions' "the page says why"
 
 srv_stop
+
+echo "an IPv6 address counts as its /64; a v4-mapped one as its IPv4"
+# One-shot CGI requests on one run directory share its table as workers do.
+oneshot_add() {
+    printf 'act=add&id=26&qty=1' | env REQUEST_METHOD=POST CONTENT_LENGTH=19 \
+        CONTENT_TYPE=application/x-www-form-urlencoded SCRIPT_NAME=/shop REMOTE_ADDR="$1" \
+        NORI_RUNDIR="$TMP/run6" NORI_NEW_SESSIONS_PER_MIN=1 "$NORI" | sed -n 's/^Status: \([0-9]*\).*/\1/p'
+}
+mkdir -m 700 "$TMP/run6"
+expect_eq "$(oneshot_add 2001:db8:1:2::1)" 303 "2001:db8:1:2::1 makes one"
+expect_eq "$(oneshot_add 2001:db8:1:2:ffff::7)" 429 "another address of its /64 is the same client"
+expect_eq "$(oneshot_add 2001:db8:1:3::1)" 303 "the next /64 is another"
+expect_eq "$(oneshot_add 192.0.2.44)" 303 "192.0.2.44 makes one"
+expect_eq "$(oneshot_add ::ffff:192.0.2.44)" 429 "::ffff:192.0.2.44 is the same client"
 
 echo "0 turns the cap off"
 srv_start NORI_NEW_SESSIONS_PER_MIN=0
