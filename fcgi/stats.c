@@ -46,6 +46,8 @@ static const char *const names[STAT_COUNT] = {
     [STAT_S414] = "status_414", [STAT_S415] = "status_415",
     [STAT_S429] = "status_429", [STAT_S500] = "status_500",
     [STAT_S502] = "status_502", [STAT_S503] = "status_503",
+    [STAT_NOT_MODIFIED] = "not_modified",
+    [STAT_CACHE_PAGES] = "page_cache_pages",
 };
 
 static const int statuses[] = {400, 403, 404, 405, 408, 413, 414, 415,
@@ -127,5 +129,5 @@ enum stat_id stats_status_id(int status)
 
 int stats_id_status(enum stat_id id)
 {
-    return id >= STAT_S400 && id < STAT_COUNT ? statuses[id - STAT_S400] : 0;
+    return id >= STAT_S400 && id <= STAT_S503 ? statuses[id - STAT_S400] : 0;
 }

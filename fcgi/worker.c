@@ -429,6 +429,8 @@ static void serve_one(struct io *io, struct arena *a, const struct worker_app *a
         stats_add(app->stats, STAT_4XX, 1);
     if (status == 429)
         stats_add(app->stats, STAT_THROTTLED, 1);
+    if (status == 304)
+        stats_add(app->stats, STAT_NOT_MODIFIED, 1);
     stats_add(app->stats, stats_status_id(status), 1);
 }
 

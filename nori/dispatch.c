@@ -537,6 +537,10 @@ static struct metric metric_of(enum stat_id id, char *label, size_t cap)
         "summary", NULL, "Session store calls and the time they took."};
     case STAT_STORE_MICROS: return (struct metric){"nori_store_latency_seconds_sum",
         "summary", NULL, "Session store calls and the time they took."};
+    case STAT_NOT_MODIFIED: return (struct metric){"nori_cache_not_modified_total",
+        "counter", NULL, "Answers of 304: the client's cached copy was current."};
+    case STAT_CACHE_PAGES: return (struct metric){"nori_page_cache_pages_total",
+        "counter", NULL, "Pages written for the page cache (the web server serves its hits)."};
     default: return (struct metric){NULL, NULL, NULL, NULL};
     }
 }

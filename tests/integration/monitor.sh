@@ -5,7 +5,8 @@
 # down), /nori-status?openmetrics parses as Prometheus text and counts
 # what happened (sessions, commits, errors by status, store latency), a
 # poll of the status URLs counts no request, and a forwarded request is
-# refused both URLs.
+# refused both URLs; cache hits nori sees (304s, pages written for the
+# web server to serve) are counted.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/redis-lib.sh"
 
@@ -61,6 +62,8 @@ expect_eq "$(metric nori_store_up backend=lmdb)" 1 "the store is up"
 calls=$(metric nori_store_latency_seconds_count)
 [ "${calls:-0}" -ge 1 ] && pass || fail "the add's store calls are timed: count '$calls'"
 expect_eq "$(metric nori_throttled_total)" 0 "nothing throttled yet"
+pages=$(metric nori_page_cache_pages_total)
+[ "${pages:-0}" -ge 1 ] && pass || fail "the Home page lighttpd now serves was written: '$pages'"
 
 echo "polling the status URLs counts no request"
 r1=$(json requests)
@@ -104,6 +107,17 @@ redis_restart || fail "Redis did not come back on its port"
 poll -- is_200 "$BASE/nori-ping" && pass || fail "Redis back: /nori-ping $(code_of "$BASE/nori-ping")"
 srv_stop
 redis_kill "$RPID"
+
+echo "a 304 is a cache hit nori counts"
+oneshot() { env REQUEST_METHOD=GET SCRIPT_NAME=/shop REMOTE_ADDR=127.0.0.1 NORI_RUNDIR="$TMP/run1" \
+    NORI_PAGE_CACHE=off "$@" "$NORI" </dev/null; }
+mkdir -m 700 "$TMP/run1"
+etag=$(oneshot QUERY_STRING='pg=Item&id=26' | sed -n 's/^ETag: //p' | tr -d '\r')
+[ -n "$etag" ] && pass || fail "an Item page without the page cache has an ETag"
+expect_eq "$(oneshot QUERY_STRING='pg=Item&id=26' HTTP_IF_NONE_MATCH="$etag" | head -1 | tr -d '\r')" \
+    "Status: 304 Not Modified" "If-None-Match of its ETag"
+oneshot PATH_INFO=/nori-status QUERY_STRING=openmetrics | sed '1,/^\r$/d' > "$TMP/b"
+expect_eq "$(metric nori_cache_not_modified_total)" 1 "nori_cache_not_modified_total"
 
 echo "a one-shot request from another address is refused"
 out=$(REQUEST_METHOD=GET SCRIPT_NAME=/shop PATH_INFO=/nori-ping REMOTE_ADDR=192.0.2.7 \
