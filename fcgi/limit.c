@@ -171,18 +171,26 @@ static int free_at(const struct slot *s, uint64_t now)
     return tag_load(s) == 0 || expires_load(s) <= now;
 }
 
-/* The slot of tag, locked, or NULL when it has none. */
+/* The slot of tag, locked, or NULL when it has none. A slot that was
+ * taken over between the look and the lock sends us round again, a few
+ * times at most: then the name is as good as new. */
 static struct slot *slot_find(struct nori_limits *l, uint64_t tag)
 {
-    for (unsigned i = 0; i < PROBES; i++) {
-        struct slot *s = &l->s[(tag + i) & (SLOTS - 1)];
-        if (tag_load(s) != tag)
-            continue;
-        slot_lock(s);
-        if (s->tag == tag)
-            return s;
-        slot_unlock(s);     /* taken over meanwhile: look again */
-        i = (unsigned)-1;
+    for (int r = 0; r < RETRIES; r++) {
+        int raced = 0;
+        for (unsigned i = 0; i < PROBES; i++) {
+            struct slot *s = &l->s[(tag + i) & (SLOTS - 1)];
+            if (tag_load(s) != tag)
+                continue;
+            slot_lock(s);
+            if (s->tag == tag)
+                return s;
+            slot_unlock(s);
+            raced = 1;
+            break;
+        }
+        if (!raced)
+            break;
     }
     return NULL;
 }

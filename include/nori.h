@@ -205,10 +205,11 @@ struct nori_limits *nori_limits_open(const char *path);
 void nori_limits_close(struct nori_limits *l);
 /* The clock entries count in: milliseconds of the wall clock. */
 uint64_t nori_limits_now(void);
-/* Runs rule on the entry of (kind, name). make 0: a name without a live
- * entry is not given one (the rule sees a fresh entry whose changes are
- * dropped), for a question that must not cost a slot. kind separates
- * names of different meaning (an address, a user) in one table. */
+/* Runs rule on the entry of (kind, name) and returns what it returns.
+ * make 0: a name without a live entry is not given one (the rule sees a
+ * fresh entry whose changes are dropped), for a question that must not
+ * cost a slot. kind separates names of different meaning (an address, a
+ * user) in one table. A NULL table limits nothing: 0. */
 unsigned nori_limit_apply(struct nori_limits *l, char kind, const char *name,
                           uint64_t now_ms, int make, nori_limit_rule rule, void *arg);
 /* A token bucket: takes one token from (kind, name)'s bucket, which holds
