@@ -86,6 +86,18 @@ expect_eq "$(oneshot_add 2001:db8:1:3::1)" 303 "the next /64 is another"
 expect_eq "$(oneshot_add 192.0.2.44)" 303 "192.0.2.44 makes one"
 expect_eq "$(oneshot_add ::ffff:192.0.2.44)" 429 "::ffff:192.0.2.44 is the same client"
 
+echo "a planted limits file is refused at start, never followed"
+mkdir -m 700 "$TMP/run.planted"
+ln -s "$TMP/victim" "$TMP/run.planted/limits"
+rc=0
+out=$(NORI_RUNDIR="$TMP/run.planted" "$NORI" check 2>&1) || rc=$?
+expect_eq "$rc" 1 "nori check with RUNDIR/limits a symlink"
+case $out in *"cannot map the limits file"*) pass ;; *) fail "why: $out" ;; esac
+[ ! -e "$TMP/victim" ] && pass || fail "the limits table followed a planted symlink"
+rc=0
+NORI_RUNDIR="$TMP/run.planted" NORI_NEW_SESSIONS_PER_MIN=0 "$NORI" check || rc=$?
+expect_eq "$rc" 0 "with the cap off, the table is not opened at all"
+
 echo "0 turns the cap off"
 srv_start NORI_NEW_SESSIONS_PER_MIN=0
 codes=$(adds 700)
