@@ -83,6 +83,13 @@ for path in /nori-ping "/nori-status?openmetrics" /shop/nori-ping; do
 done
 srv_stop
 
+echo "lighttpd in front of nori serve (lighttpd-external.conf, lighttpd-members.conf's base)"
+serve_start --workers 1
+lighttpd_with deploy/lighttpd/lighttpd-external.conf
+monitor_urls lighttpd-external
+srv_stop
+kill -TERM "$SPID"; wait "$SPID" || true
+
 echo "the Redis store: pong while it answers, 503 while it does not"
 redis_start
 srv_start NORI_STORE="redis://127.0.0.1:$RPORT" NORI_REDIS_TIMEOUT_MS=300
