@@ -284,12 +284,12 @@ fi
     fail "sessions made $made_total, but $gone_total reclaimed once the store is empty"
 
 if [ "$HAVE_ACTIONS" = 1 ]; then
-    echo "counters: requests = pages + actions + 4xx + 5xx (+ the status reads) checked every minute"
+    echo "counters: requests = pages + actions + 4xx + 5xx (status reads are not counted) checked every minute"
 else
     echo "counters: no 'actions' counter in this build: actions derived as" \
-         "requests - pages - 4xx - 5xx - status reads; identity not checkable without the actions counter"
+         "requests - pages - 4xx - 5xx; identity not checkable without the actions counter"
 fi
-echo "counters: requests = commits + commits_avoided (+ status reads), and pages, actions, sessions" \
+echo "counters: requests = commits + commits_avoided, and pages, actions, sessions" \
      "made against wrk's 200s, 303s and new sessions, checked every minute"
 echo "last slice's wrk:"
 echo "$LAST_WRK" | sed 's/^/  /'
