@@ -8,7 +8,7 @@
  * word holds the monotonic millisecond at which it was taken, so that a
  * lock whose holder died in those instructions (SIGKILL) is taken over
  * once it is older than STALE_MS instead of stopping every worker. A
- * holder merely descheduled that long loses nothing worse than one
+ * holder merely descheduled that long would lose nothing worse than one
  * count: the entries are limits, not money. */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +25,11 @@
 #define LIMITS_MAGIC 0x6e6f72696c6d7401ull    /* "norilmt", format 1 */
 #define SLOTS 16384                           /* a power of two */
 #define PROBES 8
-#define STALE_MS 20
+/* Far longer than a rule takes, even for a holder the scheduler put off
+ * on a loaded machine (tens of ms), so that two live processes are never
+ * in one entry at once in practice; short enough that a slot whose holder
+ * died is back within a second, and only that slot waits meanwhile. */
+#define STALE_MS 1000
 #define RETRIES 4
 
 struct slot {

@@ -183,7 +183,7 @@ uint64_t nori_hash(uint64_t h, const void *p, size_t n);
  * file and no system call per use, so it is cheap enough for every
  * request. Each entry is changed under its own spinlock, held for a few
  * instructions (one left by a process that died holding it is taken over
- * after a few milliseconds). Names are hashed with the table's random
+ * after a second). Names are hashed with the table's random
  * key, so nobody can aim names at one slot; when a name's neighbourhood
  * is full, the entry that expires first is forgotten. nori's cap on new
  * sessions per client address is one user of it (a token bucket); the
