@@ -312,6 +312,8 @@ void cache_store(struct page_cache *pc, const char *prefix, const char *query,
             *s = '/';
         }
     mkdir(dir, 0755);
-    if (file_replace(path, body, len, pc->date) == 0)
+    if (file_replace(path, body, len, pc->date) == 0) {
         stats_add(pc->stats, STAT_CACHE_BYTES, len);
+        stats_add(pc->stats, STAT_CACHE_PAGES, 1);
+    }
 }
