@@ -14,7 +14,7 @@ PORT      ?= 8080
 FUZZ_TIME ?= 300
 BUILD     ?= build
 
-# Debian packages: build (libfcgi, uthash, LMDB, hiredis, libcrypt, pkg-config),
+# Debian packages: build (libfcgi, uthash, LMDB, hiredis, libcrypt, pkg-config, libseccomp for the workers' sandbox),
 # tests (check, curl, spawn-fcgi, cgi-fcgi from libfcgi-bin, clang and its
 # runtime for the fuzzers and sanitizers, valgrind for make valgrind,
 # man-db to check the man page),
@@ -31,7 +31,7 @@ PACKAGES = gcc make pkg-config libfcgi-dev uthash-dev liblmdb-dev libcrypt-dev \
            man-db apache2 libapache2-mod-fcgid nginx-light iproute2 valgrind \
            chromium chromium-driver python3-selenium gnuplot-nox \
            libhiredis-dev redis-server redis-sentinel redis-tools \
-           systemd util-linux passwd
+           systemd util-linux passwd libseccomp-dev
 
 CC       ?= cc
 CSTD      = -std=c11 -D_GNU_SOURCE
@@ -51,11 +51,12 @@ PREFIX   ?= /usr/local
 STATEDIR ?= /var/lib/nori
 SHARE     = $(PREFIX)/share/nori
 # What libnori.a needs, and what the shop adds (crypt(3) for its users).
-LIB_LIBS  = -lfcgi -llmdb -lhiredis -lpthread
+LIB_LIBS  = -lfcgi -llmdb -lhiredis -lseccomp -lpthread
 LDLIBS    = $(LIB_LIBS) -lcrypt
 
 # libnori.a: the library every application links (include/nori.h).
 MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/serve.c fcgi/stats.c \
+            fcgi/records.c fcgi/sandbox.c \
             fcgi/rundir.c fcgi/cookie.c fcgi/origin.c fcgi/httpdate.c \
             nav/nav.c nav/route.c \
             session/key.c session/record.c session/session.c session/store.c \
