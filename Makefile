@@ -129,6 +129,11 @@ $(BUILD)/nori: shop/main.c $(BUILD)/libshop.a $(BUILD)/libnori.a
 $(BUILD)/counter: examples/counter/counter.c $(BUILD)/libnori.a
 	$(CC) $(CFLAGS_ALL) $< $(BUILD)/libnori.a $(LIB_LIBS) -o $@
 
+# A test-only application whose pages make the calls a worker's sandbox
+# refuses (tests/integration/sandbox.sh); never part of all or install.
+$(BUILD)/sandbox-probe: tests/apps/sandbox-probe.c $(BUILD)/libnori.a
+	$(CC) $(CFLAGS_ALL) $< $(BUILD)/libnori.a $(LIB_LIBS) -o $@
+
 $(BUILD)/test_%: tests/unit/test_%.c $(BUILD)/libshop.a $(BUILD)/libnori.a
 	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -I. $< $(BUILD)/libshop.a $(BUILD)/libnori.a \
 	  $(LDLIBS) $(CHECK_LIBS) -o $@

@@ -118,30 +118,40 @@ static const struct {
 #define TRAP_LOG_MAX 32
 static volatile sig_atomic_t trap_logged;
 
-/* In a signal handler: write(2) only. */
-static void trap_say(const char *what, const char *name, long nr)
+/* Decimal u into out (room for 24); its length. */
+static size_t decimal(char *out, unsigned long u)
 {
-    char line[160], num[24];
-    size_t n = 0, k = 0;
-    unsigned long u = nr < 0 ? 0 : (unsigned long)nr;
+    char rev[24];
+    size_t k = 0, n = 0;
 
-    if (trap_logged >= TRAP_LOG_MAX)
-        return;
-    trap_logged++;
     do
-        num[k++] = (char)('0' + u % 10);
-    while ((u /= 10) && k < sizeof num);
-#define PUT(s) for (const char *p_ = (s); *p_ && n < sizeof line - 2; p_++) line[n++] = *p_
-    PUT("nori: sandbox: ");
+        rev[k++] = (char)('0' + u % 10);
+    while ((u /= 10) && k < sizeof rev);
+    while (k)
+        out[n++] = rev[--k];
+    return n;
+}
+
+/* "nori: sandbox: worker PID: WHAT system call NR (NAME)TAIL", from a
+ * signal handler: write(2) only. */
+static void trap_say(const char *what, long nr, const char *name, const char *tail)
+{
+    char line[192];
+    size_t n = 0;
+
+#define PUT(s) for (const char *p_ = (s); *p_ && n < sizeof line - 32; p_++) line[n++] = *p_
+    PUT("nori: sandbox: worker ");
+    n += decimal(line + n, (unsigned long)syscall(SYS_getpid));
+    PUT(": ");
     PUT(what);
     PUT(" system call ");
-    while (k && n < sizeof line - 2)
-        line[n++] = num[--k];
+    n += decimal(line + n, nr < 0 ? 0 : (unsigned long)nr);
     if (name) {
         PUT(" (");
         PUT(name);
         PUT(")");
     }
+    PUT(tail);
 #undef PUT
     line[n++] = '\n';
     if (write(2, line, n) < 0)
@@ -156,15 +166,16 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc_)
     (void)sig;
     for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
         if (fatal[i].nr == nr) {
-            trap_logged = 0;            /* this line always */
-            trap_say("forbidden", fatal[i].name, nr);
-            trap_say("the worker ends", NULL, nr);
+            trap_say("forbidden", nr, fatal[i].name, ": the worker ends");
             /* SIGKILL, which no handler or mask can hold up, through the
              * kernel: the C library's kill may be what was refused. */
             syscall(SYS_kill, syscall(SYS_getpid), SIGKILL);
             syscall(SYS_exit_group, 128 + SIGSYS);
         }
-    trap_say("refused (not on the sandbox's list)", NULL, nr);
+    if (trap_logged < TRAP_LOG_MAX) {
+        trap_logged++;
+        trap_say("refused", nr, NULL, ", not on the sandbox's list: it fails with ENOSYS");
+    }
 #if defined(__x86_64__)
     uc->uc_mcontext.gregs[REG_RAX] = -ENOSYS;
 #elif defined(__aarch64__)
