@@ -82,7 +82,11 @@ def main():
     if cmd == "get":
         query = sys.argv[3] if len(sys.argv) > 3 else "pg=Item&id=26"
         p = params(query)
-        s.sendall(begin() + record(4, p) + record(4, b"") + record(5, b""))
+        recs = b"".join(record(4, p[i:i + 32768]) for i in range(0, len(p), 32768))
+        try:
+            s.sendall(begin() + recs + record(4, b"") + record(5, b""))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
         print(answer(s))
     elif cmd == "trickle":
         p = params("pg=Item&id=26")
