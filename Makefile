@@ -77,12 +77,14 @@ CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 FUZZ_CC    = clang
 FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude
 FUZZ_BINS  = $(BUILD)/fuzz_query $(BUILD)/fuzz_form $(BUILD)/fuzz_record \
-             $(BUILD)/fuzz_headers
+             $(BUILD)/fuzz_headers $(BUILD)/fuzz_fcgi
 # The pure parsers the fuzzers call: no libfcgi, no store (cookie.c and
 # origin.c read strings only; http.h merely declares the rest), and the
 # shop's state codec, which decodes what a record carries.
 FUZZ_DEPS  = nav/nav.c session/record.c session/session.c session/key.c \
-             fcgi/cookie.c fcgi/origin.c shop/state.c shop/fields.c
+             fcgi/cookie.c fcgi/origin.c shop/state.c shop/fields.c fcgi/records.c
+# fuzz_fcgi hands what records_scan accepts to libfcgi itself.
+$(BUILD)/fuzz_fcgi: FUZZ_LIBS = -lfcgi
 
 .PHONY: all deps run check unit unit-asan integration fuzz-smoke fuzz bench soak install clean valgrind
 
@@ -146,7 +148,7 @@ $(BUILD)/commit-floor: bench/commit-floor.c
 
 $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_check.h $(FUZZ_DEPS) $(HEADERS)
 	@mkdir -p $(BUILD)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -I. $< $(FUZZ_DEPS) -o $@
+	$(FUZZ_CC) $(FUZZ_FLAGS) -I. $< $(FUZZ_DEPS) $(FUZZ_LIBS) -o $@
 
 # The run directory is NORI_RUNDIR when set, var/ otherwise. A lock in
 # it (held by lighttpd, inherited as fd 9) refuses a second make run on

@@ -11,9 +11,6 @@
 #define TYPE_BEGIN_REQUEST 1
 #define TYPE_PARAMS 4
 #define ROLE_MAX 3              /* responder, authorizer, filter */
-/* Management records (request id 0: FCGI_GET_VALUES) libfcgi answers
- * before a request; a few are plenty. */
-#define MANAGEMENT_MAX 4
 
 static enum records_err bad(struct records_scan *out, const char *why,
                             unsigned long declared)
@@ -72,7 +69,7 @@ enum records_err records_scan(const unsigned char *buf, size_t len,
                               unsigned char *scratch, struct records_scan *out)
 {
     size_t off = 0, plen = 0;
-    unsigned id = 0, management = 0;
+    unsigned id = 0;
     int begun = 0;
 
     memset(out, 0, sizeof *out);
@@ -95,14 +92,17 @@ enum records_err records_scan(const unsigned char *buf, size_t len,
             return RECORDS_EMORE;
         }
         if (!begun) {
-            if (rid == 0 && type != TYPE_BEGIN_REQUEST) {
-                if (++management > MANAGEMENT_MAX)
-                    return bad(out, "too many management records", 0);
-                off = end;
-                continue;
-            }
+            /* Management records (request id 0) are refused too: no web
+             * server nori runs behind sends them, and libfcgi answers an
+             * FCGI_GET_VALUES through the same unbounded allocation, into
+             * a 64-byte buffer that repeated names overflow. */
             if (type != TYPE_BEGIN_REQUEST || rid == 0 || clen != 8)
                 return bad(out, "the first record is no BEGIN_REQUEST", 0);
+            /* libfcgi does not skip the padding of BEGIN_REQUEST (nor of
+             * the params' empty last record): it would read it as the
+             * next record. Nobody pads what is a multiple of 8 already. */
+            if (h[6] != 0)
+                return bad(out, "a padded BEGIN_REQUEST", h[6]);
             out->role = (unsigned)c[0] << 8 | c[1];
             out->keep = c[2] & 1;
             if (out->role == 0 || out->role > ROLE_MAX)
@@ -117,6 +117,8 @@ enum records_err records_scan(const unsigned char *buf, size_t len,
         if (type != TYPE_PARAMS || rid != id)
             return bad(out, "a record other than PARAMS before the params end", type);
         if (clen == 0) {
+            if (h[6] != 0)
+                return bad(out, "a padded end of the params", h[6]);
             out->end = end;
             return pairs_check(scratch, plen, out);
         }

@@ -15,8 +15,7 @@
  * lengths included. lighttpd's and nginx's default header limits are
  * well below it. */
 #define RECORDS_PARAMS_MAX (64 * 1024)
-/* The records carrying them (headers, padding, management records
- * before BEGIN_REQUEST) may add this much. */
+/* The records carrying them (headers, padding) may add this much. */
 #define RECORDS_SLACK 8192
 #define RECORDS_MAX (RECORDS_PARAMS_MAX + RECORDS_SLACK)
 
