@@ -717,8 +717,8 @@ static int conn_gate(int fd)
     }
 }
 
-/* A stop signal is let in only while the worker waits in accept: during
- * a request it stays pending, so that no read of the request's body is
+/* A stop signal is let in only while the worker waits in accept or on
+ * an idle kept connection: during a request it stays pending, so that no read of the request's body is
  * interrupted and libfcgi's shutdown flag (which fails every later read)
  * is raised only between requests. The request in hand always finishes. */
 static int run_fastcgi(const struct worker_app *app,
@@ -746,7 +746,16 @@ static int run_fastcgi(const struct worker_app *app,
         return 1;
     io.fcgi = &fr;
     while (!stopping) {
+        /* A stop is also let in while a kept connection (nginx's
+         * fastcgi_keep_conn) idles, and one that came during the last
+         * request is taken here, before waiting for the next: a
+         * connection the web server keeps busy cannot keep a retired
+         * worker serving, and it is closed idle, not with a request. */
+        sigprocmask(SIG_UNBLOCK, &stops, NULL);
         keep_or_drop(&fr);
+        sigprocmask(SIG_BLOCK, &stops, NULL);
+        if (stopping)
+            break;
         if (fr.ipcFd < 0) {
             int fd = conn_accept(&stops);
             if (fd == ACCEPT_STOP)
