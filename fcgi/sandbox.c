@@ -36,7 +36,7 @@
 
 /* Allowed whatever their arguments. */
 static const int allowed[] = {
-    /* Memory: malloc, the arenas, LMDB's map, the counters' map. */
+    /* Memory: malloc, the arenas, LMDB's map, the statistics' map. */
     SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap),
     SCMP_SYS(mprotect), SCMP_SYS(madvise),
     /* Descriptors already open: the request's connection, files, the

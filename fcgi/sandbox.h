@@ -1,6 +1,6 @@
 /* sandbox.h -- a worker's confinement, as kcgi and OpenBSD's pledge do
  * it: once the worker holds what it serves from (the listening socket,
- * the counters, the application's data, the run directory), it asks the
+ * the statistics, the application's data, the run directory), it asks the
  * kernel (seccomp) to refuse every system call that serving requests
  * does not need. A worker an attacker took over then cannot start a
  * program, make a process, trace one, or (unless its store talks to a

@@ -6,7 +6,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <stdio.h>
@@ -742,8 +741,11 @@ static int run_fastcgi(const struct worker_app *app,
      * handed it, its accept fails at once instead of taking one
      * unchecked. */
     fr.listen_sock = -1;
-    if (sandbox_enter(sandbox_mode) != SANDBOX_OK)
+    if (sandbox_enter(sandbox_mode) != SANDBOX_OK) {
+        FCGX_Free(&fr, 1);
+        arena_free(&a);
         return 1;
+    }
     io.fcgi = &fr;
     while (!stopping) {
         /* A stop is also let in while a kept connection (nginx's
