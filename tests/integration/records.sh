@@ -43,6 +43,10 @@ kill -TERM "$SPID"; wait "$SPID" || true
 
 echo "a declared length of 0x40000000, one worker"
 : > "$TMP/serve.log"
+# With at most 1 GiB of address space (a container's memory limit, say),
+# libfcgi's 0x40000000-byte allocation fails and it aborts the worker;
+# without a limit it may get the memory, and then waits for the bytes.
+ulimit -S -v 1048576
 serve_start NORI_PARAMS_TIMEOUT_MS=1500 --workers 1
 w=$(pgrep -P "$SPID")
 expect_eq "$(fcgi absurd "unix:$SOCK" end)" CLOSED "params that end: closed at once, no answer"
