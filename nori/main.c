@@ -148,7 +148,7 @@ static void process_reaped(void *ctx, pid_t pid)
 
 /* A Redis store connects (again) at any request: its workers may make
  * sockets; no other store needs one. */
-static enum sandbox_mode sandbox_mode(const struct nori_config *cfg)
+static enum sandbox_mode sandbox_choose(const struct nori_config *cfg)
 {
     if (strcmp(cfg->sandbox_name, "off") == 0)
         return SANDBOX_OFF;
@@ -196,7 +196,7 @@ int nori_main(const struct nori_app *app, int argc, char **argv)
         return stats_print(&p.cfg);
     worker_set_body_timeout(p.cfg.body_timeout_ms);
     worker_set_params_timeout(p.cfg.params_timeout_ms);
-    worker_set_sandbox(sandbox_mode(&p.cfg));
+    worker_set_sandbox(sandbox_choose(&p.cfg));
     if (strcmp(cmd, "serve") == 0)
         return serve(&p);
     if (process_load(&p, err, sizeof err) < 0) {
