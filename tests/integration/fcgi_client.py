@@ -5,8 +5,8 @@
 #   fcgi_client.py get ADDR [QUERY]   one GET; prints the first line of
 #                                     the answer, CLOSED (closed without
 #                                     one) or TIMEOUT
-#   fcgi_client.py trickle ADDR       BEGIN_REQUEST, then its params a
-#                                     byte at a time; prints CLOSED once
+#   fcgi_client.py trickle ADDR       BEGIN_REQUEST, then its params ten
+#                                     bytes a second; prints CLOSED once
 #                                     nori drops it, OPEN if it never does
 #   fcgi_client.py absurd ADDR [end]  params declaring a 0x40000000-byte
 #                                     name (end: and the params' end)
@@ -89,15 +89,16 @@ def main():
             pass
         print(answer(s))
     elif cmd == "trickle":
-        p = params("pg=Item&id=26")
-        s.sendall(begin() + struct.pack(">BBHHBB", 1, 4, 1, len(p), 0, 0))
+        # One long PARAMS record whose one pair declares a value of 50,000
+        # bytes, sent at ten a second: a reader without a deadline waits
+        # for it far longer than WAIT, and sees nothing malformed.
+        s.sendall(begin() + struct.pack(">BBHHBB", 1, 4, 1, 65535, 0, 0) +
+                  struct.pack(">BI", 11, 50000 | 0x80000000) + b"SCRIPT_NAME")
         s.settimeout(0.1)
-        end = time.time() + WAIT
-        for b in p * 1000:
-            if time.time() > end:
-                break
+        end = time.time() + 2 * WAIT    # outlasts a GET's wait, begun later
+        while time.time() < end:
             try:
-                s.send(bytes([b]))
+                s.send(b"a")
                 if s.recv(1) == b"":
                     print("CLOSED")
                     return
