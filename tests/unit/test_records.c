@@ -116,12 +116,15 @@ START_TEST(params_bounded)
     struct records_scan sc;
 
     begin();
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 2; i++) {           /* exactly RECORDS_PARAMS_MAX */
         header(4, 1, sizeof junk, 0);
         put(junk, sizeof junk);
     }
+    header(4, 1, 1, 0);                     /* and one byte more */
+    put("x", 1);
     header(4, 1, 0, 0);
     ck_assert_int_eq(scan(&sc), RECORDS_EBAD);
+    ck_assert_str_eq(sc.why, "the params are too long");
 }
 END_TEST
 
