@@ -17,7 +17,7 @@ PORT      ?= 8080
 FUZZ_TIME ?= 300
 BUILD     ?= build
 
-# Debian packages: build (libfcgi, uthash, LMDB, hiredis, libcrypt, pkg-config),
+# Debian packages: build (libfcgi, uthash, LMDB, hiredis, libcrypt, pkg-config, libseccomp for the workers' sandbox),
 # tests (check, curl, spawn-fcgi, cgi-fcgi from libfcgi-bin, clang and its
 # runtime for the fuzzers and sanitizers, valgrind for make valgrind,
 # man-db to check the man page, python3-prometheus-client to parse the
@@ -35,7 +35,7 @@ PACKAGES = gcc make pkg-config libfcgi-dev uthash-dev liblmdb-dev libcrypt-dev \
            man-db apache2 libapache2-mod-fcgid nginx-light iproute2 valgrind \
            chromium chromium-driver python3-selenium gnuplot-nox \
            libhiredis-dev redis-server redis-sentinel redis-tools \
-           systemd util-linux passwd python3-prometheus-client
+           systemd util-linux passwd python3-prometheus-client libseccomp-dev
 
 CC       ?= cc
 CSTD      = -std=c11 -D_GNU_SOURCE
@@ -55,11 +55,12 @@ PREFIX   ?= /usr/local
 STATEDIR ?= /var/lib/nori
 SHARE     = $(PREFIX)/share/nori
 # What libnori.a needs, and what the shop adds (crypt(3) for its users).
-LIB_LIBS  = -lfcgi -llmdb -lhiredis -lpthread
+LIB_LIBS  = -lfcgi -llmdb -lhiredis -lseccomp -lpthread
 LDLIBS    = $(LIB_LIBS) -lcrypt
 
 # libnori.a: the library every application links (include/nori.h).
 MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/serve.c fcgi/stats.c fcgi/limit.c \
+            fcgi/records.c fcgi/sandbox.c \
             fcgi/rundir.c fcgi/cookie.c fcgi/origin.c fcgi/httpdate.c \
             nav/nav.c nav/route.c \
             session/key.c session/record.c session/session.c session/store.c \
@@ -80,12 +81,14 @@ CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 FUZZ_CC    = clang
 FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude
 FUZZ_BINS  = $(BUILD)/fuzz_query $(BUILD)/fuzz_form $(BUILD)/fuzz_record \
-             $(BUILD)/fuzz_headers
+             $(BUILD)/fuzz_headers $(BUILD)/fuzz_fcgi
 # The pure parsers the fuzzers call: no libfcgi, no store (cookie.c and
 # origin.c read strings only; http.h merely declares the rest), and the
 # shop's state codec, which decodes what a record carries.
 FUZZ_DEPS  = nav/nav.c session/record.c session/session.c session/key.c \
-             fcgi/cookie.c fcgi/origin.c shop/state.c shop/fields.c
+             fcgi/cookie.c fcgi/origin.c shop/state.c shop/fields.c fcgi/records.c
+# fuzz_fcgi hands what records_scan accepts to libfcgi itself.
+$(BUILD)/fuzz_fcgi: FUZZ_LIBS = -lfcgi
 
 .PHONY: all deps run check unit unit-asan integration fuzz-smoke fuzz bench soak install clean valgrind
 
@@ -132,6 +135,11 @@ $(BUILD)/nori: shop/main.c $(BUILD)/libshop.a $(BUILD)/libnori.a
 $(BUILD)/counter: examples/counter/counter.c $(BUILD)/libnori.a
 	$(CC) $(CFLAGS_ALL) $< $(BUILD)/libnori.a $(LIB_LIBS) -o $@
 
+# A test-only application whose pages make the calls a worker's sandbox
+# refuses (tests/integration/sandbox.sh); never part of all or install.
+$(BUILD)/sandbox-probe: tests/apps/sandbox-probe.c $(BUILD)/libnori.a
+	$(CC) $(CFLAGS_ALL) $< $(BUILD)/libnori.a $(LIB_LIBS) -o $@
+
 $(BUILD)/test_%: tests/unit/test_%.c $(BUILD)/libshop.a $(BUILD)/libnori.a
 	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -I. $< $(BUILD)/libshop.a $(BUILD)/libnori.a \
 	  $(LDLIBS) $(CHECK_LIBS) -o $@
@@ -144,7 +152,7 @@ $(BUILD)/commit-floor: bench/commit-floor.c
 
 $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_check.h $(FUZZ_DEPS) $(HEADERS)
 	@mkdir -p $(BUILD)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -I. $< $(FUZZ_DEPS) -o $@
+	$(FUZZ_CC) $(FUZZ_FLAGS) -I. $< $(FUZZ_DEPS) $(FUZZ_LIBS) -o $@
 
 # The run directory is NORI_RUNDIR when set, var/ otherwise. A lock in
 # it (held by lighttpd, inherited as fd 9) refuses a second make run on

@@ -115,8 +115,13 @@ static int addr_is_wildcard(const struct sockaddr *sa)
 {
     if (sa->sa_family == AF_INET)
         return ((const struct sockaddr_in *)sa)->sin_addr.s_addr == htonl(INADDR_ANY);
-    if (sa->sa_family == AF_INET6)
-        return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        /* ::ffff:0.0.0.0 is 0.0.0.0 spelled as IPv6: every interface too. */
+        return IN6_IS_ADDR_UNSPECIFIED(a) ||
+               (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 0 && a->s6_addr[13] == 0 &&
+                a->s6_addr[14] == 0 && a->s6_addr[15] == 0);
+    }
     return 0;
 }
 

@@ -66,6 +66,10 @@ static const struct nori_setting settings[] = {
     N("NORI_NEW_SESSIONS_PER_MIN", "new-sessions-per-min", new_sessions_per_min, "120",
       0, 1000000, "sessions one client address may create a minute (a minute's worth "
       "at once); past it 429 (0: no cap)"),
+    N("NORI_PARAMS_TIMEOUT_MS", "params-timeout-ms", params_timeout_ms, "5000", 0, 600000,
+      "a request's FastCGI params not whole after this long: the connection is dropped (0: no limit)"),
+    C("NORI_SANDBOX", "sandbox", sandbox_name, "on", "on|net|off",
+      "confine each worker to the system calls serving needs (seccomp); net: it may also connect out"),
     N("NORI_SESSION_TTL", "session-ttl", ttl, "600", 2, 86400 * 30,
       "idle expiry, seconds"),
     N("NORI_SESSION_MAX_AGE", "session-max-age", max_age, "28800", 2, 86400 * 365,

@@ -24,6 +24,8 @@ struct nori_config {
     const char *allowed_origins;    /* origins besides the request's Host */
     unsigned long body_timeout_ms;
     unsigned long new_sessions_per_min; /* per client address; 0: no cap */
+    unsigned long params_timeout_ms;
+    const char *sandbox_name;       /* on|net|off */
     unsigned long ttl, max_age;
     unsigned long gc_foreground, gc_interval_ms, gc_batch;
     unsigned long map_size_mb;

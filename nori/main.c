@@ -24,6 +24,7 @@
 
 #include "../fcgi/build.h"
 #include "../fcgi/rundir.h"
+#include "../fcgi/sandbox.h"
 #include "../fcgi/serve.h"
 #include "../fcgi/stats.h"
 #include "../fcgi/worker.h"
@@ -173,6 +174,17 @@ static void serve_name_given(char *msg, size_t cap, void *ctx)
     config_name_given(&p->cfg, p->app, msg, cap);
 }
 
+/* A Redis store connects (again) at any request: its workers may make
+ * sockets; no other store needs one. */
+static enum sandbox_mode sandbox_choose(const struct nori_config *cfg)
+{
+    if (strcmp(cfg->sandbox_name, "off") == 0)
+        return SANDBOX_OFF;
+    if (strcmp(cfg->sandbox_name, "net") == 0 || strncmp(cfg->store_spec, "redis", 5) == 0)
+        return SANDBOX_NET;
+    return SANDBOX_ON;
+}
+
 static int serve(struct process *p)
 {
     struct serve_options opt = {p->cfg.listen, (unsigned)p->cfg.workers,
@@ -216,6 +228,8 @@ int nori_main(const struct nori_app *app, int argc, char **argv)
     if (strcmp(cmd, "stats") == 0)
         return stats_print(&p.cfg);
     worker_set_body_timeout(p.cfg.body_timeout_ms);
+    worker_set_params_timeout(p.cfg.params_timeout_ms);
+    worker_set_sandbox(sandbox_choose(&p.cfg));
     if (strcmp(cmd, "serve") == 0)
         return serve(&p);
     if (process_load(&p, err, sizeof err) < 0) {
