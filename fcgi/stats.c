@@ -37,6 +37,7 @@ static const char *const names[STAT_COUNT] = {
     [STAT_5XX] = "status_5xx",
     [STAT_CACHE_BYTES] = "page_cache_bytes",
     [STAT_SESSIONS_LOST] = "sessions_lost",
+    [STAT_CACHE_FLUSHES] = "page_cache_flushes",
 };
 
 struct stats *stats_open(const char *path, int writable)

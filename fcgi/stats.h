@@ -26,6 +26,7 @@ enum stat_id {
     STAT_CACHE_BYTES,       /* written to the current page cache generation */
     /* Live sessions a memory store held when its worker went away. */
     STAT_SESSIONS_LOST,
+    STAT_CACHE_FLUSHES,     /* times a full page cache generation was emptied */
     STAT_COUNT
 };
 

@@ -40,6 +40,8 @@ struct nori_config {
     int page_cache;
     int nosync;
     char store_default[4096];
+    char rundir_default[4096];      /* NORI_RUNDIR's default, per application */
+    char listen_default[4200];
 };
 
 enum config_err {
