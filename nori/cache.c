@@ -19,6 +19,7 @@
 
 #define KEY_MAX 200             /* a longer query is not kept: a name is 255 */
 #define DEPTH_MAX 16            /* directories a generation is removed through */
+#define FLUSH_SECONDS 60        /* a full generation is emptied at most this often */
 
 /* What the disk spends on a file: its allocated blocks (what du counts). */
 static uint64_t disk_bytes(const struct stat *st)
@@ -391,18 +392,25 @@ void cache_close(struct page_cache *pc)
     pc->on = 0;
 }
 
-/* Empties the full generation, once: the worker that holds its lock does
- * it while the others skip the page they had (the next request keeps it).
- * What is left is the generation's own directory. */
+/* Empties the full generation, at most once a FLUSH_SECONDS: the worker
+ * that holds its lock does it while the others skip the page they had
+ * (the next request keeps it). What is left is the generation's own
+ * directory. Its mtime is the date of the last emptying (or of its
+ * making, or of its first mount directory): a flood of junk URLs then
+ * costs a budget's worth of writes a FLUSH_SECONDS, not one per request,
+ * and the pages asked for come back within that. */
 static int generation_flush(struct page_cache *pc, uint64_t need)
 {
+    const struct timespec now[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
     struct stat st;
 
-    if (flock(pc->gen_fd, LOCK_EX | LOCK_NB) < 0)
+    if (fstat(pc->gen_fd, &st) < 0 || st.st_mtime + FLUSH_SECONDS > time(NULL) ||
+        flock(pc->gen_fd, LOCK_EX | LOCK_NB) < 0)
         return 0;
     /* Emptied by another worker between our look and the lock? */
     if (stats_get(pc->stats, STAT_CACHE_BYTES) + need > pc->max) {
         tree_empty(pc->gen_fd, 1);
+        futimens(pc->gen_fd, now);
         if (fstat(pc->gen_fd, &st) == 0)
             stats_set(pc->stats, STAT_CACHE_BYTES, disk_bytes(&st));
         stats_add(pc->stats, STAT_CACHE_FLUSHES, 1);
