@@ -497,22 +497,24 @@ void cache_store(struct page_cache *pc, const char *prefix, const char *query,
     seen_refresh(pc);
     h = key_digest(prefix, query);
     slot = seen_slot(pc, h);
-    /* A page seen once is not looked at again, whatever became of it. */
+    /* A page seen once is not looked at again, whatever became of it;
+     * but for one let go because the generation was full: that one comes
+     * back here, so that the page asked for is what empties a generation
+     * full of junk once it may be emptied (generation_flush). */
     if (*slot == h)
-        return;
-    *slot = h;
-    if (!key_ok(prefix, query))
         return;
     /* Blocks, rounded up as the disk rounds them, with room for the
      * mount's directories. */
     need = ((uint64_t)len + 4095) / 4096 * 4096 + 4096;
-    if (need > pc->max)
+    if (!key_ok(prefix, query) || need > pc->max) {
+        *slot = h;
         return;
+    }
     if (stats_get(pc->stats, STAT_CACHE_BYTES) + need > pc->max &&
         (!generation_flush(pc, need) ||
          stats_get(pc->stats, STAT_CACHE_BYTES) + need > pc->max))
         return;
-    /* The flush forgot every page, this one included. */
+    /* After the table was emptied with the generation, too. */
     *seen_slot(pc, h) = h;
     snprintf(name, sizeof name, "%s.html", query[0] ? query : "index");
     /* A generation that is gone was replaced: its pages would never be

@@ -292,21 +292,26 @@ START_TEST(budget_counts_blocks)
                   (unsigned long long)du(pages), max);
     ck_assert(exists("pages/current/app/q=junk0.html"));
     ck_assert(!exists("pages/current/app/q=junk199.html"));
-    /* The generation is full of junk: a real page is let go for now... */
+    /* The generation is full of junk: a real page is let go for now,
+     * and not remembered as seen, so that it comes back... */
+    cache_store(&svc.cache, "/app", "q=real", "real", 4);
+    ck_assert(!exists("pages/current/app/q=real.html"));
+    ck_assert(!cache_seen(&svc.cache, "/app", "q=real"));
     cache_store(&svc.cache, "/app", "q=real", "real", 4);
     ck_assert(!exists("pages/current/app/q=real.html"));
     ck_assert_uint_eq(stats_get(stats, STAT_CACHE_FLUSHES), 0);
-    /* ...but not forever: once the generation has been full a while, the
-     * next page empties it and is kept. */
+    /* ...and is kept once the generation has been full a while: asked
+     * for again, it empties the junk out. */
     generation_age();
-    cache_store(&svc.cache, "/app", "q=real2", "real", 4);
-    ck_assert(exists("pages/current/app/q=real2.html"));
-    ck_assert(!exists("pages/current/app/q=junk0.html"));
-    ck_assert_uint_eq(stats_get(stats, STAT_CACHE_FLUSHES), 1);
-    /* The page let go before is no longer remembered as seen. */
-    ck_assert(!cache_seen(&svc.cache, "/app", "q=real"));
     cache_store(&svc.cache, "/app", "q=real", "real", 4);
     ck_assert(exists("pages/current/app/q=real.html"));
+    ck_assert(cache_seen(&svc.cache, "/app", "q=real"));
+    ck_assert(!exists("pages/current/app/q=junk0.html"));
+    ck_assert_uint_eq(stats_get(stats, STAT_CACHE_FLUSHES), 1);
+    /* A junk page the worker had kept is forgotten with the emptying. */
+    ck_assert(!cache_seen(&svc.cache, "/app", "q=junk0"));
+    cache_store(&svc.cache, "/app", "q=real2", "real", 4);
+    ck_assert(exists("pages/current/app/q=real2.html"));
     ck_assert_msg(du(pages) <= max + max / 4, "du after the flush");
     /* A page larger than the whole budget is never kept. */
     static char big[128 << 10];
