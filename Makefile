@@ -10,6 +10,9 @@
 #
 # run, check and bench first install what a fresh Debian machine lacks.
 
+# The one place the version is declared: nori --version, nori.pc and
+# the installed man page all take it from here.
+VERSION   = 1.0.0
 PORT      ?= 8080
 FUZZ_TIME ?= 300
 BUILD     ?= build
@@ -17,7 +20,8 @@ BUILD     ?= build
 # Debian packages: build (libfcgi, uthash, LMDB, hiredis, libcrypt, pkg-config),
 # tests (check, curl, spawn-fcgi, cgi-fcgi from libfcgi-bin, clang and its
 # runtime for the fuzzers and sanitizers, valgrind for make valgrind,
-# man-db to check the man page),
+# man-db to check the man page, python3-prometheus-client to parse the
+# Prometheus metrics),
 # serving (lighttpd; Apache with mod_fcgid and nginx for their tested
 # configs; redis-server, redis-sentinel and redis-cli for the Redis
 # store's tests), the browser walk (chromium headless, driven through
@@ -31,7 +35,7 @@ PACKAGES = gcc make pkg-config libfcgi-dev uthash-dev liblmdb-dev libcrypt-dev \
            man-db apache2 libapache2-mod-fcgid nginx-light iproute2 valgrind \
            chromium chromium-driver python3-selenium gnuplot-nox \
            libhiredis-dev redis-server redis-sentinel redis-tools \
-           systemd util-linux passwd
+           systemd util-linux passwd python3-prometheus-client
 
 CC       ?= cc
 CSTD      = -std=c11 -D_GNU_SOURCE
@@ -44,7 +48,7 @@ SAN      ?=
 DATADIR  ?= $(CURDIR)/shop/data
 RUNDIR   ?= $(CURDIR)/var
 CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SAN) -Iinclude -DNORI_DATADIR='"$(DATADIR)"' \
-             -DNORI_RUNDIR='"$(RUNDIR)"'
+             -DNORI_RUNDIR='"$(RUNDIR)"' -DNORI_VERSION='"$(VERSION)"'
 
 # make install [PREFIX=/usr/local] [DESTDIR=staging] [STATEDIR=/var/lib/nori]
 PREFIX   ?= /usr/local
@@ -55,7 +59,7 @@ LIB_LIBS  = -lfcgi -llmdb -lhiredis -lpthread
 LDLIBS    = $(LIB_LIBS) -lcrypt
 
 # libnori.a: the library every application links (include/nori.h).
-MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/serve.c fcgi/stats.c \
+MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/serve.c fcgi/stats.c fcgi/limit.c \
             fcgi/rundir.c fcgi/cookie.c fcgi/origin.c fcgi/httpdate.c \
             nav/nav.c nav/route.c \
             session/key.c session/record.c session/session.c session/store.c \
@@ -147,7 +151,7 @@ $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_check.h $(FUZZ_DEPS) $(HEAD
 # the same directory: lighttpd would find the first one's sockets alive,
 # start no workers of its own, and silently share them.
 run: deps $(BUILD)/nori
-	@rundir=$${NORI_RUNDIR:-$(CURDIR)/var}; mkdir -p "$$rundir" || exit 1; \
+	@rundir=$${NORI_RUNDIR:-$(CURDIR)/var}; mkdir -p -m 0700 "$$rundir" || exit 1; \
 	exec 9>>"$$rundir/make-run.lock"; \
 	if ! flock -n 9; then \
 	  echo "make run: another make run is serving from $$rundir; stop it, or set NORI_RUNDIR to another directory" >&2; \
@@ -233,9 +237,11 @@ install:
 	install -D -m 644 build/install/libnori.a $(DESTDIR)$(PREFIX)/lib/libnori.a
 	install -D -m 644 include/nori.h $(DESTDIR)$(PREFIX)/include/nori.h
 	install -d -m 755 $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS@|$(LIB_LIBS)|' nori.pc.in \
-	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nori.pc
-	install -D -m 644 man/nori.8 $(DESTDIR)$(PREFIX)/share/man/man8/nori.8
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS@|$(LIB_LIBS)|' -e 's|@VERSION@|$(VERSION)|' \
+	  nori.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nori.pc
+	install -d -m 755 $(DESTDIR)$(PREFIX)/share/man/man8
+	sed -e 's|@VERSION@|$(VERSION)|' man/nori.8 > $(DESTDIR)$(PREFIX)/share/man/man8/nori.8
+	chmod 644 $(DESTDIR)$(PREFIX)/share/man/man8/nori.8
 	install -D -m 644 shop/data/catalog.tsv $(DESTDIR)$(SHARE)/data/catalog.tsv
 	install -D -m 644 shop/data/users $(DESTDIR)$(SHARE)/data/users
 	install -D -m 644 static/nori.css $(DESTDIR)$(SHARE)/static/nori.css

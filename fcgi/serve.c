@@ -64,16 +64,21 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* The options of the one supervisor this process runs, for say(). */
+static const struct serve_options *said;
+
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
     va_list ap;
+    char line[2048];
 
     va_start(ap, fmt);
-    fputs("nori serve: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    if (said && said->name_given)
+        said->name_given(line, sizeof line, said->name_ctx);
+    fprintf(stderr, "nori serve: %s\n", line);
 }
 
 /* A unix socket address for PATH; -1 when it does not fit. */
@@ -549,6 +554,7 @@ int serve_run(const struct serve_options *opt, const struct serve_app *app)
     char err[512];
 
     memset(&s, 0, sizeof s);
+    said = opt;
     s.n = opt->workers;
     s.opt = opt;
     s.app = app;

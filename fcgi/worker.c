@@ -418,11 +418,20 @@ static void serve_one(struct io *io, struct arena *a, const struct worker_app *a
     app->handle(&req, &resp, app->ctx);
     if (response_send(io, &req, &resp) < 0)
         request_log(&req, "nori: could not write the response");
+    /* A monitor polling the statistics must not move them. */
+    if (resp.uncounted)
+        return;
     stats_add(app->stats, STAT_REQUESTS, 1);
-    if (resp.failed || resp.status >= 500)
+    int status = resp.failed ? 503 : resp.bad_header ? 502 : resp.status;
+    if (status >= 500)
         stats_add(app->stats, STAT_5XX, 1);
-    else if (resp.status >= 400)
+    else if (status >= 400)
         stats_add(app->stats, STAT_4XX, 1);
+    if (status == 429)
+        stats_add(app->stats, STAT_THROTTLED, 1);
+    if (status == 304)
+        stats_add(app->stats, STAT_NOT_MODIFIED, 1);
+    stats_add(app->stats, stats_status_id(status), 1);
 }
 
 static int run_cgi(const struct worker_app *app)

@@ -483,6 +483,7 @@ static void page_write(struct page_cache *pc, int dfd, const char *name,
     }
     /* Unsigned wrap-around subtracts a larger file replaced. */
     stats_add(pc->stats, STAT_CACHE_BYTES, disk_bytes(&st) - disk_bytes(&old));
+    stats_add(pc->stats, STAT_CACHE_PAGES, 1);
 }
 
 void cache_store(struct page_cache *pc, const char *prefix, const char *query,

@@ -47,7 +47,9 @@ static const struct nori_setting settings[] = {
     N("NORI_PAGE_CACHE_MAX", "page-cache-max", page_cache_max_kb, "65536", 4, 1073741824,
       "page cache: KiB the pages of one generation (a catalog, a build) may take"),
     S("NORI_STATUS_PATH", "status-path", status_path, "/nori-status",
-      "below the app: JSON counters, for loopback clients only"),
+      "below the app: JSON counters (?openmetrics: Prometheus), for loopback clients only"),
+    S("NORI_PING_PATH", "ping-path", ping_path, "/nori-ping",
+      "below the app: pong while the store answers, 503 when not; loopback clients only"),
     C("NORI_SESSION_POLICY", "session-policy", policy_name, "lazy", "lazy|eager",
       "lazy: sessions only when state is written; eager: every request"),
     C("NORI_SESSION_CARRIER", "session-carrier", carrier_name, "url", "url|cookie",
@@ -62,6 +64,9 @@ static const struct nori_setting settings[] = {
       "origins a POST may come from besides the request's Host, e.g. https://shop.example"),
     N("NORI_BODY_TIMEOUT_MS", "body-timeout-ms", body_timeout_ms, "5000", 0, 600000,
       "a POST body not whole after this long answers 408 (0: no limit)"),
+    N("NORI_NEW_SESSIONS_PER_MIN", "new-sessions-per-min", new_sessions_per_min, "120",
+      0, 1000000, "sessions one client address may create a minute (a minute's worth "
+      "at once); past it 429 (0: no cap)"),
     N("NORI_SESSION_TTL", "session-ttl", ttl, "600", 2, 86400 * 30,
       "idle expiry, seconds"),
     N("NORI_SESSION_MAX_AGE", "session-max-age", max_age, "28800", 2, 86400 * 365,
@@ -313,17 +318,50 @@ enum config_err config_load(struct nori_config *cfg, const struct nori_app *app,
         struct table t = table_row(cfg, app, (size_t)c);
         if (setting_apply(t.base, t.row, optarg, 1, err, errlen) < 0)
             goto done;
+        if ((size_t)c < 64 * sizeof cfg->flagged / sizeof cfg->flagged[0])
+            cfg->flagged[c / 64] |= 1ull << (c % 64);
     }
     if (optind != argc) {
         snprintf(err, errlen, "%s: unexpected argument (nori --help)", argv[optind]);
         rc = CONFIG_EUSAGE;
         goto done;
     }
-    rc = rundir_per_app(cfg, app, err, errlen) < 0 || derive(cfg, err, errlen) < 0
-             ? CONFIG_EVALUE : CONFIG_OK;
+    rc = CONFIG_OK;
+    if (rundir_per_app(cfg, app, err, errlen) < 0) {
+        rc = CONFIG_EVALUE;
+    } else if (derive(cfg, err, errlen) < 0) {
+        config_name_given(cfg, app, err, errlen);
+        rc = CONFIG_EVALUE;
+    }
 done:
     free(opts);
     return rc;
+}
+
+void config_name_given(const struct nori_config *cfg, const struct nori_app *app,
+                       char *msg, size_t cap)
+{
+    size_t n = strspn(msg, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+    size_t rows = table_size(app);
+
+    if (n == 0 || (msg[n] != '=' && msg[n] != ':'))
+        return;
+    for (size_t i = 0; i < rows && i < 64 * sizeof cfg->flagged / sizeof cfg->flagged[0];
+         i++) {
+        const struct nori_setting *row =
+            i < NSETTINGS ? &settings[i] : &app->settings[i - NSETTINGS];
+        if (strlen(row->env) != n || strncmp(row->env, msg, n) != 0)
+            continue;
+        if (!(cfg->flagged[i / 64] & (1ull << (i % 64))))
+            return;
+        size_t fl = strlen(row->flag) + 2, len = strlen(msg);
+        if (len - n + fl >= cap)
+            return;
+        memmove(msg + fl, msg + n, len - n + 1);
+        memcpy(msg, "--", 2);
+        memcpy(msg + 2, row->flag, fl - 2);
+        return;
+    }
 }
 
 static void usage_rows(const struct nori_setting *rows, size_t n, FILE *out)
@@ -345,6 +383,7 @@ void config_usage(const struct nori_app *app, FILE *out)
           "                                     prefork supervisor on its own socket\n"
           "       nori check [--flag VALUE ...]  check every setting, print nothing, exit 0\n"
           "       nori stats                    print the counters of every worker\n"
+          "       nori --version                print the version and the build\n"
           "\n"
           "With a FastCGI listening socket on fd 0 (lighttpd bin-path, spawn-fcgi,\n"
           "mod_fcgid) nori serves until SIGTERM; otherwise it answers one CGI\n"

@@ -130,6 +130,7 @@ static void service_up(enum policy policy, unsigned long max)
     cfg.rundir = rundir;
     cfg.store_spec = store_spec;
     cfg.status_path = "/nori-status";
+    cfg.ping_path = "/nori-ping";
     cfg.policy_name = policy == POLICY_EAGER ? "eager" : "lazy";
     cfg.policy = policy;
     cfg.carrier_name = "url";
