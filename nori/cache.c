@@ -248,19 +248,19 @@ enum cache_err cache_open(struct page_cache *pc, const char *rundir, int on,
         fail(err, errlen, "cannot make", pc->gen);
         goto fail;
     }
-    if ((pc->gen_fd = openat(pages_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                                 O_CLOEXEC)) < 0) {
+    if (fstatat(pages_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
         fail(err, errlen, "cannot open (a symlink is never followed)", pc->gen);
         goto fail;
     }
     /* A new generation starts with its own directory's blocks. */
-    if (made && stats && fstat(pc->gen_fd, &st) == 0)
+    if (made && stats)
         stats_set(stats, STAT_CACHE_BYTES, disk_bytes(&st));
     if ((pc->seen = calloc(CACHE_SEEN_SLOTS, sizeof *pc->seen)) == NULL) {
-        close(pc->gen_fd);
         fail(err, errlen, "no memory for", pc->gen);
         goto fail;
     }
+    snprintf(pc->name, sizeof pc->name, "%s", name);
     pc->pages_fd = pages_fd;
     pc->fds = 1;
     pc->flushes = stats_get(stats, STAT_CACHE_FLUSHES);
@@ -384,7 +384,6 @@ void cache_close(struct page_cache *pc)
 {
     if (pc->fds) {
         close(pc->pages_fd);
-        close(pc->gen_fd);
         pc->fds = 0;
     }
     free(pc->seen);
@@ -399,23 +398,23 @@ void cache_close(struct page_cache *pc)
  * making, or of its first mount directory): a flood of junk URLs then
  * costs a budget's worth of writes a FLUSH_SECONDS, not one per request,
  * and the pages asked for come back within that. */
-static int generation_flush(struct page_cache *pc, uint64_t need)
+static int generation_flush(struct page_cache *pc, int gen_fd, uint64_t need)
 {
     const struct timespec now[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
     struct stat st;
 
-    if (fstat(pc->gen_fd, &st) < 0 || st.st_mtime + FLUSH_SECONDS > time(NULL) ||
-        flock(pc->gen_fd, LOCK_EX | LOCK_NB) < 0)
+    if (fstat(gen_fd, &st) < 0 || st.st_mtime + FLUSH_SECONDS > time(NULL) ||
+        flock(gen_fd, LOCK_EX | LOCK_NB) < 0)
         return 0;
     /* Emptied by another worker between our look and the lock? */
     if (stats_get(pc->stats, STAT_CACHE_BYTES) + need > pc->max) {
-        tree_empty(pc->gen_fd, 1);
-        futimens(pc->gen_fd, now);
-        if (fstat(pc->gen_fd, &st) == 0)
+        tree_empty(gen_fd, 1);
+        futimens(gen_fd, now);
+        if (fstat(gen_fd, &st) == 0)
             stats_set(pc->stats, STAT_CACHE_BYTES, disk_bytes(&st));
         stats_add(pc->stats, STAT_CACHE_FLUSHES, 1);
     }
-    flock(pc->gen_fd, LOCK_UN);
+    flock(gen_fd, LOCK_UN);
     seen_refresh(pc);
     return 1;
 }
@@ -423,9 +422,9 @@ static int generation_flush(struct page_cache *pc, uint64_t need)
 /* The directory of the mount prefix under the generation, each segment
  * made (its blocks counted) when missing and opened O_NOFOLLOW: -1 if
  * one is a symlink, or cannot be made. */
-static int mount_open(struct page_cache *pc, const char *prefix)
+static int mount_open(struct page_cache *pc, int gen_fd, const char *prefix)
 {
-    int fd = openat(pc->gen_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = openat(gen_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     const char *p = prefix;
     char seg[256];
 
@@ -491,7 +490,7 @@ void cache_store(struct page_cache *pc, const char *prefix, const char *query,
 {
     char name[KEY_MAX + 8];
     uint64_t h, *slot, need;
-    int dfd;
+    int gfd, dfd;
 
     if (!pc->on || !pc->fds || pc->seen == NULL)
         return;
@@ -511,17 +510,26 @@ void cache_store(struct page_cache *pc, const char *prefix, const char *query,
         *slot = h;
         return;
     }
-    if (stats_get(pc->stats, STAT_CACHE_BYTES) + need > pc->max &&
-        (!generation_flush(pc, need) ||
-         stats_get(pc->stats, STAT_CACHE_BYTES) + need > pc->max))
+    /* The generation is opened for each page, not held: a worker of the
+     * old data would otherwise keep a removed generation's inode alive
+     * until it exits (and inotify reports a directory's removal only when
+     * its inode goes). A generation that is gone was replaced: its pages
+     * would never be served. */
+    gfd = openat(pc->pages_fd, pc->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (gfd < 0)
         return;
+    if (stats_get(pc->stats, STAT_CACHE_BYTES) + need > pc->max &&
+        (!generation_flush(pc, gfd, need) ||
+         stats_get(pc->stats, STAT_CACHE_BYTES) + need > pc->max)) {
+        close(gfd);
+        return;
+    }
     /* After the table was emptied with the generation, too. */
     *seen_slot(pc, h) = h;
     snprintf(name, sizeof name, "%s.html", query[0] ? query : "index");
-    /* A generation that is gone was replaced: its pages would never be
-     * served (the descriptor still names the removed directory, and
-     * nothing can be made in it). */
-    if ((dfd = mount_open(pc, prefix)) < 0)
+    dfd = mount_open(pc, gfd, prefix);
+    close(gfd);
+    if (dfd < 0)
         return;
     page_write(pc, dfd, name, body, len);
     close(dfd);

@@ -51,8 +51,9 @@ struct page_cache {
     char last_modified[32];     /* date as an HTTP-date */
     unsigned long max;          /* bytes a generation may hold */
     struct stats *stats;        /* where its size is kept, shared */
-    int fds;                    /* whether pages_fd and gen_fd are open */
-    int pages_fd, gen_fd;       /* RUNDIR/pages, the generation */
+    int fds;                    /* whether pages_fd is open */
+    int pages_fd;               /* RUNDIR/pages */
+    char name[64];              /* the generation's, in pages_fd */
     uint64_t *seen;             /* CACHE_SEEN_SLOTS digests, 0 = empty */
     uint64_t flushes;           /* the generation's emptyings seen */
 };
