@@ -48,6 +48,7 @@ static const char *const names[STAT_COUNT] = {
     [STAT_S502] = "status_502", [STAT_S503] = "status_503",
     [STAT_NOT_MODIFIED] = "not_modified",
     [STAT_CACHE_PAGES] = "page_cache_pages",
+    [STAT_CACHE_FLUSHES] = "page_cache_flushes",
 };
 
 static const int statuses[] = {400, 403, 404, 405, 408, 413, 414, 415,

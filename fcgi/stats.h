@@ -41,6 +41,7 @@ enum stat_id {
      * server's, which answers them without a worker). */
     STAT_NOT_MODIFIED,
     STAT_CACHE_PAGES,
+    STAT_CACHE_FLUSHES,     /* times a full page cache generation was emptied */
     STAT_COUNT
 };
 

@@ -26,7 +26,8 @@
 
 static const struct nori_setting settings[] = {
     S("NORI_RUNDIR", "rundir", rundir, NORI_RUNDIR,
-      "runtime state: the counters file and the default store"),
+      "runtime state: the counters file and the default store "
+      "(default: this directory/the application's name)"),
     S("NORI_STORE", "store", store_spec, "",
       "session store: lmdb:PATH (default lmdb:RUNDIR/sessions), "
       "redis://[:PASSWORD@]HOST:PORT[/DB], redis+unix:///PATH[?db=N], "
@@ -210,6 +211,57 @@ static int derive(struct nori_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/* The row of nori's setting at offset, for its compiled default. */
+static const char *default_of(size_t offset)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (settings[i].offset == offset)
+            return settings[i].def;
+    return "";
+}
+
+/* The default run directory is compiled into the library, so every
+ * application started without NORI_RUNDIR would share it: one start
+ * would remove another's cache generation, and one store would hold both
+ * applications' sessions, each accepting the other's keys. So the
+ * default is per application: NORI_RUNDIR's default, then the
+ * application's name in letters, digits and dashes ("the nori sushi
+ * shop": the-nori-sushi-shop). A value given, even the same path, is
+ * used as given. The default socket follows the run directory. */
+static int rundir_per_app(struct nori_config *cfg, const struct nori_app *app,
+                          char *err, size_t errlen)
+{
+    char name[64];
+    size_t n = 0;
+
+    if (cfg->rundir == default_of(offsetof(struct nori_config, rundir))) {
+        for (const char *p = app->name ? app->name : ""; *p && n + 1 < sizeof name; p++) {
+            char c = *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a') : *p;
+            int word = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+            if (word)
+                name[n++] = c;
+            else if (n > 0 && name[n - 1] != '-')
+                name[n++] = '-';
+        }
+        while (n > 0 && name[n - 1] == '-')
+            n--;
+        name[n] = '\0';
+        int w = snprintf(cfg->rundir_default, sizeof cfg->rundir_default, "%s/%s",
+                         cfg->rundir, n ? name : "app");
+        if (w < 0 || (size_t)w >= sizeof cfg->rundir_default) {
+            snprintf(err, errlen, "NORI_RUNDIR=%s: path too long", cfg->rundir);
+            return -1;
+        }
+        cfg->rundir = cfg->rundir_default;
+    }
+    if (cfg->listen == default_of(offsetof(struct nori_config, listen))) {
+        snprintf(cfg->listen_default, sizeof cfg->listen_default, "unix:%s/nori.sock",
+                 cfg->rundir);
+        cfg->listen = cfg->listen_default;
+    }
+    return 0;
+}
+
 /* The two tables as one list: nori's rows, then the application's. */
 struct table {
     const struct nori_setting *row;
@@ -279,7 +331,9 @@ enum config_err config_load(struct nori_config *cfg, const struct nori_app *app,
         goto done;
     }
     rc = CONFIG_OK;
-    if (derive(cfg, err, errlen) < 0) {
+    if (rundir_per_app(cfg, app, err, errlen) < 0) {
+        rc = CONFIG_EVALUE;
+    } else if (derive(cfg, err, errlen) < 0) {
         config_name_given(cfg, app, err, errlen);
         rc = CONFIG_EVALUE;
     }

@@ -45,6 +45,8 @@ struct nori_config {
     int page_cache;
     int nosync;
     char store_default[4096];
+    char rundir_default[4096];      /* NORI_RUNDIR's default, per application */
+    char listen_default[4200];
     /* Which rows (nori's, then the application's) were given as flags:
      * a message about one names the flag, as the user typed it. */
     uint64_t flagged[4];

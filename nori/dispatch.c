@@ -733,6 +733,29 @@ static struct nori_req *request_new(struct service *svc, const struct request *r
     return &x->r;
 }
 
+/* A mount prefix spelt another way (//app, /app/, /./app) renders every
+ * link under that spelling, and its page would be kept at the canonical
+ * prefix's path in the page cache, where the web server serves it to
+ * everyone: refused before anything renders, and the error page's links
+ * get the canonical spelling. "/" is the root's, as some servers say it. */
+static int prefix_refused(struct nori_req *r)
+{
+    const char *sn = r->nori->req->script_name;
+    size_t cap = strlen(sn) + 1;
+    char *canon = arena_alloc(r->nori->req->arena, cap);
+
+    if (strcmp(sn, "/") == 0)
+        return 0;
+    if (canon == NULL || cache_prefix_canonical(canon, cap, sn) < 0) {
+        r->prefix = "";
+        return 1;
+    }
+    if (strcmp(canon, sn) == 0)
+        return 0;
+    r->prefix = canon;
+    return 1;
+}
+
 void service_handle(const struct request *req, struct response *resp, void *ctx)
 {
     struct service *svc = ctx;
@@ -761,8 +784,11 @@ void service_handle(const struct request *req, struct response *resp, void *ctx)
         serve_ping(r);
         return;
     }
-    /* The app is one URL; anything below the mount point is not ours. */
-    if (req->path_info[0] && strcmp(req->path_info, "/") != 0)
+    /* The app is one URL; anything below the mount point is not ours,
+     * nor another spelling of the mount point (prefix_refused). */
+    if (prefix_refused(r))
+        answer_error(r, 404, "There is no such page.", ANSWER_PAGE, 0);
+    else if (req->path_info[0] && strcmp(req->path_info, "/") != 0)
         answer_error(r, 404, "There is no such page.", ANSWER_PAGE, 0);
     else if (req->method == HTTP_GET || req->method == HTTP_HEAD)
         serve_page(r, r->now);
@@ -831,6 +857,12 @@ int service_init(struct service *svc, const struct nori_app *app,
      * (its data and settings) and on this build; the ETag covers both. */
     uint64_t h = app->etag ? app->etag(app->data) : NORI_HASH_INIT;
     h = nori_hash(h, nori_build_id, strlen(nori_build_id));
+    /* And on the application's own build, which an application linked
+     * against an installed libnori.a has no build id of nori's for, and
+     * on the policy, which decides what a sessionless page is. */
+    uint64_t program = cache_program_digest();
+    h = nori_hash(h, &program, sizeof program);
+    h = nori_hash(h, &cfg->policy, sizeof cfg->policy);
     snprintf(svc->etag, sizeof svc->etag, "\"%016llx\"", (unsigned long long)h);
     return 0;
 fail:
