@@ -24,6 +24,10 @@
 
 set -euo pipefail
 
+# nori refuses a run directory its group may write: a suite's own
+# directories must not be made so by a caller's umask of 002.
+umask 022
+
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 NORI=$ROOT/build/nori
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/nori-it.XXXXXX")
