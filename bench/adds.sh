@@ -16,7 +16,7 @@
 source "$(dirname "$0")/lib.sh"
 
 NORI=$ROOT/build/nori
-WRK="wrk -t1 -c50 -d${SECONDS_EACH}s --latency"
+WRK="wrk -t1 -c50 -d${SECONDS_EACH}s --latency --timeout 10s"
 PHPFPM=$(command -v php-fpm php-fpm8.2 php-fpm8.3 php-fpm8.4 /usr/sbin/php-fpm* 2>/dev/null | head -1 || true)
 [ -n "$PHPFPM" ] || { echo "bench: no php-fpm (make deps installs it)" >&2; exit 1; }
 PIDS=()
@@ -126,7 +126,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 echo
 echo "adds: every request a new session, committed, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores $(uname -m)," \
      "$(lighttpd -v 2>&1 | head -1 | cut -d' ' -f1), $("$PHPFPM" -v | head -1 | cut -d' ' -f1-2)"
-echo "$ROUNDS interleaved rounds, medians; wrk -t1 -c50 -d${SECONDS_EACH}s --latency, bench/adds.lua; nori serve --workers 8; NORI_NEW_SESSIONS_PER_MIN=0"
+echo "$ROUNDS interleaved rounds, medians; $WRK, bench/adds.lua; nori serve --workers 8; NORI_NEW_SESSIONS_PER_MIN=0"
 printf '%-58s %9s %8s %10s\n' candidate "adds/s" "p99 ms" "durable"
 printf '%-58s %9s %8s %10s\n' "nori, LMDB, NORI_SYNC=fsync (group commit)" "$n" "$(p99 nori)" yes
 printf '%-58s %9s %8s %10s\n' "commit floor: libfcgi + 1 LMDB txn/request, 8 procs" "$f" "$(p99 floor)" yes

@@ -17,8 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -430,7 +432,7 @@ static int put_once(struct lmdb_store *st, const struct store_write *w,
  * results stand, after a sync (the leader may have died inside its
  * commit's sync); if not, its writes are PENDING again. So each write is
  * applied once, and answered only once a sync covering it has returned. */
-#define GROUP_MAGIC 0x31677231u
+#define GROUP_MAGIC 0x32677231u
 #define GROUP_SLOTS 512
 #define GROUP_REC_MAX (64 * 1024)
 
@@ -455,8 +457,28 @@ struct group {
     uint32_t slots;
     uint64_t seq;                   /* the last batch begun; under the flock */
     _Atomic uint64_t synced_ms;     /* NORI_SYNC=background: the last sync */
+    _Atomic uint32_t gen;           /* bumped, and waited on, at each release */
     struct group_slot slot[];
 };
+
+/* A waiter sleeps on gen rather than queueing on the flock: a batch's
+ * results are read at once by all, not handed out one lock holder at a
+ * time. A leader killed bumps nothing, so the sleep is bounded and the
+ * flock tried again. */
+#define GROUP_WAIT_NS (5 * 1000 * 1000)
+
+static void gen_wait(_Atomic uint32_t *gen, uint32_t seen)
+{
+    struct timespec ts = {0, GROUP_WAIT_NS};
+
+    syscall(SYS_futex, (uint32_t *)gen, FUTEX_WAIT, seen, &ts, NULL, 0);
+}
+
+static void gen_wake(_Atomic uint32_t *gen)
+{
+    atomic_fetch_add(gen, 1);
+    syscall(SYS_futex, (uint32_t *)gen, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
+}
 
 static const char group_seq_key[] = "group_seq";
 
@@ -729,11 +751,25 @@ static int group_put(struct lmdb_store *st, const struct store_write *w,
     sl->expires = w->expires;
     sl->drop_expect = w->drop_expect;
     atomic_store_explicit(&sl->state, SLOT_PENDING, memory_order_release);
-    if (lock_ex(st->group_fd) < 0) {
-        /* Cannot happen on a flock of our own file; the slot is given
-         * up rather than risk a leader applying it twice. */
-        st->slot = -1;
-        return EIO;
+    for (;;) {
+        uint32_t seen = atomic_load(&st->group->gen);
+        if (atomic_load_explicit(&sl->state, memory_order_acquire) == SLOT_DONE) {
+            rc = sl->rc;
+            *nv = sl->new_version;
+            *n = rc ? 0 : sl->reclaimed;
+            atomic_store(&sl->state, SLOT_IDLE);
+            sync_due(st);
+            return rc;
+        }
+        if (flock(st->group_fd, LOCK_EX | LOCK_NB) == 0)
+            break;
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            /* Cannot happen on a flock of our own file; the slot is
+             * given up rather than risk a leader applying it twice. */
+            st->slot = -1;
+            return EIO;
+        }
+        gen_wait(&st->group->gen, seen);
     }
     if (atomic_load_explicit(&sl->state, memory_order_acquire) != SLOT_DONE)
         rc = group_lead(st, now);
@@ -747,6 +783,9 @@ static int group_put(struct lmdb_store *st, const struct store_write *w,
     /* Withdrawn under the flock: no leader can be holding it. */
     atomic_store(&sl->state, SLOT_IDLE);
     flock(st->group_fd, LOCK_UN);
+    /* Woken: those this batch answered, and those that posted while it
+     * synced, one of whom leads the next. */
+    gen_wake(&st->group->gen);
     sync_due(st);
     return rc;
 }
