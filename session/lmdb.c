@@ -589,8 +589,14 @@ static int group_seq_get(struct lmdb_store *st, MDB_txn *txn, uint64_t *seq)
 }
 
 /* Slots a dead leader left TAKEN: DONE if its batch committed, else
- * PENDING again. Under the flock. */
-static int group_recover(struct lmdb_store *st)
+ * PENDING again. Under the flock, and asked of a write transaction: a
+ * leader killed between its meta page write and LMDB's update of the
+ * shared last transaction id has committed, yet a read transaction
+ * would not see it; beginning a write transaction repairs that id
+ * (LMDB's dead-owner recovery of its write mutex). Redoing such a batch
+ * would have its writes conflict with themselves, and the actions run
+ * twice. */
+static int group_recover(struct lmdb_store *st, MDB_txn *txn)
 {
     struct group *g = st->group;
     uint64_t committed;
@@ -601,11 +607,7 @@ static int group_recover(struct lmdb_store *st)
         taken += atomic_load(&g->slot[i].state) == SLOT_TAKEN;
     if (taken == 0)
         return 0;
-    if ((rc = mdb_txn_renew(st->reader)))
-        return rc;
-    rc = group_seq_get(st, st->reader, &committed);
-    mdb_txn_reset(st->reader);
-    if (rc)
+    if ((rc = group_seq_get(st, txn, &committed)))
         return rc;
     for (unsigned i = 0; i < g->slots; i++) {
         struct group_slot *sl = &g->slot[i];
@@ -658,9 +660,9 @@ static int group_lead(struct lmdb_store *st, uint64_t now)
     MDB_txn *txn, *child;
     int rc;
 
-    if ((rc = group_recover(st)) || (rc = txn_begin(st, 0, &txn)))
+    if ((rc = txn_begin(st, 0, &txn)))
         return rc;
-    if ((rc = group_seq_get(st, txn, &seq))) {
+    if ((rc = group_recover(st, txn)) || (rc = group_seq_get(st, txn, &seq))) {
         mdb_txn_abort(txn);
         return rc;
     }
