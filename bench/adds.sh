@@ -57,8 +57,11 @@ pm = static
 pm.max_children = 8
 php_admin_value[session.save_handler] = files
 php_admin_value[session.save_path] = $DIR/php-sessions
+; Debian's php.ini: expired files are swept by cron, not by requests
+php_admin_value[session.gc_probability] = 0
 CONF
-"$PHPFPM" -n -R -F -y "$DIR/php-fpm.conf" 2>>"$DIR/php-fpm.log" &
+# Debian's php.ini and conf.d (opcache) as installed; root needs -R.
+"$PHPFPM" -R -F -y "$DIR/php-fpm.conf" 2>>"$DIR/php-fpm.log" &
 PIDS+=($!)
 
 PORT=$(free_port)

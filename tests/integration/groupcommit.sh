@@ -7,7 +7,7 @@
 #      by synccheck.awk, which must also fail on an ordering that is broken
 #      on purpose (NORI_SYNC=none and background answer before any sync);
 #   2. SIGKILL of the worker holding the group's lock (the leader of a
-#      batch, often inside its sync), 50 times under concurrent adds: every
+#      batch, often inside its sync), 100 times under concurrent adds: every
 #      add answered 303 is in the store afterwards, none applied twice, none
 #      half applied;
 #   3. 20 starts with 8 workers on fresh run directories: no worker exits.
@@ -77,7 +77,7 @@ for mode in none background; do
     echo "  $mode (must fail): $(tail -1 "$TMP/check.$mode")"
 done
 
-echo "2. kill -9 of the syncing worker, 50 times: no acknowledged add lost"
+echo "2. kill -9 of the syncing worker, 100 times: no acknowledged add lost"
 rm -rf "$TMP/sessions" "$TMP/stop"
 serve_start NORI_SESSION_BIND=off --workers 8
 poll -- serves || fail "nori serve does not serve"
@@ -121,7 +121,7 @@ holder() {
     done < /proc/locks
 }
 kills=0 insync=0 misses=0 end=$((SECONDS + DEADLINE))
-while [ "$kills" -lt 50 ] && [ "$SECONDS" -lt "$end" ]; do
+while [ "$kills" -lt 100 ] && [ "$SECONDS" -lt "$end" ]; do
     # Mostly the syncing leader; any holder when none is caught syncing
     # in a while, so that a fast disk cannot stall the test.
     if [ "$misses" -lt 20 ]; then holder syncing; else holder; fi
@@ -138,7 +138,7 @@ echo "  (kills done at ${SECONDS}s)"
 touch "$TMP/stop"
 wait "${pids[@]}"
 echo "  $kills kills of the lock holder, $insync caught inside its commit's write or sync"
-[ "$kills" -ge 50 ] && pass || fail "only $kills kills of a lock holder"
+[ "$kills" -ge 100 ] && pass || fail "only $kills kills of a lock holder"
 # A fresh nori on the same store: what it reads was on disk.
 stop_serve
 serve_start NORI_SESSION_BIND=off --workers 2
