@@ -81,8 +81,11 @@ static const struct nori_setting settings[] = {
       "background sweep period (one worker at a time)"),
     N("NORI_GC_BATCH", "gc-batch", gc_batch, "1000", 1, 1000000,
       "expired sessions reclaimed per background sweep"),
-    C("NORI_SYNC", "sync", sync_name, "fsync", "fsync|none",
-      "fsync every commit, or leave flushing to the OS"),
+    C("NORI_SYNC", "sync", sync_name, "fsync", "fsync|none|background",
+      "lmdb: durable before the answer (commits share syncs), never synced, or "
+      "synced every NORI_SYNC_MS (the last ms of answered writes lost on power failure)"),
+    N("NORI_SYNC_MS", "sync-ms", sync_ms, "100", 1, 60000,
+      "lmdb, NORI_SYNC=background: the longest an answered write waits for its sync"),
     N("NORI_LMDB_MAPSIZE", "lmdb-mapsize", map_size_mb, "256", 1, 1048576,
       "LMDB map size, MiB: the most the store can hold"),
     S("NORI_LISTEN", "listen", listen, "unix:" NORI_RUNDIR "/nori.sock",
@@ -176,7 +179,8 @@ static int derive(struct nori_config *cfg, char *err, size_t errlen)
     cfg->policy = choice_index("lazy|eager", cfg->policy_name) == 1 ? POLICY_EAGER : POLICY_LAZY;
     cfg->carrier = choice_index("url|cookie", cfg->carrier_name) == 1 ? CARRIER_COOKIE : CARRIER_URL;
     cfg->bind = strcmp(cfg->bind_name, "on") == 0;
-    cfg->nosync = strcmp(cfg->sync_name, "none") == 0;
+    cfg->nosync = strcmp(cfg->sync_name, "fsync") != 0;
+    cfg->background_sync_ms = strcmp(cfg->sync_name, "background") == 0 ? cfg->sync_ms : 0;
     cfg->cookie_secure = strcmp(cfg->cookie_secure_name, "on") == 0;
     cfg->page_cache = strcmp(cfg->page_cache_name, "on") == 0;
     /* Refused at start, not at the first Set-Cookie: a CR/LF would split

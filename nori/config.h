@@ -29,6 +29,7 @@ struct nori_config {
     unsigned long ttl, max_age;
     unsigned long gc_foreground, gc_interval_ms, gc_batch;
     unsigned long map_size_mb;
+    unsigned long sync_ms;          /* NORI_SYNC=background */
     const char *redis_prefix;
     const char *route;
     unsigned long memory_max;
@@ -44,6 +45,7 @@ struct nori_config {
     int cookie_secure;
     int page_cache;
     int nosync;
+    unsigned long background_sync_ms;   /* 0 unless NORI_SYNC=background */
     char store_default[4096];
     char rundir_default[4096];      /* NORI_RUNDIR's default, per application */
     char listen_default[4200];

@@ -822,6 +822,7 @@ int service_init(struct service *svc, const struct nori_app *app,
     svc->sessions = (struct sessions){
         .store_spec = cfg->store_spec,
         .store_opt = {.nosync = cfg->nosync,
+                      .sync_ms = (unsigned)cfg->background_sync_ms,
                       .map_size = (size_t)cfg->map_size_mb << 20,
                       .gc_foreground = (unsigned)cfg->gc_foreground,
                       .redis_prefix = cfg->redis_prefix,
