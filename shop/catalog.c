@@ -42,7 +42,7 @@
 #define CATALOG_FILE_MAX (256u << 20)  /* bench catalogs are large */
 #define FORMAT "nori-catalog 1"
 /* A progress bar is worth it past this many lines (about a second). */
-#define PROGRESS_LINES 200000
+#define PROGRESS_LINES 100000
 
 /* Word flags: a word that is part of another word of the catalog cannot
  * answer a search for it from its own list alone. */
@@ -247,11 +247,18 @@ static int line_parse(struct source *c, char *line, size_t lineno, char *err,
     return fail(err, errlen, lineno, "a line starts with C or I, not '%s'", f[0]);
 }
 
+/* "nori: building the catalog [#########           ]  45% items" */
 static void progress_show(int on, const char *what, size_t done, size_t total)
 {
-    if (on && total)
-        fprintf(stderr, "\rnori: building the catalog: %-6s %3zu%%", what,
-                done * 100 / total);
+    char bar[41];
+    size_t pct = total ? done * 100 / total : 100, n = pct * 40 / 100;
+
+    if (!on)
+        return;
+    memset(bar, '#', n);
+    memset(bar + n, ' ', 40 - n);
+    bar[40] = '\0';
+    fprintf(stderr, "\rnori: building the catalog [%s] %3zu%% %-5s", bar, pct, what);
 }
 
 static void source_free(struct source *c)
@@ -716,7 +723,7 @@ static int catalog_build(const char *tsv, const struct stat *st, const char *fil
             snprintf(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
     }
     if (progress)
-        fprintf(stderr, "\rnori: building the catalog: done %zu items%10s\n",
+        fprintf(stderr, "\rnori: building the catalog: %zu items, done.%40s\n",
                 src.nitems, "");
     if (rc < 0)
         unlink(tmp);
