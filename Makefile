@@ -208,6 +208,7 @@ bench: deps $(BUILD)/nori $(BUILD)/floor $(BUILD)/commit-floor
 	bash bench/latency.sh
 	bash bench/stores.sh
 	bash bench/table.sh
+	bash bench/catalog-scale.sh
 
 # Half an hour (SOAK_MINUTES) at -c100: memory, store size, errors and
 # counters sampled every minute (bench/README.md). Not part of check.
