@@ -23,6 +23,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -728,6 +729,9 @@ static int catalog_build(const char *tsv, const struct stat *st, const char *fil
     if (rc < 0)
         unlink(tmp);
     source_free(&src);
+    /* The build's many small blocks (a word, its list) go back to the
+     * system: the supervisor that built the file lives on. */
+    malloc_trim(0);
     return rc;
 }
 
@@ -890,8 +894,10 @@ static int lock_take(const char *dir, char *err, size_t errlen)
     char path[4096];
     int fd;
 
+    /* Read-only and readable by all: `nori check` run by root at install
+     * leaves a lock the service's own user can still take. */
     snprintf(path, sizeof path, "%s/" CATALOG_FILE ".lock", dir);
-    if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0 ||
+    if ((fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0 ||
         flock(fd, LOCK_EX) < 0) {
         snprintf(err, errlen, "cannot lock %s: %s", path, strerror(errno));
         if (fd >= 0)
