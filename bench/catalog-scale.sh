@@ -25,7 +25,7 @@ SECS=${BENCH_SECONDS:-5}
 SIZES=${CATALOG_SIZES:-10000 100000 1000000}
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/nori-scale.XXXXXX")
 WRK="wrk -t1 -c10 -d${SECS}s"
-SPID= LPID=
+SPID= LPID= DSPID= DLPID=
 source "$ROOT/tests/integration/port.sh"
 
 stop() {
@@ -34,15 +34,20 @@ stop() {
     for p in $LPID $SPID; do wait "$p" 2>/dev/null || true; done
     LPID= SPID=
 }
-trap 'stop; rm -rf "$DIR"' EXIT
+stop_ref() {
+    local p
+    for p in $DLPID $DSPID; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in $DLPID $DSPID; do wait "$p" 2>/dev/null || true; done
+}
+trap 'stop; stop_ref; rm -rf "$DIR"' EXIT
 
-# lighttpd_up: on a fresh port, again when the port is lost to a race
-# between the probe and the bind.
+# lighttpd_up SOCKET: on a fresh port, again when the port is lost to a
+# race between the probe and the bind; sets PORT and LPID.
 lighttpd_up() {
     local try i
     for try in 1 2 3 4 5 6; do
         PORT=$(free_port)
-        PORT=$PORT SCALE_DIR=$DIR SCALE_SOCK=$DIR/s.sock lighttpd -D -f "$DIR/lighttpd.conf" \
+        PORT=$PORT SCALE_DIR=$DIR SCALE_SOCK=$1 lighttpd -D -f "$DIR/lighttpd.conf" \
             2>>"$DIR/lighttpd.log" &
         LPID=$!
         for i in $(seq 1 200); do
@@ -72,7 +77,7 @@ EOF
 
 answers() {
     env -i REQUEST_METHOD=GET SCRIPT_NAME=/shop QUERY_STRING='pg=Item&id=1' \
-        REMOTE_ADDR=127.0.0.1 cgi-fcgi -bind -connect "$DIR/s.sock" 2>/dev/null |
+        REMOTE_ADDR=127.0.0.1 cgi-fcgi -bind -connect "${1:-$DIR/s.sock}" 2>/dev/null |
         head -1 | grep -q '^Status: 200'
 }
 
@@ -118,7 +123,7 @@ measure() {
         sleep 0.005
     done
     start=$(( $(now_ms) - t0 ))
-    lighttpd_up
+    lighttpd_up "$DIR/s.sock"
     awk -v b="http://127.0.0.1:$PORT" '{print b "/shop?pg=Item&id=" $1}' "$ids" > "$DIR/items.urls"
     awk -v b="http://127.0.0.1:$PORT" -v n="$hits" -v t="$term" 'BEGIN { srand(7);
         p = int((n + 19) / 20); if (p > 500) p = 500; for (i = 0; i < 2000; i++)
@@ -133,12 +138,19 @@ measure() {
     local priv shared
     priv=$(mem Private_Clean Private_Dirty)
     shared=$(mem Shared_Clean Shared_Dirty)
-    local item common rarer
-    item=$(rate "$DIR/items.urls")
+    # Item pages against the demo's, in turns: a busy machine's noise
+    # falls on both alike.
+    local item=0 ref=0 r
+    for r in 1 2; do
+        item=$((item + $(rate "$DIR/items.urls")))
+        ref=$((ref + $(rate "$DIR/ref.urls")))
+    done
+    local common rarer
     common=$(rate "$DIR/common.urls")
     rarer=$(rate "$DIR/rare.urls")
-    printf '%-10s %9s %8s %9s %9s %9s %9s %9s\n' "$name" "$build" "$start" "$priv" "$shared" \
-        "$item" "$common" "$rarer"
+    printf '%-10s %9s %8s %9s %9s %9s %9s %9s %9s\n' "$name" "$build" "$start" "$priv" \
+        "$shared" $((item / 2)) "$(awk -v a=$item -v b=$ref 'BEGIN {printf "%.2f", a / b}')" \
+        "$common" "$rarer"
     stop
     rm -rf "$rd"
 }
@@ -146,13 +158,27 @@ measure() {
 echo
 echo "catalog scale, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores $(uname -m)," \
      "nori serve --workers 4 behind lighttpd, page cache off"
-echo "each rate: $WRK, one run; memory: the largest worker's, after >= 10,000 random Item pages"
-printf '%-10s %9s %8s %9s %9s %9s %9s %9s\n' items "build ms" "start ms" "priv MB" "shared MB" \
-    "Item/s" "common/s" "rare/s"
+echo "each rate: $WRK, one run (Item: two, in turns with the demo's: /demo is their ratio);"
+echo "memory: the largest worker's, after >= 10,000 random Item pages"
+printf '%-10s %9s %8s %9s %9s %9s %9s %9s %9s\n' items "build ms" "start ms" "priv MB" \
+    "shared MB" "Item/s" "/demo" "common/s" "rare/s"
 
-# The demo catalog: its own ids; rare terms, names of one item each.
+# The demo catalog: its own ids; rare terms, names of one item each. A
+# second nori serve with it runs throughout, for the Item pages' ratio.
 awk -F'\t' '$1 == "I" {print $2}' "$ROOT/shop/data/catalog.tsv" > "$DIR/demo.ids"
 printf '%s\n' wagyu otoro hamachi unagi > "$DIR/demo.rare"
+mkdir -p "$DIR/ref"
+NORI_RUNDIR=$DIR/ref NORI_PAGE_CACHE=off "$NORI" serve --listen "unix:$DIR/d.sock" \
+    --workers 4 2>>"$DIR/serve.log" &
+DSPID=$!
+until answers "$DIR/d.sock"; do
+    kill -0 "$DSPID" 2>/dev/null || { tail -3 "$DIR/serve.log" >&2; exit 1; }
+    sleep 0.005
+done
+lighttpd_up "$DIR/d.sock"
+DLPID=$LPID LPID=
+awk -v b="http://127.0.0.1:$PORT" '{print b "/shop?pg=Item&id=" $1}' "$DIR/demo.ids" \
+    > "$DIR/ref.urls"
 measure demo "$ROOT/shop/data/catalog.tsv" "$(wc -l < "$DIR/demo.ids")" "$DIR/demo.ids" \
     "$DIR/demo.rare" nigiri 15
 
