@@ -41,7 +41,7 @@
 #define NAME_MAX_BYTES 80
 #define TEXT_MAX_BYTES 1000
 #define CATALOG_FILE_MAX (256u << 20)  /* bench catalogs are large */
-#define FORMAT "nori-catalog 1"
+#define FORMAT "nori-catalog 2"
 /* A progress bar is worth it past this many lines (about a second). */
 #define PROGRESS_LINES 100000
 
@@ -550,11 +550,12 @@ static int items_write(struct writer *w, const struct source *c, int progress)
         size_t entry_len = view_item_entry(entry, sizeof entry, e.name, price, price_len);
         if (entry_len == 0 || view_href(href, sizeof href, "Item", it->id, &href_len) < 0)
             goto done;
+        /* The category's place too: a worker finds it without a hash. */
         uint32_t fix[] = {it->id, it->category->id, (uint32_t)(it - c->items),
-                          it->price_cents};
+                          it->price_cents, (uint32_t)(it->category - c->categories)};
         const char *s[] = {href, entry, e.name, e.description, price};
         size_t len[] = {href_len, entry_len, e.name_len, e.description_len, price_len};
-        if (record_put(w, w->items, it->id, MDB_APPEND, fix, 4, s, len, 5, NULL, 0) < 0)
+        if (record_put(w, w->items, it->id, MDB_APPEND, fix, 5, s, len, 5, NULL, 0) < 0)
             goto done;
         if (i % 65536 == 0)
             progress_show(progress, "items", i, c->nitems);
@@ -953,13 +954,14 @@ static int item_decode(const struct catalog *c, const MDB_val *v, struct item *o
 {
     const char *s[5];
     size_t len[5], used;
-    uint32_t fix[4];
+    uint32_t fix[5];
 
-    if (record_decode(v->mv_data, v->mv_size, fix, 4, s, len, 5, &used) < 0 ||
-        fix[2] >= c->nitems)
+    if (record_decode(v->mv_data, v->mv_size, fix, 5, s, len, 5, &used) < 0 ||
+        fix[2] >= c->nitems || fix[4] >= c->ncategories ||
+        c->categories[fix[4]].id != fix[1])
         return -1;
     out->id = fix[0];
-    out->category = catalog_category(c, fix[1]);
+    out->category = &c->categories[fix[4]];
     out->ordinal = fix[2];
     out->price_cents = fix[3];
     out->name_folded = c->names + u32_at(c->name_starts + (size_t)fix[2] * 4);
@@ -967,7 +969,7 @@ static int item_decode(const struct catalog *c, const MDB_val *v, struct item *o
     out->description_html = s[3];
     out->view = (struct view){s[0], s[1], s[2], s[3], s[4],
                               len[0], len[1], len[2], len[3], len[4]};
-    return out->category ? 0 : -1;
+    return 0;
 }
 
 int catalog_item(const struct catalog *c, uint32_t id, struct item *out)
