@@ -113,6 +113,8 @@ struct source {
     char *names;                /* folded, each ended by a NUL */
     uint32_t *name_starts;
     size_t names_len;
+    int progress;               /* a bar is being drawn */
+    uint64_t digest;            /* of the bytes as read, before they are split */
 };
 
 /* The same rule as an id in a URL: 1..2^31-1, a strict decimal. */
@@ -320,6 +322,7 @@ static int source_read(struct source *c, const char *path, int progress, char *e
         snprintf(err, errlen, "contains a NUL byte");
         goto fail;
     }
+    c->digest = nori_hash(NORI_HASH_INIT, c->text, c->len);
     for (const char *p = c->text; (p = strchr(p, '\n')); p++)
         lines++;
     c->categories = calloc(lines, sizeof *c->categories);
@@ -328,7 +331,7 @@ static int source_read(struct source *c, const char *path, int progress, char *e
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    progress = progress && lines >= PROGRESS_LINES;
+    c->progress = progress = progress && lines >= PROGRESS_LINES;
     for (line = c->text; line; line = next) {
         if ((next = strchr(line, '\n')))
             *next++ = '\0';
@@ -347,6 +350,8 @@ static int source_read(struct source *c, const char *path, int progress, char *e
     }
     return 0;
 fail:
+    if (c->progress)
+        fputc('\n', stderr);   /* the error's line starts a line */
     source_free(c);
     return -1;
 }
@@ -636,7 +641,7 @@ static void identity_of(const struct stat *st, struct identity *id)
 static int meta_write(struct writer *w, const struct source *c,
                       const struct identity *id)
 {
-    uint64_t digest = nori_hash(NORI_HASH_INIT, c->text, c->len);
+    uint64_t digest = c->digest;
     uint64_t counts[2] = {c->ncategories, c->nitems};
     uint32_t *ids = malloc((c->nitems + 1) * sizeof *ids);
     int rc;
@@ -716,7 +721,7 @@ static int catalog_build(const char *tsv, const struct stat *st, const char *fil
     identity_of(st, &id);
     if (source_read(&src, tsv, progress, err, errlen) < 0)
         return -1;
-    progress = progress && src.nitems + src.ncategories + 1 >= PROGRESS_LINES;
+    progress = src.progress;
     unlink(tmp);
     if (file_write(tmp, &src, &id, progress, err, errlen) == 0) {
         if (rename(tmp, file) == 0)
@@ -724,9 +729,11 @@ static int catalog_build(const char *tsv, const struct stat *st, const char *fil
         else
             snprintf(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
     }
-    if (progress)
+    if (progress && rc == 0)
         fprintf(stderr, "\rnori: building the catalog: %zu items, done.%40s\n",
                 src.nitems, "");
+    else if (progress)
+        fputc('\n', stderr);    /* the error's line starts a line */
     if (rc < 0)
         unlink(tmp);
     source_free(&src);
