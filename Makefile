@@ -222,6 +222,7 @@ bench: deps $(BUILD)/nori $(BUILD)/floor $(BUILD)/commit-floor
 	bash bench/stores.sh
 	bash bench/adds.sh
 	bash bench/table.sh
+	bash bench/catalog-scale.sh
 
 # Half an hour (SOAK_MINUTES) at -c100: memory, store size, errors and
 # counters sampled every minute (bench/README.md). Not part of check.
