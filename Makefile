@@ -14,7 +14,8 @@ PORT      ?= 8080
 FUZZ_TIME ?= 300
 BUILD     ?= build
 
-# Debian packages: build (libfcgi, uthash, LMDB, hiredis, libcrypt, pkg-config),
+# Debian packages: build (libfcgi, uthash, LMDB, hiredis, OpenSSL for TLS to
+# Redis, libcrypt, pkg-config; openssl makes the TLS test's certificates),
 # tests (check, curl, spawn-fcgi, cgi-fcgi from libfcgi-bin, clang and its
 # runtime for the fuzzers and sanitizers, valgrind for make valgrind,
 # man-db to check the man page),
@@ -30,7 +31,7 @@ PACKAGES = gcc make pkg-config libfcgi-dev uthash-dev liblmdb-dev libcrypt-dev \
            spawn-fcgi libfcgi-bin clang libclang-rt-14-dev wrk siege procps \
            man-db apache2 libapache2-mod-fcgid nginx-light iproute2 valgrind \
            chromium chromium-driver python3-selenium gnuplot-nox \
-           libhiredis-dev redis-server redis-sentinel redis-tools \
+           libhiredis-dev libssl-dev openssl redis-server redis-sentinel redis-tools \
            systemd util-linux passwd
 
 CC       ?= cc
@@ -51,14 +52,14 @@ PREFIX   ?= /usr/local
 STATEDIR ?= /var/lib/nori
 SHARE     = $(PREFIX)/share/nori
 # What libnori.a needs, and what the shop adds (crypt(3) for its users).
-LIB_LIBS  = -lfcgi -llmdb -lhiredis -lpthread
+LIB_LIBS  = -lfcgi -llmdb -lhiredis -lssl -lcrypto -lpthread
 LDLIBS    = $(LIB_LIBS) -lcrypt
 
 # libnori.a: the library every application links (include/nori.h).
 MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/serve.c fcgi/stats.c \
             fcgi/rundir.c fcgi/cookie.c fcgi/origin.c fcgi/httpdate.c \
             nav/nav.c nav/route.c \
-            session/key.c session/record.c session/session.c session/store.c \
+            session/key.c session/record.c session/session.c session/store.c session/storespec.c \
             session/lmdb.c session/redis.c session/memory.c \
             session/sweeper.c session/visit.c \
             nori/config.c nori/dispatch.c nori/page.c nori/cache.c nori/main.c

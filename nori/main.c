@@ -23,6 +23,7 @@
 #include "../fcgi/stats.h"
 #include "../fcgi/worker.h"
 #include "../session/store.h"
+#include "../session/storespec.h"
 #include "service.h"
 
 /* A process's one service: its settings, the application loaded, and the
@@ -64,11 +65,12 @@ static int stats_print(const struct nori_config *cfg)
  * would, and must be writable by this process. */
 static int store_check(const struct nori_config *cfg, char *err, size_t errlen)
 {
-    char why[512];
+    char why[512], shown[512];
 
     if (store_spec_check(cfg->store_spec, why, sizeof why) == 0)
         return 0;
-    snprintf(err, errlen, "NORI_STORE=%s: %s", cfg->store_spec, why);
+    store_spec_mask(cfg->store_spec, shown, sizeof shown);
+    snprintf(err, errlen, "NORI_STORE=%s: %s", shown, why);
     return -1;
 }
 
