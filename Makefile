@@ -77,12 +77,14 @@ CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 FUZZ_CC    = clang
 FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude
 FUZZ_BINS  = $(BUILD)/fuzz_query $(BUILD)/fuzz_form $(BUILD)/fuzz_record \
-             $(BUILD)/fuzz_headers
+             $(BUILD)/fuzz_headers $(BUILD)/fuzz_cookie $(BUILD)/fuzz_storespec
 # The pure parsers the fuzzers call: no libfcgi, no store (cookie.c and
 # origin.c read strings only; http.h merely declares the rest), and the
-# shop's state codec, which decodes what a record carries.
+# shop's state codec, which decodes what a record carries, and the store
+# spec parser (storespec.c: strings only).
 FUZZ_DEPS  = nav/nav.c session/record.c session/session.c session/key.c \
-             fcgi/cookie.c fcgi/origin.c shop/state.c shop/fields.c
+             fcgi/cookie.c fcgi/origin.c shop/state.c shop/fields.c \
+             session/storespec.c
 
 .PHONY: all deps run check unit unit-asan integration fuzz-smoke fuzz bench soak install clean valgrind
 
@@ -142,6 +144,15 @@ $(BUILD)/commit-floor: bench/commit-floor.c
 $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_check.h $(FUZZ_DEPS) $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -I. $< $(FUZZ_DEPS) -o $@
+
+# The binding fuzzer runs the real visit on the real memory store (and
+# no other backend: fuzz_cookie.c refuses them).
+FUZZ_COOKIE_DEPS = session/visit.c session/store.c session/memory.c \
+                   session/sweeper.c fcgi/stats.c fcgi/arena.c fcgi/response.c
+$(BUILD)/fuzz_cookie: tests/fuzz/fuzz_cookie.c tests/fuzz/fuzz_check.h $(FUZZ_DEPS) \
+                      $(FUZZ_COOKIE_DEPS) $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -I. $< $(FUZZ_DEPS) $(FUZZ_COOKIE_DEPS) -lpthread -o $@
 
 # The run directory is NORI_RUNDIR when set, var/ otherwise. A lock in
 # it (held by lighttpd, inherited as fd 9) refuses a second make run on
