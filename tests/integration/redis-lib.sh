@@ -111,10 +111,12 @@ tls_certs() {
     [ -s "$d/server.crt" ] && [ -s "$d/client.crt" ]
 }
 
-# tcli ARGS...: redis-cli over TLS to the test's TLS server.
+# tcli ARGS...: redis-cli over TLS to the test's TLS server, with the
+# client certificate and TCLI_AUTH (e.g. --user U --pass P) when set.
+TCLI_AUTH=()
 tcli() {
     redis-cli -p "$RPORT" --tls --cacert "$CERTS/ca.crt" --cert "$CERTS/client.crt" \
-        --key "$CERTS/client.key" "$@" | tr -d '\r'
+        --key "$CERTS/client.key" ${TCLI_AUTH[@]+"${TCLI_AUTH[@]}"} "$@" 2>/dev/null | tr -d '\r'
 }
 tls_pongs() { ! alive "$1" || [ "$(tcli ping 2>/dev/null)" = PONG ]; }
 
