@@ -140,8 +140,13 @@ static void process_reaped(void *ctx, pid_t pid)
     struct stats *st;
     uint64_t lost = store_memory_orphans(p->cfg.rundir, pid, (uint64_t)time(NULL));
 
-    if (lost == 0 || stats_path(&p->cfg, path, sizeof path) < 0 ||
-        (st = stats_open(path, 1)) == NULL)
+    if (lost == 0)
+        return;
+    /* The line an operator greps for after a crash: the counter alone
+     * says that sessions went, not which worker took them. */
+    fprintf(stderr, "nori serve: worker %ld died holding %llu live sessions of its memory "
+            "store; they are lost (sessions_lost)\n", (long)pid, (unsigned long long)lost);
+    if (stats_path(&p->cfg, path, sizeof path) < 0 || (st = stats_open(path, 1)) == NULL)
         return;
     stats_add(st, STAT_SESSIONS_LOST, lost);
     stats_close(st);
