@@ -445,9 +445,9 @@ static int session_setup(struct redis_store *st, struct link *c, char *why, size
     redisReply *r;
     char db[16];
 
-    if (sp->password[0]) {
-        r = sp->user[0] ? link_calls(c, 3, "AUTH", sp->user, sp->password)
-                        : link_calls(c, 2, "AUTH", sp->password);
+    if (sp->secret[0]) {
+        r = sp->user[0] ? link_calls(c, 3, "AUTH", sp->user, sp->secret)
+                        : link_calls(c, 2, "AUTH", sp->secret);
         if ((r = expect(r, REDIS_REPLY_STATUS)) == NULL) {
             snprintf(why, n, "AUTH refused");
             return -1;

@@ -3,7 +3,7 @@
  * filesystem: a port in 1..65535, a host, a database number, a master
  * name, percent escapes that decode; lmdb.c adds whether a directory
  * can be written. Reasons name the part that is wrong and never print
- * the password: they go to logs and to the terminal as they are. */
+ * the secret: they go to logs and to the terminal as they are. */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -130,8 +130,8 @@ static int parse_endpoint(const char *s, size_t n, struct spec_endpoint *e,
     return 0;
 }
 
-/* An optional "[USER]:PASSWORD@" at the front of s[0..*n): the last '@'
- * ends it (a raw '@' or '/' in a password still works, as it always
+/* An optional "[USER]:SECRET@" at the front of s[0..*n): the last '@'
+ * ends it (a raw '@' or '/' in a secret still works, as it always
  * did). s and *n move past it. */
 static int parse_userinfo(struct store_spec *sp, const char **s, size_t *n,
                           char *err, size_t errlen)
@@ -147,15 +147,15 @@ static int parse_userinfo(struct store_spec *sp, const char **s, size_t *n,
         return 0;
     colon = memchr(*s, ':', (size_t)(at - *s));
     if (colon == NULL)
-        return fail(err, errlen, "want [USER]:PASSWORD@ before the host");
+        return fail(err, errlen, "want [USER]:SECRET@ before the host");
     if (pct_decode(*s, (size_t)(colon - *s), sp->user, sizeof sp->user) < 0)
         return fail(err, errlen, "the user name: a bad %% escape, or longer than %d bytes",
                     SPEC_SECRET_MAX - 1);
-    if (pct_decode(colon + 1, (size_t)(at - colon - 1), sp->password, sizeof sp->password) < 0)
-        return fail(err, errlen, "the password: a bad %% escape (write '%%' as %%25), "
+    if (pct_decode(colon + 1, (size_t)(at - colon - 1), sp->secret, sizeof sp->secret) < 0)
+        return fail(err, errlen, "the secret: a bad %% escape (write '%%' as %%25), "
                     "or longer than %d bytes", SPEC_SECRET_MAX - 1);
-    if (sp->password[0] == '\0')
-        return fail(err, errlen, "an empty password (leave out ':@' for none)");
+    if (sp->secret[0] == '\0')
+        return fail(err, errlen, "an empty secret (leave out ':@' for none)");
     *n -= (size_t)(at + 1 - *s);
     *s = at + 1;
     return 0;

@@ -6,17 +6,17 @@
  *
  *   lmdb:PATH
  *   memory
- *   redis://[[USER]:PASSWORD@]HOST:PORT[/DB]
- *   rediss://[[USER]:PASSWORD@]HOST:PORT[/DB][?TLS]
- *   redis+unix://[[USER]:PASSWORD@]/PATH[?db=N]
- *   redis-sentinel://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER[/DB]
+ *   redis://[[USER]:SECRET@]HOST:PORT[/DB]
+ *   rediss://[[USER]:SECRET@]HOST:PORT[/DB][?TLS]
+ *   redis+unix://[[USER]:SECRET@]/PATH[?db=N]
+ *   redis-sentinel://[[USER]:SECRET@]HOST:PORT[,HOST:PORT...]/MASTER[/DB]
  *   rediss-sentinel://... the same, then [?TLS]
  *
  * TLS: ca=FILE (the CAs that sign the server's certificate; default the
  * system's), cert=FILE&key=FILE (a client certificate), sni=NAME (the
  * name the certificate must carry; default HOST), joined by '&'. USER,
- * PASSWORD and the TLS values are percent-decoded ("%40" is '@'); a '%'
- * or '?' in a password is written %25, %3F. HOST is a name, an IPv4
+ * SECRET and the TLS values are percent-decoded ("%40" is '@'); a '%'
+ * or '?' in a secret is written %25, %3F. HOST is a name, an IPv4
  * address, or [IPv6]. */
 #ifndef NORI_STORESPEC_H
 #define NORI_STORESPEC_H
@@ -50,7 +50,7 @@ struct store_spec {
     int nsentinels;
     char master[SPEC_MASTER_MAX];
     char user[SPEC_SECRET_MAX];     /* "": the default user */
-    char password[SPEC_SECRET_MAX]; /* "": no AUTH */
+    char secret[SPEC_SECRET_MAX]; /* "": no AUTH */
     int db;
     int tls;                        /* rediss://, rediss-sentinel:// */
     char tls_ca[SPEC_PATH_MAX];     /* "": the system's CAs */
@@ -60,10 +60,10 @@ struct store_spec {
 };
 
 /* 0, with *out filled; or -1 with why in err. The reason never repeats
- * the password, so it may be logged as it is. */
+ * the secret, so it may be logged as it is. */
 int store_spec_parse(const char *spec, struct store_spec *out, char *err, size_t errlen);
 
-/* The spec as it may be printed: any password replaced by "***" (whether
+/* The spec as it may be printed: any secret replaced by "***" (whether
  * the spec parses or not). out is always terminated; cut to fit cap. */
 void store_spec_mask(const char *spec, char *out, size_t cap);
 

@@ -8,8 +8,8 @@
  *   - what parses is within its bounds: ports 1..65535, a host, a
  *     database 0..65535, 1..8 sentinels, TLS only for rediss schemes,
  *     cert and key together;
- *   - the mask of a spec with a password parses to the same server with
- *     the password "***", and the mask of any spec that has no '@' is
+ *   - the mask of a spec with a secret parses to the same server with
+ *     the secret "***", and the mask of any spec that has no '@' is
  *     the spec itself;
  *   - the mask is never longer than the spec plus "***", and is cut,
  *     terminated, to any buffer.
@@ -79,9 +79,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(strlen(masked) <= size + 3);
     if (strchr(spec, '@') == NULL)
         CHECK(strcmp(masked, spec) == 0);
-    if (rc == 0 && sp.password[0] && strstr(spec, "://")) {
+    if (rc == 0 && sp.secret[0] && strstr(spec, "://")) {
         CHECK(store_spec_parse(masked, &again, err, sizeof err) == 0);
-        CHECK(strcmp(again.password, "***") == 0);
+        CHECK(strcmp(again.secret, "***") == 0);
         CHECK(again.kind == sp.kind && again.db == sp.db && again.tls == sp.tls);
         CHECK(strcmp(again.user, sp.user) == 0 || !strchr(spec, ':'));
         CHECK(strcmp(again.server.host, sp.server.host) == 0 &&

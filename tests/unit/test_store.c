@@ -958,7 +958,7 @@ START_TEST(spec_check_refuses_malformed_redis)
     ck_assert_ptr_nonnull(strstr(err, "no host"));
     ck_assert_int_lt(store_spec_check("rediss://h:1?ca=/nonexistent/ca.pem", err, sizeof err), 0);
     ck_assert_ptr_nonnull(strstr(err, "/nonexistent/ca.pem"));
-    /* Reasons never carry the password, whatever is wrong. */
+    /* Reasons never carry the secret, whatever is wrong. */
     static const char *const secret[] = {
         "redis://:hunter2@h:99999", "redis://:hunter2@:1", "redis://u:hunter2@h:1/x",
         "redis-sentinel://:hunter2@h:1/bad name", "redis://:hunter2@h:1?x=y",
@@ -980,15 +980,15 @@ START_TEST(spec_parse_parts)
 
     ck_assert_int_eq(store_spec_parse("redis://:p%40ss%2Fw%25rd@h:6379/2", &sp, err, sizeof err), 0);
     ck_assert_int_eq(sp.kind, SPEC_REDIS);
-    ck_assert_str_eq(sp.password, "p@ss/w%rd");
+    ck_assert_str_eq(sp.secret, "p@ss/w%rd");
     ck_assert_str_eq(sp.user, "");
     ck_assert_str_eq(sp.server.host, "h");
     ck_assert_int_eq(sp.server.port, 6379);
     ck_assert_int_eq(sp.db, 2);
     ck_assert_int_eq(sp.tls, 0);
-    /* A raw '@' in a password still works: the last '@' ends it. */
+    /* A raw '@' in a secret still works: the last '@' ends it. */
     ck_assert_int_eq(store_spec_parse("redis://:a@b@h:1", &sp, err, sizeof err), 0);
-    ck_assert_str_eq(sp.password, "a@b");
+    ck_assert_str_eq(sp.secret, "a@b");
     ck_assert_int_eq(store_spec_parse("rediss://shop:pw@[::1]:6380/1?ca=/etc/ca%20x.pem"
                                       "&cert=/c.pem&key=/k.pem&sni=redis.example",
                                       &sp, err, sizeof err), 0);
@@ -1007,7 +1007,7 @@ START_TEST(spec_parse_parts)
     ck_assert_int_eq(sp.db, 3);
     ck_assert_int_eq(store_spec_parse("redis+unix://:pw@/run/r.sock?db=4", &sp, err, sizeof err), 0);
     ck_assert_str_eq(sp.path, "/run/r.sock");
-    ck_assert_str_eq(sp.password, "pw");
+    ck_assert_str_eq(sp.secret, "pw");
     ck_assert_int_eq(sp.db, 4);
     ck_assert_int_eq(store_spec_parse("lmdb:/var/lib/nori", &sp, err, sizeof err), 0);
     ck_assert_int_eq(sp.kind, SPEC_LMDB);
