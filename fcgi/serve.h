@@ -17,6 +17,10 @@ struct serve_options {
     unsigned long max_requests;     /* recycle a worker after this many; 0 never */
     unsigned socket_mode;           /* chmod of a unix socket; 0 leaves it */
     const char *socket_group;       /* chgrp of a unix socket; "" leaves it */
+    /* Rewrites a message naming a setting (NORI_X=...) the way the user
+     * gave it (--x=...); NULL leaves it. */
+    void (*name_given)(char *msg, size_t cap, void *ctx);
+    void *name_ctx;
 };
 
 /* What a worker runs. load is called in each worker after the fork (and

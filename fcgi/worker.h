@@ -5,6 +5,7 @@
 #define NORI_WORKER_H
 
 #include "http.h"
+#include "sandbox.h"
 
 struct stats;
 
@@ -30,5 +31,16 @@ int worker_run(const struct worker_app *app, unsigned long max_requests);
  * gets BODY_ETIMEOUT and its connection is dropped. Set before
  * worker_run; forked workers inherit it. */
 void worker_set_body_timeout(unsigned long ms);
+
+/* How long a request's BEGIN_REQUEST and params may take to arrive, in
+ * milliseconds, from the moment the worker has the connection (0:
+ * forever). Past it, or when they are malformed or declare lengths
+ * beyond what was sent (records.h), the connection is closed without an
+ * answer and the worker takes the next one. */
+void worker_set_params_timeout(unsigned long ms);
+
+/* Whether a FastCGI worker confines itself (sandbox.h) before its first
+ * accept. SANDBOX_OFF unless set. */
+void worker_set_sandbox(enum sandbox_mode mode);
 
 #endif

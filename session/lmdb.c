@@ -573,6 +573,19 @@ static enum store_err lmdb_stat(struct store *base, size_t *records, size_t *byt
     return STORE_OK;
 }
 
+/* A read transaction: the environment is open and its lock table usable. */
+static enum store_err lmdb_ping(struct store *base)
+{
+    struct lmdb_store *st = (struct lmdb_store *)base;
+    MDB_txn *txn;
+    int rc;
+
+    if ((rc = txn_begin(st, MDB_RDONLY, &txn)))
+        return map_err(rc);
+    mdb_txn_abort(txn);
+    return STORE_OK;
+}
+
 const struct store_ops store_lmdb_ops = {
     .name = "lmdb",
     .open = lmdb_open,
@@ -583,4 +596,5 @@ const struct store_ops store_lmdb_ops = {
     .sweep = lmdb_sweep,
     .readers_check = lmdb_readers_check,
     .stat = lmdb_stat,
+    .ping = lmdb_ping,
 };

@@ -103,6 +103,10 @@ int store_sweeps(const struct store *st);
 const char *store_backend(const struct store *st);
 /* Records in the store, and bytes of its data file in use. */
 enum store_err store_stat(struct store *st, size_t *records, size_t *bytes);
+/* Whether the store answers now, by its cheapest call (LMDB: a read
+ * transaction; Redis: PING within NORI_REDIS_TIMEOUT_MS; memory: always):
+ * what a health check asks. */
+enum store_err store_ping(struct store *st);
 const char *store_strerror(enum store_err err);
 
 /* The supervisor's side of a memory store's published count: when worker

@@ -1,6 +1,8 @@
 # apache-lib.sh -- Apache 2.4 with a shipped deploy/apache config, for
 # the suites that start one (sourced after lib.sh). Apache's children run
-# as www-data, so the run directory is made theirs to write.
+# as www-data, so the run directory is made theirs to write, and what
+# they read (static/, deploy/members, the binary mod_fcgid runs, its
+# catalog) is lib.sh's stage, not the checkout.
 
 chmod 755 "$TMP"
 APID=
@@ -44,9 +46,17 @@ apache_run() {
     RUNDIR=$TMP/apache.$RANDOM
     # Theirs, not everyone's: nori refuses a run directory others may write.
     mkdir -p "$RUNDIR" && chown www-data:www-data "$RUNDIR"
+    local home data=() v
+    home=$(stage_for_others)
+    # mod_fcgid passes its workers only the FcgidInitialEnv it is given;
+    # the staged catalog is one more, added on the command line so that
+    # the shipped config stays as it is.
+    if grep -q '^LoadModule fcgid_module' "$A_CONF"; then
+        for v in "${STAGED_DATA[@]}"; do data+=(-c "FcgidInitialEnv ${v%%=*} ${v#*=}"); done
+    fi
     env ${A_ENV[@]+"${A_ENV[@]}"} APACHE_RUN_USER=www-data APACHE_RUN_GROUP=www-data \
-        NORI_HOME="$ROOT" NORI_RUNDIR="$RUNDIR" PORT="$PORT" \
-        apache2 -f "$A_CONF" -DFOREGROUND 2>>"$TMP/apache.out" &
+        NORI_HOME="$home" NORI_RUNDIR="$RUNDIR" PORT="$PORT" \
+        apache2 -f "$A_CONF" ${data[@]+"${data[@]}"} -DFOREGROUND 2>>"$TMP/apache.out" &
     UPID=$!
     track "$UPID"
 }
@@ -59,6 +69,6 @@ apache_stop() {
 }
 
 # The nori processes mod_fcgid runs (its wrapper's command line is the
-# bare path).
-fcgid_noris() { live $(pgrep -f "^$NORI\$" || true); }
+# bare path of the staged binary).
+fcgid_noris() { live $(pgrep -f "^$STAGE/build/nori\$" || true); }
 no_nori() { [ -z "$(fcgid_noris)" ]; }

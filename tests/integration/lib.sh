@@ -5,8 +5,28 @@
 # A suite sources this file, calls srv_start, runs its checks with the
 # assert helpers, and ends with `finish`. Nothing here is mocked: requests
 # go through lighttpd to build/nori workers spawned by lighttpd itself.
+#
+# Servers that run as another user (Apache's and nginx's www-data or
+# nobody, `runuser -u nobody`, mod_fcgid's nori) may not be able to enter
+# the checkout: a clone under /root (0700) is where a root newcomer puts
+# it. Such a suite never points them at $ROOT; it calls stage_for_others,
+# which copies what they read into one 0755 directory of /tmp made for
+# this suite and removed at cleanup, laid out as the checkout is, and
+# prints it:
+#     S=$(stage_for_others)      # $S/build/nori, $S/static, $S/deploy, ...
+#     NORI_HOME=$S ...           # every shipped config reads it so
+#     env "${STAGED_DATA[@]}" runuser -u nobody -- "$S/build/nori" ...
+# The binary's compiled-in catalog and users paths point into the
+# checkout, so a nori run as another user gets STAGED_DATA (NORI_CATALOG
+# and NORI_USERS naming the staged copies). Configs root reads (apache2
+# -f, nginx -c) and run directories under $TMP (which a suite opens with
+# chmod 755: it is in /tmp) need no staging.
 
 set -euo pipefail
+
+# nori refuses a run directory its group may write: a suite's own
+# directories must not be made so by a caller's umask of 002.
+umask 022
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 NORI=$ROOT/build/nori
@@ -25,7 +45,28 @@ cleanup() {
     local p
     for p in ${TRACKED[@]+"${TRACKED[@]}"}; do kill -TERM "$p" 2>/dev/null || true; done
     for p in ${TRACKED[@]+"${TRACKED[@]}"}; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$STAGE"
     rm -rf "$TMP"
+}
+
+# stage_for_others [PATH...]: prints STAGE (see the top of this file),
+# having copied into it, once, build/nori, static/, deploy/, shop/data/,
+# lighttpd.conf and each PATH of the checkout, readable and enterable by
+# everyone. The directory is made (empty) when lib.sh is sourced, so that
+# a call in $(...) is the same directory and is cleaned up too.
+STAGE=$(mktemp -d /tmp/nori-stage.XXXXXX)
+STAGED_DATA=(NORI_CATALOG="$STAGE/shop/data/catalog.tsv" NORI_USERS="$STAGE/shop/data/users")
+stage_for_others() {
+    local p
+    [ -e "$STAGE/build/nori" ] || set -- build/nori static deploy shop/data lighttpd.conf "$@"
+    for p in "$@"; do
+        [ -e "$STAGE/$p" ] && continue
+        mkdir -p "$STAGE/$(dirname "$p")"
+        cp -a "$ROOT/$p" "$STAGE/$p"
+    done
+    chmod -R a+rX "$STAGE"
+    chmod 755 "$STAGE"
+    echo "$STAGE"
 }
 trap cleanup EXIT
 trap 'exit 1' TERM INT HUP      # so that a timeout still runs cleanup
@@ -165,7 +206,9 @@ lighttpd_up() {
 # in front of nori serve's $SOCK, with PAGES as its page cache (a path
 # that names nothing turns it off); for on_fresh_port.
 nginx_shipped_run() {
-    sed -e "s|@PORT@|$PORT|g; s|@SOCKET@|$SOCK|g; s|@HOME@|$ROOT|g; s|@RUNDIR@|$TMP/nginx|g" \
+    local home
+    home=$(stage_for_others)     # nginx's worker reads static/ as nobody
+    sed -e "s|@PORT@|$PORT|g; s|@SOCKET@|$SOCK|g; s|@HOME@|$home|g; s|@RUNDIR@|$TMP/nginx|g" \
         -e "s|@PAGES@|$1|g" \
         "$ROOT/deploy/nginx/nginx.conf" > "$TMP/nginx/nginx.conf"
     nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' 2>>"$TMP/nginx.out" &
@@ -306,5 +349,20 @@ favicon_check() {
         expect_header Content-Type '^image/' "$1: $path is an image"
         if cmp -s "$TMP/b" "$ROOT/static/favicon.ico"; then pass
         else fail "$1: $path is not static/favicon.ico"; fi
+    done
+}
+
+# monitor_urls NAME: the status URLs every shipped front end publishes to
+# loopback, at the top and below the app: the health check (pong) and the
+# counters as JSON and, with ?openmetrics, in Prometheus's text format.
+monitor_urls() {
+    local at
+    for at in "" /shop; do
+        get 200 "$at/nori-ping" "$1: $at/nori-ping"
+        expect_eq "$(cat "$TMP/b")" pong "$1: $at/nori-ping says pong"
+        get 200 "$at/nori-status" "$1: $at/nori-status"
+        expect_body '"requests": [0-9]+' "$1: $at/nori-status is the JSON counters"
+        get 200 "$at/nori-status?openmetrics" "$1: $at/nori-status?openmetrics"
+        expect_body '^nori_requests_total [0-9]+$' "$1: $at/nori-status?openmetrics is Prometheus text"
     done
 }

@@ -57,8 +57,9 @@ serve_start NORI_BODY_TIMEOUT_MS=$TIMEOUT_MS --workers 1 --socket-mode 0666
 worker=$(pgrep -P "$SPID" | head -1)
 RUNDIR=$TMP/apache
 mkdir -p "$RUNDIR" && chmod 777 "$RUNDIR"
+HOME_STAGED=$(stage_for_others)     # Apache's www-data reads static/ there
 apache_run() {
-    env APACHE_RUN_USER=www-data APACHE_RUN_GROUP=www-data NORI_HOME="$ROOT" \
+    env APACHE_RUN_USER=www-data APACHE_RUN_GROUP=www-data NORI_HOME="$HOME_STAGED" \
         NORI_RUNDIR="$RUNDIR" PORT="$PORT" NORI_SOCKET="$SOCK" NORI_AUTHZ=127.0.0.1:9 \
         apache2 -f "$ROOT/deploy/apache/nori-proxy-fcgi.conf" -DFOREGROUND \
         2>>"$TMP/apache.out" &

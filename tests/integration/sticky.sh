@@ -107,10 +107,12 @@ echo "Apache mod_proxy_balancer, stickysession=nori_s|_s"
 workers_start "$TMP/apache-w"
 RUNDIR=$TMP/apache
 mkdir -p "$RUNDIR" && chmod 777 "$RUNDIR"
+# What Apache's and nginx's workers read (static/) is staged for them.
+HOME_STAGED=$(stage_for_others)
 for try in 1 2 3; do
     PORT=$(free_port)
     BASE=http://127.0.0.1:$PORT
-    APACHE_RUN_USER=www-data APACHE_RUN_GROUP=www-data NORI_HOME="$ROOT" \
+    APACHE_RUN_USER=www-data APACHE_RUN_GROUP=www-data NORI_HOME="$HOME_STAGED" \
         NORI_SOCKDIR="$TMP/apache-w" NORI_RUNDIR="$RUNDIR" PORT="$PORT" \
         apache2 -f "$ROOT/deploy/apache/nori-sticky.conf" -DFOREGROUND 2>>"$TMP/apache.out" &
     APID=$!
@@ -120,6 +122,7 @@ for try in 1 2 3; do
     wait "$APID" 2>/dev/null || true
 done
 flow apache
+monitor_urls apache-sticky
 kill -TERM "$APID"
 wait "$APID" 2>/dev/null || true
 for i in $(seq 1 50); do pgrep -f "apache2 -f $ROOT/deploy/apache/nori-sticky" >/dev/null || break; sleep 0.1; done
@@ -132,7 +135,7 @@ mkdir -p "$TMP/nginx"
 for try in 1 2 3; do
     PORT=$(free_port)
     BASE=http://127.0.0.1:$PORT
-    sed -e "s|@PORT@|$PORT|g; s|@SOCKDIR@|$TMP/nginx-w|g; s|@HOME@|$ROOT|g; s|@RUNDIR@|$TMP/nginx|g" \
+    sed -e "s|@PORT@|$PORT|g; s|@SOCKDIR@|$TMP/nginx-w|g; s|@HOME@|$HOME_STAGED|g; s|@RUNDIR@|$TMP/nginx|g" \
         "$ROOT/deploy/nginx/nori-sticky.conf" > "$TMP/nginx/nginx.conf"
     nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' 2>>"$TMP/nginx.out" &
     NPID=$!
@@ -142,6 +145,7 @@ for try in 1 2 3; do
     wait "$NPID" 2>/dev/null || true
 done
 flow nginx
+monitor_urls nginx-sticky
 workers_stop
 
 echo "nginx, the cookie carrier: nori_s carries the route"
