@@ -6,7 +6,8 @@
 # guide claims of those settings: the ACL user can do all nori does
 # (sessions, the status page), a full Redis refuses new sessions (503)
 # and evicts none, raising maxmemory brings commits back with no restart,
-# and a restarted Redis keeps every session (the append-only file).
+# a restarted Redis keeps every session (the append-only file), and a
+# Redis gone shows in /nori-ping and /nori-status.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/redis-lib.sh"
 
@@ -90,6 +91,13 @@ srv_start NORI_STORE="$SPEC"
 req -b "$JAR" "/shop?pg=Cart&_s=$KEY"
 expect_eq "$(cart_count)" 1 "the first session after the restart"
 expect_eq "$(gcli --scan --pattern 'nori:*' | wc -l)" 2 "both sessions after the restart"
+req /shop/nori-ping
+expect_status 200 "/nori-ping while Redis answers"
+redis_kill "$RPID"
+req /shop/nori-ping
+expect_status 503 "/nori-ping with Redis down"
+req /shop/nori-status
+expect_body '"store_reachable": false' "/nori-status with Redis down"
 if grep -n -e "$PW" "$TMP/error.log"; then fail "the password in the log"; else pass; fi
 
 finish
