@@ -41,7 +41,7 @@ exact lighttpd
 srv_stop
 
 echo "lighttpd-external.conf in front of nori serve"
-serve_start --workers 2 --socket-mode 0666
+serve_start --workers 2 --socket-mode 0660 --socket-group www-data
 lighttpd_with deploy/lighttpd/lighttpd-external.conf
 exact lighttpd-external
 srv_stop
@@ -59,7 +59,7 @@ mkdir -p "$TMP/sticky"
 chmod 755 "$TMP/sticky"
 for r in w1 w2; do
     NORI_STORE=memory NORI_ROUTE=$r NORI_RUNDIR="$TMP/sticky" "$NORI" serve \
-        --listen "unix:$TMP/sticky/nori-$r.sock" --workers 1 --socket-mode 0666 \
+        --listen "unix:$TMP/sticky/nori-$r.sock" --workers 1 --socket-mode 0660 --socket-group www-data \
         2>>"$TMP/serve.log" &
     track $!
 done

@@ -22,7 +22,7 @@ workers_start() {
     SPIDS=()
     for r in w1 w2; do
         env "$@" NORI_STORE=memory NORI_ROUTE=$r NORI_RUNDIR="$dir" "$NORI" serve \
-            --listen "unix:$dir/nori-$r.sock" --workers 1 --socket-mode 0666 \
+            --listen "unix:$dir/nori-$r.sock" --workers 1 --socket-mode 0660 --socket-group www-data \
             2>>"$TMP/serve.log" &
         SPIDS+=($!)
         track $!
@@ -106,7 +106,7 @@ flow() {
 echo "Apache mod_proxy_balancer, stickysession=nori_s|_s"
 workers_start "$TMP/apache-w"
 RUNDIR=$TMP/apache
-mkdir -p "$RUNDIR" && chmod 777 "$RUNDIR"
+mkdir -p "$RUNDIR" && chown www-data:www-data "$RUNDIR"
 for try in 1 2 3; do
     PORT=$(free_port)
     BASE=http://127.0.0.1:$PORT
