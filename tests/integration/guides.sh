@@ -32,6 +32,7 @@ guide_run deploy/lighttpd/README.md lighttpd 0
 guide_run deploy/lighttpd/README.md lighttpd-members 1
 guide_run deploy/apache/README.md apache-fcgid 0
 guide_run deploy/apache/README.md apache-proxy-fcgi 1
+guide_run deploy/apache/README.md apache-sticky 0
 guide_run deploy/nginx/README.md nginx 1
 guide_run deploy/nginx/README.md nginx-sticky 0
 guide_run deploy/spawn-fcgi/README.md spawn-fcgi 0
