@@ -19,6 +19,8 @@ chmod 755 "$DIR"
 PIDS=()
 fc_cleanup() {
     local p
+    # spawn-fcgi's floors are nobody's children: their pids are in its file.
+    [ -f "$DIR/spawn.pid" ] && kill $(cat "$DIR/spawn.pid") 2>/dev/null
     for p in ${PIDS[@]+"${PIDS[@]}"}; do kill "$p" 2>/dev/null || true; done
     for p in ${PIDS[@]+"${PIDS[@]}"}; do wait "$p" 2>/dev/null || true; done
     bench_cleanup
