@@ -233,6 +233,8 @@ bench: deps $(BUILD)/nori $(BUILD)/floor $(BUILD)/commit-floor
 	bash bench/deploy.sh
 	bash bench/nginx-cache.sh
 	bash bench/latency.sh
+	bash bench/fcgid-cold.sh
+	bash bench/frontcost.sh
 	bash bench/stores.sh
 	bash bench/adds.sh
 	bash bench/table.sh
