@@ -14,6 +14,9 @@
 source "$(dirname "$0")/lib.sh"
 
 CLIENTS=6
+# Every add here comes from 127.0.0.1 and most make a session: the cap on
+# new sessions per address (newsessions.sh tests it) would answer 429.
+export NORI_NEW_SESSIONS_PER_MIN=0
 
 # fcgi METHOD QUERY [BODY]: one request to $SOCK; the answer on stdout.
 fcgi() {
@@ -113,9 +116,9 @@ holder() {
     HOLDER=
     while read -r n type adv mode pid dev rest; do
         [ "$type" = FLOCK ] && [ "$mode" = WRITE ] && [ "${dev##*:}" = "$ino" ] || continue
-        read -r sc rest < "/proc/$pid/syscall" 2>/dev/null || return 0
+        read -r sc rest 2>/dev/null < "/proc/$pid/syscall" || return 0
         if [ -n "${1:-}" ]; then case $sc in 75|18|20) ;; *) return 0 ;; esac; fi
-        read -r n n n ppid rest < "/proc/$pid/stat" 2>/dev/null || return 0
+        read -r n n n ppid rest 2>/dev/null < "/proc/$pid/stat" || return 0
         [ "$ppid" = "$SPID" ] && HOLDER=$pid
         return 0
     done < /proc/locks
