@@ -96,7 +96,8 @@ FUZZ_DEPS  = nav/nav.c session/record.c session/session.c session/key.c \
 # fuzz_fcgi hands what records_scan accepts to libfcgi itself.
 $(BUILD)/fuzz_fcgi: FUZZ_LIBS = -lfcgi
 
-.PHONY: all deps run check unit unit-asan integration fuzz-smoke fuzz bench soak install clean valgrind
+
+.PHONY: all deps lib-libs run check unit unit-asan integration fuzz-smoke fuzz bench soak install clean valgrind
 
 all: $(BUILD)/nori
 
@@ -283,3 +284,7 @@ install:
 
 clean:
 	rm -rf build
+
+# What a test links an application of its own with (tests/integration/apps.sh).
+lib-libs:
+	@echo $(LIB_LIBS)

@@ -16,7 +16,8 @@ STATE=$TMP/state
 CC_FLAGS=(-std=c11 -D_GNU_SOURCE -O2 -I"$ROOT/include")
 cc "${CC_FLAGS[@]}" -DNORI_RUNDIR="\"$STATE\"" -c "$ROOT/nori/config.c" -o "$TMP/config.o" \
     && pass || fail "nori/config.c with a default run directory of the test's"
-LIBS=(-lfcgi -llmdb -lhiredis -lpthread)
+# What libnori.a links against, as the Makefile declares it.
+read -ra LIBS < <(make -s --no-print-directory -C "$ROOT" lib-libs)
 # build SRC OUT [config.o]: an application against the tree's libnori.a.
 build() {
     cc "${CC_FLAGS[@]}" -DNORI_DATADIR="\"$ROOT/shop/data\"" "$1" ${3:+"$3"} \
