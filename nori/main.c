@@ -34,6 +34,7 @@ struct process {
     struct stats *stats;
     int app_loaded;
     int supervised;             /* a worker of nori serve, which reaps it */
+    char **argv;                /* as given, for nori serve's re-exec */
 };
 
 static int stats_path(const struct nori_config *cfg, char *out, size_t cap)
@@ -149,7 +150,7 @@ static int serve(struct process *p)
 {
     struct serve_options opt = {p->cfg.listen, (unsigned)p->cfg.workers,
                                 p->cfg.max_requests, (unsigned)p->cfg.socket_mode,
-                                p->cfg.socket_group};
+                                p->cfg.socket_group, p->argv};
     struct serve_app sa = {process_load, process_unload, p, process_worker,
                            process_reaped};
 
@@ -166,6 +167,7 @@ int nori_main(const struct nori_app *app, int argc, char **argv)
     int rc;
 
     p.app = app;
+    p.argv = argv;
     if (cmd[0] && strcmp(cmd, "stats") != 0 && strcmp(cmd, "serve") != 0 &&
         strcmp(cmd, "check") != 0) {
         fprintf(stderr, "nori: %s: unknown command (nori --help)\n", cmd);
