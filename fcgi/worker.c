@@ -526,7 +526,25 @@ int worker_run(const struct worker_app *app, unsigned long max_requests)
     return run_fastcgi(app, max_requests);
 }
 
-void request_vlog(const struct request *req, const char *fmt, va_list ap)
+/* Repeated log lines are rate-limited, so that a flood of requests that
+ * each log (throttled logins, cross-site POSTs) cannot fill the disk: a
+ * kind of line (its format string) is written LOG_BURST times per
+ * LOG_INTERVAL_S seconds per process, and the rest are counted; the
+ * count is written as one line when that interval is over, at the next
+ * line logged. Kinds beyond LOG_KINDS share the oldest slot. */
+#define LOG_BURST 5
+#define LOG_INTERVAL_S 10
+#define LOG_KINDS 32
+
+struct log_kind {
+    const char *fmt;            /* NULL: a free slot */
+    time_t start;
+    unsigned shown;
+    unsigned long suppressed;
+};
+static struct log_kind log_kinds[LOG_KINDS];
+
+static void log_line(const struct request *req, const char *fmt, va_list ap)
 {
     if (req && req->log_stream) {
         FCGX_VFPrintF(req->log_stream, fmt, ap);
@@ -535,6 +553,64 @@ void request_vlog(const struct request *req, const char *fmt, va_list ap)
         vfprintf(stderr, fmt, ap);
         fputc('\n', stderr);
     }
+}
+
+static void log_linef(const struct request *req, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_line(req, fmt, ap);
+    va_end(ap);
+}
+
+/* An interval that is over: its count is written, and it starts again. */
+static void log_kind_roll(const struct request *req, struct log_kind *k, time_t now)
+{
+    if (k->suppressed)
+        log_linef(req, "nori: %lu similar lines suppressed in %d s: \"%s\"",
+                  k->suppressed, LOG_INTERVAL_S, k->fmt);
+    k->start = now;
+    k->shown = 0;
+    k->suppressed = 0;
+}
+
+/* The slot of fmt's kind, rolling over every interval that is over. */
+static struct log_kind *log_kind_of(const struct request *req, const char *fmt,
+                                    time_t now)
+{
+    struct log_kind *found = NULL, *oldest = &log_kinds[0];
+
+    for (int i = 0; i < LOG_KINDS; i++) {
+        struct log_kind *k = &log_kinds[i];
+        if (k->fmt && now - k->start >= LOG_INTERVAL_S)
+            log_kind_roll(req, k, now);
+        if (k->fmt == fmt)
+            found = k;
+        else if (found == NULL && (k->fmt == NULL || (oldest->fmt && k->start < oldest->start)))
+            oldest = k;
+    }
+    if (found)
+        return found;
+    if (oldest->fmt)
+        log_kind_roll(req, oldest, now);
+    *oldest = (struct log_kind){.fmt = fmt, .start = now};
+    return oldest;
+}
+
+void request_vlog(const struct request *req, const char *fmt, va_list ap)
+{
+    struct timespec ts;
+    struct log_kind *k;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    k = log_kind_of(req, fmt, ts.tv_sec);
+    if (k->shown >= LOG_BURST) {
+        k->suppressed++;
+        return;
+    }
+    k->shown++;
+    log_line(req, fmt, ap);
 }
 
 void request_log(const struct request *req, const char *fmt, ...)
