@@ -24,14 +24,15 @@ BUILD     ?= build
 # chromium-driver by python3-selenium), the guides' own commands (setpriv
 # and flock from util-linux, useradd from passwd), systemd-analyze for the
 # unit's rating (systemd; it need not be PID 1), load (wrk, siege), the
-# plot of the latency bench (gnuplot-nox).
+# plot of the latency bench (gnuplot-nox), logrotate for the shipped
+# deploy/logrotate/nori.
 PACKAGES = gcc make pkg-config libfcgi-dev uthash-dev liblmdb-dev libcrypt-dev \
            check lighttpd curl \
            spawn-fcgi libfcgi-bin clang libclang-rt-14-dev wrk siege procps \
            man-db apache2 libapache2-mod-fcgid nginx-light iproute2 valgrind \
            chromium chromium-driver python3-selenium gnuplot-nox \
            libhiredis-dev redis-server redis-sentinel redis-tools \
-           systemd util-linux passwd
+           systemd util-linux passwd logrotate
 
 CC       ?= cc
 CSTD      = -std=c11 -D_GNU_SOURCE

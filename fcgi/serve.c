@@ -82,9 +82,7 @@ static void say(const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    fputs("nori serve: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    worker_vlog("nori serve: ", fmt, ap);
     va_end(ap);
 }
 
@@ -288,6 +286,9 @@ static void child_run(struct sup *s, int ready_fd)
         if (s->slots[i].ready_fd >= 0)
             close(s->slots[i].ready_fd);
     sigemptyset(&none);
+    /* A SIGUSR1 meant for the supervisor (a broad kill) must not end a
+     * worker: workers follow a rotated log by themselves. */
+    signal(SIGUSR1, SIG_IGN);
     sigprocmask(SIG_SETMASK, &none, NULL);
     if (dup2(s->sock, 0) < 0)
         _exit(1);
@@ -620,6 +621,8 @@ static int supervise_once(struct sup *s)
     while (read(s->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
         stop |= si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT;
         hup |= si.ssi_signo == SIGHUP;
+        if (si.ssi_signo == SIGUSR1)
+            worker_reopen_log();        /* logrotate's postrotate */
     }
     if (stop)
         return 1;
@@ -747,6 +750,7 @@ int serve_run(const struct serve_options *opt, const struct serve_app *app)
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     if ((s.sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {

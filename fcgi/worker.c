@@ -1,6 +1,7 @@
 /* worker.c -- the accept loop on libfcgi, one-shot CGI mode, signals,
  * strict body reading, and the sending of each response. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -544,15 +546,96 @@ struct log_kind {
 };
 static struct log_kind log_kinds[LOG_KINDS];
 
-static void log_line(const struct request *req, const char *fmt, va_list ap)
+static char log_path[4096];
+static int log_fd = -1;
+
+static int log_open(void)
 {
-    if (req && req->log_stream) {
+    int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+
+    if (fd < 0)
+        return -1;
+    if (log_fd >= 0)
+        close(log_fd);
+    log_fd = fd;
+    return 0;
+}
+
+int worker_set_log_file(const char *path)
+{
+    if (strlen(path) >= sizeof log_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(log_path, path);
+    return log_open();
+}
+
+void worker_reopen_log(void)
+{
+    if (log_fd >= 0)
+        (void)log_open();       /* on failure the old file keeps the lines */
+}
+
+/* logrotate renames the file (or removes it): whoever writes next sees
+ * that the path names another file, or none, and opens it anew, so that
+ * workers follow a rotation without being signalled. */
+static void log_follow(void)
+{
+    struct stat at, held;
+
+    if (stat(log_path, &at) < 0 || fstat(log_fd, &held) < 0 ||
+        at.st_ino != held.st_ino || at.st_dev != held.st_dev)
+        (void)log_open();
+}
+
+/* One write per line, so that lines of several processes appending to
+ * the same file never interleave. */
+static void log_file_line(const char *prefix, const char *fmt, va_list ap)
+{
+    char line[2048];
+    struct timespec ts;
+    struct tm tm;
+    size_t n;
+    int k;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
+    k = snprintf(line + n, sizeof line - n, ".%03ldZ [%d] %s", ts.tv_nsec / 1000000L,
+                 (int)getpid(), prefix);
+    n += k > 0 ? (size_t)k : 0;
+    if (n < sizeof line - 1) {
+        k = vsnprintf(line + n, sizeof line - n, fmt, ap);
+        n += k > 0 ? (size_t)k : 0;
+    }
+    if (n > sizeof line - 2)
+        n = sizeof line - 2;
+    line[n++] = '\n';
+    log_follow();
+    if (write(log_fd, line, n) < 0)
+        return;                 /* nowhere left to say so */
+}
+
+static void log_line_p(const struct request *req, const char *prefix, const char *fmt,
+                       va_list ap)
+{
+    if (log_fd >= 0) {
+        log_file_line(prefix, fmt, ap);
+    } else if (req && req->log_stream) {
+        FCGX_PutS(prefix, req->log_stream);
         FCGX_VFPrintF(req->log_stream, fmt, ap);
         FCGX_PutS("\n", req->log_stream);
     } else {
+        fputs(prefix, stderr);
         vfprintf(stderr, fmt, ap);
         fputc('\n', stderr);
     }
+}
+
+static void log_line(const struct request *req, const char *fmt, va_list ap)
+{
+    log_line_p(req, "", fmt, ap);
 }
 
 static void log_linef(const struct request *req, const char *fmt, ...)
@@ -598,7 +681,8 @@ static struct log_kind *log_kind_of(const struct request *req, const char *fmt,
     return oldest;
 }
 
-void request_vlog(const struct request *req, const char *fmt, va_list ap)
+static void log_limited(const struct request *req, const char *prefix, const char *fmt,
+                        va_list ap)
 {
     struct timespec ts;
     struct log_kind *k;
@@ -610,7 +694,17 @@ void request_vlog(const struct request *req, const char *fmt, va_list ap)
         return;
     }
     k->shown++;
-    log_line(req, fmt, ap);
+    log_line_p(req, prefix, fmt, ap);
+}
+
+void request_vlog(const struct request *req, const char *fmt, va_list ap)
+{
+    log_limited(req, "", fmt, ap);
+}
+
+void worker_vlog(const char *prefix, const char *fmt, va_list ap)
+{
+    log_limited(NULL, prefix, fmt, ap);
 }
 
 void request_log(const struct request *req, const char *fmt, ...)

@@ -20,6 +20,7 @@ struct nori_config {
     const char *cookie_path;
     const char *cookie_secure_name; /* auto|on */
     const char *allowed_origins;    /* origins besides the request's Host */
+    const char *log_file;           /* "" the web server's log (stderr) */
     unsigned long body_timeout_ms;
     unsigned long ttl, max_age;
     unsigned long gc_foreground, gc_interval_ms, gc_batch;

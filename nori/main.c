@@ -185,6 +185,11 @@ int nori_main(const struct nori_app *app, int argc, char **argv)
     if (strcmp(cmd, "stats") == 0)
         return stats_print(&p.cfg);
     worker_set_body_timeout(p.cfg.body_timeout_ms);
+    if (p.cfg.log_file[0] && worker_set_log_file(p.cfg.log_file) < 0) {
+        fprintf(stderr, "nori: NORI_LOG_FILE=%s: cannot open it: %s\n", p.cfg.log_file,
+                strerror(errno));
+        return 1;
+    }
     if (strcmp(cmd, "serve") == 0)
         return serve(&p);
     if (process_load(&p, err, sizeof err) < 0) {
