@@ -10,29 +10,34 @@
 #
 # run, check and bench first install what a fresh Debian machine lacks.
 
+# The one place the version is declared: nori --version, nori.pc and
+# the installed man page all take it from here.
+VERSION   = 1.0.0
 PORT      ?= 8080
 FUZZ_TIME ?= 300
 BUILD     ?= build
 
-# Debian packages: build (libfcgi, uthash, LMDB, hiredis, libcrypt, pkg-config),
+# Debian packages: build (libfcgi, uthash, LMDB, hiredis, libcrypt, pkg-config, libseccomp for the workers' sandbox),
 # tests (check, curl, spawn-fcgi, cgi-fcgi from libfcgi-bin, clang and its
 # runtime for the fuzzers and sanitizers, valgrind for make valgrind,
-# man-db to check the man page),
+# man-db to check the man page, python3-prometheus-client to parse the
+# Prometheus metrics),
 # serving (lighttpd; Apache with mod_fcgid and nginx for their tested
 # configs; redis-server, redis-sentinel and redis-cli for the Redis
 # store's tests), the browser walk (chromium headless, driven through
 # chromium-driver by python3-selenium), the guides' own commands (setpriv
 # and flock from util-linux, useradd from passwd), systemd-analyze for the
 # unit's rating (systemd; it need not be PID 1), load (wrk, siege), the
-# plot of the latency bench (gnuplot-nox), logrotate for the shipped
-# deploy/logrotate/nori.
+# plot of the latency bench (gnuplot-nox), PHP-FPM's files sessions
+# that bench/adds.sh compares nori's durable adds with (php-fpm),
+# logrotate for the shipped deploy/logrotate/nori.
 PACKAGES = gcc make pkg-config libfcgi-dev uthash-dev liblmdb-dev libcrypt-dev \
            check lighttpd curl \
            spawn-fcgi libfcgi-bin clang libclang-rt-14-dev wrk siege procps \
            man-db apache2 libapache2-mod-fcgid nginx-light iproute2 valgrind \
            chromium chromium-driver python3-selenium gnuplot-nox \
            libhiredis-dev redis-server redis-sentinel redis-tools \
-           systemd util-linux passwd logrotate
+           systemd util-linux passwd python3-prometheus-client libseccomp-dev php-fpm logrotate
 
 CC       ?= cc
 CSTD      = -std=c11 -D_GNU_SOURCE
@@ -45,18 +50,19 @@ SAN      ?=
 DATADIR  ?= $(CURDIR)/shop/data
 RUNDIR   ?= $(CURDIR)/var
 CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SAN) -Iinclude -DNORI_DATADIR='"$(DATADIR)"' \
-             -DNORI_RUNDIR='"$(RUNDIR)"'
+             -DNORI_RUNDIR='"$(RUNDIR)"' -DNORI_VERSION='"$(VERSION)"'
 
 # make install [PREFIX=/usr/local] [DESTDIR=staging] [STATEDIR=/var/lib/nori]
 PREFIX   ?= /usr/local
 STATEDIR ?= /var/lib/nori
 SHARE     = $(PREFIX)/share/nori
 # What libnori.a needs, and what the shop adds (crypt(3) for its users).
-LIB_LIBS  = -lfcgi -llmdb -lhiredis -lpthread
+LIB_LIBS  = -lfcgi -llmdb -lhiredis -lseccomp -lpthread
 LDLIBS    = $(LIB_LIBS) -lcrypt
 
 # libnori.a: the library every application links (include/nori.h).
-MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/serve.c fcgi/stats.c \
+MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/serve.c fcgi/stats.c fcgi/limit.c \
+            fcgi/records.c fcgi/sandbox.c \
             fcgi/rundir.c fcgi/cookie.c fcgi/origin.c fcgi/httpdate.c \
             nav/nav.c nav/route.c \
             session/key.c session/record.c session/session.c session/store.c \
@@ -77,12 +83,14 @@ CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 FUZZ_CC    = clang
 FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude
 FUZZ_BINS  = $(BUILD)/fuzz_query $(BUILD)/fuzz_form $(BUILD)/fuzz_record \
-             $(BUILD)/fuzz_headers
+             $(BUILD)/fuzz_headers $(BUILD)/fuzz_fcgi
 # The pure parsers the fuzzers call: no libfcgi, no store (cookie.c and
 # origin.c read strings only; http.h merely declares the rest), and the
 # shop's state codec, which decodes what a record carries.
 FUZZ_DEPS  = nav/nav.c session/record.c session/session.c session/key.c \
-             fcgi/cookie.c fcgi/origin.c shop/state.c shop/fields.c
+             fcgi/cookie.c fcgi/origin.c shop/state.c shop/fields.c fcgi/records.c
+# fuzz_fcgi hands what records_scan accepts to libfcgi itself.
+$(BUILD)/fuzz_fcgi: FUZZ_LIBS = -lfcgi
 
 .PHONY: all deps run check unit unit-asan integration fuzz-smoke fuzz bench soak install uninstall clean valgrind
 
@@ -129,6 +137,11 @@ $(BUILD)/nori: shop/main.c $(BUILD)/libshop.a $(BUILD)/libnori.a
 $(BUILD)/counter: examples/counter/counter.c $(BUILD)/libnori.a
 	$(CC) $(CFLAGS_ALL) $< $(BUILD)/libnori.a $(LIB_LIBS) -o $@
 
+# A test-only application whose pages make the calls a worker's sandbox
+# refuses (tests/integration/sandbox.sh); never part of all or install.
+$(BUILD)/sandbox-probe: tests/apps/sandbox-probe.c $(BUILD)/libnori.a
+	$(CC) $(CFLAGS_ALL) $< $(BUILD)/libnori.a $(LIB_LIBS) -o $@
+
 $(BUILD)/test_%: tests/unit/test_%.c $(BUILD)/libshop.a $(BUILD)/libnori.a
 	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -I. $< $(BUILD)/libshop.a $(BUILD)/libnori.a \
 	  $(LDLIBS) $(CHECK_LIBS) -o $@
@@ -141,14 +154,14 @@ $(BUILD)/commit-floor: bench/commit-floor.c
 
 $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_check.h $(FUZZ_DEPS) $(HEADERS)
 	@mkdir -p $(BUILD)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -I. $< $(FUZZ_DEPS) -o $@
+	$(FUZZ_CC) $(FUZZ_FLAGS) -I. $< $(FUZZ_DEPS) $(FUZZ_LIBS) -o $@
 
 # The run directory is NORI_RUNDIR when set, var/ otherwise. A lock in
 # it (held by lighttpd, inherited as fd 9) refuses a second make run on
 # the same directory: lighttpd would find the first one's sockets alive,
 # start no workers of its own, and silently share them.
 run: deps $(BUILD)/nori
-	@rundir=$${NORI_RUNDIR:-$(CURDIR)/var}; mkdir -p "$$rundir" || exit 1; \
+	@rundir=$${NORI_RUNDIR:-$(CURDIR)/var}; mkdir -p -m 0700 "$$rundir" || exit 1; \
 	exec 9>>"$$rundir/make-run.lock"; \
 	if ! flock -n 9; then \
 	  echo "make run: another make run is serving from $$rundir; stop it, or set NORI_RUNDIR to another directory" >&2; \
@@ -208,6 +221,7 @@ bench: deps $(BUILD)/nori $(BUILD)/floor $(BUILD)/commit-floor
 	bash bench/nginx-cache.sh
 	bash bench/latency.sh
 	bash bench/stores.sh
+	bash bench/adds.sh
 	bash bench/table.sh
 
 # Half an hour (SOAK_MINUTES) at -c100: memory, store size, errors and
@@ -249,9 +263,10 @@ install:
 	mv -f $(DESTDIR)$(PREFIX)/bin/.nori.new $(DESTDIR)$(PREFIX)/bin/nori
 	install -m 644 build/install/libnori.a $(DESTDIR)$(PREFIX)/lib/libnori.a
 	install -m 644 include/nori.h $(DESTDIR)$(PREFIX)/include/nori.h
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS@|$(LIB_LIBS)|' nori.pc.in \
-	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nori.pc
-	install -m 644 man/nori.8 $(DESTDIR)$(PREFIX)/share/man/man8/nori.8
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS@|$(LIB_LIBS)|' -e 's|@VERSION@|$(VERSION)|' \
+	  nori.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nori.pc
+	sed -e 's|@VERSION@|$(VERSION)|' man/nori.8 > $(DESTDIR)$(PREFIX)/share/man/man8/nori.8
+	chmod 644 $(DESTDIR)$(PREFIX)/share/man/man8/nori.8
 	@for f in $(INSTALL_DATA); do \
 	  dst=$(DESTDIR)$(SHARE)/data/$${f##*/}; \
 	  if [ ! -e $$dst ]; then echo "install $$f $$dst"; install -m 644 $$f $$dst; \

@@ -337,6 +337,7 @@ done
 echo
 echo "nori, the 2008 Seaside/GemStone table, $(date -u '+%Y-%m-%d %H:%M UTC'), $CORES cores $(uname -m)," \
      "$(lighttpd -v 2>&1 | head -1 | cut -d' ' -f1), $(siege -V 2>&1 | grep -o 'SIEGE [0-9.]*' | head -1), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1,2)"
+echo "$CAP_NOTE"
 echo "$CATALOG_NOTE; Item rows: 1000 ids spread over it; floor: $FLOOR_BYTES bytes (Item id=$MID), ceiling: those 1000 Item pages as static files; every row from a URL file"
 echo "each run ${S} s, $ROUNDS interleaved rounds, median; lighttpd bin-path pools; fsync on every commit;" \
      "NORI_SESSION_BIND=off (no nori_b cookie); $CACHE_NOTE"

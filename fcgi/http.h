@@ -65,6 +65,7 @@ struct response {
     size_t body_len, body_cap;
     int failed;                 /* out of memory somewhere: answer 503 */
     int bad_header;             /* a header value held CR, LF or NUL: 502 */
+    int uncounted;              /* monitoring (status, ping): not a request */
 };
 
 void response_init(struct response *r, struct arena *a);

@@ -76,14 +76,21 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* The options of the one supervisor this process runs, for say(). */
+static const struct serve_options *said;
+
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
     va_list ap;
+    char line[2048];
 
     va_start(ap, fmt);
-    worker_vlog("nori serve: ", fmt, ap);
+    vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    if (said && said->name_given)
+        said->name_given(line, sizeof line, said->name_ctx);
+    worker_log_text("nori serve: ", fmt, line);
 }
 
 /* A unix socket address for PATH; -1 when it does not fit. */
@@ -120,8 +127,13 @@ static int addr_is_wildcard(const struct sockaddr *sa)
 {
     if (sa->sa_family == AF_INET)
         return ((const struct sockaddr_in *)sa)->sin_addr.s_addr == htonl(INADDR_ANY);
-    if (sa->sa_family == AF_INET6)
-        return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        /* ::ffff:0.0.0.0 is 0.0.0.0 spelled as IPv6: every interface too. */
+        return IN6_IS_ADDR_UNSPECIFIED(a) ||
+               (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 0 && a->s6_addr[13] == 0 &&
+                a->s6_addr[14] == 0 && a->s6_addr[15] == 0);
+    }
     return 0;
 }
 
@@ -709,6 +721,7 @@ int serve_run(const struct serve_options *opt, const struct serve_app *app)
     int loaded;
 
     memset(&s, 0, sizeof s);
+    said = opt;
     s.n = opt->workers;
     s.opt = opt;
     s.app = app;

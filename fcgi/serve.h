@@ -23,6 +23,10 @@ struct serve_options {
     /* The whole command line, for re-executing on SIGHUP; NULL reloads
      * the data only, in the running image. */
     char *const *argv;
+    /* Rewrites a message naming a setting (NORI_X=...) the way the user
+     * gave it (--x=...); NULL leaves it. */
+    void (*name_given)(char *msg, size_t cap, void *ctx);
+    void *name_ctx;
 };
 
 /* What a worker runs. load is called in each worker after the fork (and

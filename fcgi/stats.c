@@ -37,7 +37,22 @@ static const char *const names[STAT_COUNT] = {
     [STAT_5XX] = "status_5xx",
     [STAT_CACHE_BYTES] = "page_cache_bytes",
     [STAT_SESSIONS_LOST] = "sessions_lost",
+    [STAT_THROTTLED] = "throttled",
+    [STAT_STORE_CALLS] = "store_calls",
+    [STAT_STORE_MICROS] = "store_micros",
+    [STAT_S400] = "status_400", [STAT_S403] = "status_403",
+    [STAT_S404] = "status_404", [STAT_S405] = "status_405",
+    [STAT_S408] = "status_408", [STAT_S413] = "status_413",
+    [STAT_S414] = "status_414", [STAT_S415] = "status_415",
+    [STAT_S429] = "status_429", [STAT_S500] = "status_500",
+    [STAT_S502] = "status_502", [STAT_S503] = "status_503",
+    [STAT_NOT_MODIFIED] = "not_modified",
+    [STAT_CACHE_PAGES] = "page_cache_pages",
+    [STAT_CACHE_FLUSHES] = "page_cache_flushes",
 };
+
+static const int statuses[] = {400, 403, 404, 405, 408, 413, 414, 415,
+                               429, 500, 502, 503};
 
 struct stats *stats_open(const char *path, int writable)
 {
@@ -103,4 +118,17 @@ void stats_set(struct stats *st, enum stat_id id, uint64_t v)
 const char *stats_name(enum stat_id id)
 {
     return id < STAT_COUNT ? names[id] : "unknown";
+}
+
+enum stat_id stats_status_id(int status)
+{
+    for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++)
+        if (statuses[i] == status)
+            return (enum stat_id)(STAT_S400 + i);
+    return STAT_COUNT;
+}
+
+int stats_id_status(enum stat_id id)
+{
+    return id >= STAT_S400 && id <= STAT_S503 ? statuses[id - STAT_S400] : 0;
 }

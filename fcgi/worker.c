@@ -1,10 +1,13 @@
 /* worker.c -- the accept loop on libfcgi, one-shot CGI mode, signals,
  * strict body reading, and the sending of each response. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,8 @@
 #include <fcgiapp.h>
 
 #include "../nav/nav.h"
+#include "records.h"
+#include "sandbox.h"
 #include "stats.h"
 #include "worker.h"
 
@@ -31,6 +36,8 @@ static volatile sig_atomic_t stopping;
 static volatile sig_atomic_t fastcgi_mode;
 static volatile sig_atomic_t body_expired;
 static unsigned long body_timeout_ms = 5000;
+static unsigned long params_timeout_ms = 5000;
+static enum sandbox_mode sandbox_mode = SANDBOX_OFF;
 
 /* Re-raised this often past the deadline: a SIGALRM that lands just
  * before read() blocks is lost on that read, and the next one ends it. */
@@ -39,6 +46,16 @@ static unsigned long body_timeout_ms = 5000;
 void worker_set_body_timeout(unsigned long ms)
 {
     body_timeout_ms = ms;
+}
+
+void worker_set_params_timeout(unsigned long ms)
+{
+    params_timeout_ms = ms;
+}
+
+void worker_set_sandbox(enum sandbox_mode mode)
+{
+    sandbox_mode = mode;
 }
 
 /* SIGALRM only ever interrupts a body read (it is blocked otherwise, in
@@ -420,11 +437,20 @@ static void serve_one(struct io *io, struct arena *a, const struct worker_app *a
     app->handle(&req, &resp, app->ctx);
     if (response_send(io, &req, &resp) < 0)
         request_log(&req, "nori: could not write the response");
+    /* A monitor polling the statistics must not move them. */
+    if (resp.uncounted)
+        return;
     stats_add(app->stats, STAT_REQUESTS, 1);
-    if (resp.failed || resp.status >= 500)
+    int status = resp.failed ? 503 : resp.bad_header ? 502 : resp.status;
+    if (status >= 500)
         stats_add(app->stats, STAT_5XX, 1);
-    else if (resp.status >= 400)
+    else if (status >= 400)
         stats_add(app->stats, STAT_4XX, 1);
+    if (status == 429)
+        stats_add(app->stats, STAT_THROTTLED, 1);
+    if (status == 304)
+        stats_add(app->stats, STAT_NOT_MODIFIED, 1);
+    stats_add(app->stats, stats_status_id(status), 1);
 }
 
 static int run_cgi(const struct worker_app *app)
@@ -463,8 +489,224 @@ static void keep_or_drop(FCGX_Request *fr)
         FCGX_Free(fr, 1);
 }
 
-/* A stop signal is let in only while the worker waits in accept: during
- * a request it stays pending, so that no read of the request's body is
+/* ---- Before libfcgi sees a connection ----
+ *
+ * nori accepts on the listening socket itself and hands libfcgi an open
+ * connection (a FCGX_Request whose ipcFd is set is read, not accepted):
+ * libfcgi's own accept checks FCGI_WEB_SERVER_ADDRS for IPv4 peers only,
+ * and its reading of the params neither ends nor bounds what it
+ * allocates. */
+
+/* While part of a request's opening records is there and the rest is
+ * not, poll(2) cannot wait for more (the socket stays readable): the
+ * worker looks again this often, until the params deadline. */
+#define GATE_RECHECK_MS 5
+#define PEERS_MAX 64
+
+/* Lines about refused connections go through the log's rate limit
+ * (request_vlog), so that a flood cannot fill the error log. */
+static void conn_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void conn_log(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    worker_vlog("nori: ", fmt, ap);
+    va_end(ap);
+}
+
+/* FCGI_WEB_SERVER_ADDRS, read once: the web servers' addresses, IPv4 or
+ * IPv6 (a v4-mapped one counts as its IPv4 address), comma-separated as
+ * libfcgi has always read it. Unset or empty: every peer. */
+static struct {
+    int on;
+    unsigned n4, n6;
+    struct in_addr v4[PEERS_MAX];
+    struct in6_addr v6[PEERS_MAX];
+} peers;
+
+static void peers_load(void)
+{
+    const char *list = getenv("FCGI_WEB_SERVER_ADDRS");
+    char one[INET6_ADDRSTRLEN + 8];
+
+    peers.on = list && list[strspn(list, " \t,")];
+    for (const char *p = list; peers.on && *p;) {
+        size_t n = strcspn(p, ",");
+        const char *q = p;
+        size_t k = n;
+
+        while (k && (*q == ' ' || *q == '\t'))
+            q++, k--;
+        while (k && (q[k - 1] == ' ' || q[k - 1] == '\t'))
+            k--;
+        if (k && k < sizeof one) {
+            struct in6_addr a6;
+
+            memcpy(one, q, k);
+            one[k] = '\0';
+            if (peers.n4 < PEERS_MAX && inet_pton(AF_INET, one, &peers.v4[peers.n4]) == 1)
+                peers.n4++;
+            else if (inet_pton(AF_INET6, one, &a6) == 1) {
+                if (IN6_IS_ADDR_V4MAPPED(&a6) && peers.n4 < PEERS_MAX)
+                    memcpy(&peers.v4[peers.n4++], &a6.s6_addr[12], 4);
+                else if (!IN6_IS_ADDR_V4MAPPED(&a6) && peers.n6 < PEERS_MAX)
+                    peers.v6[peers.n6++] = a6;
+            } else
+                conn_log("FCGI_WEB_SERVER_ADDRS: %s is no IP address; ignored", one);
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+}
+
+/* Whether the peer may speak FastCGI to nori; its address, for the log,
+ * into text. A unix socket's peer is kept out by the socket's mode. */
+static int peer_allowed(const struct sockaddr_storage *ss, char *text, size_t cap)
+{
+    struct in_addr v4;
+    const struct in6_addr *v6 = NULL;
+
+    if (ss->ss_family == AF_INET) {
+        v4 = ((const struct sockaddr_in *)ss)->sin_addr;
+        inet_ntop(AF_INET, &v4, text, (socklen_t)cap);
+    } else if (ss->ss_family == AF_INET6) {
+        v6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        inet_ntop(AF_INET6, v6, text, (socklen_t)cap);
+        if (IN6_IS_ADDR_V4MAPPED(v6)) {
+            memcpy(&v4, &v6->s6_addr[12], 4);
+            v6 = NULL;
+        }
+    } else {
+        return 1;
+    }
+    if (!peers.on)
+        return 1;
+    if (v6 == NULL) {
+        for (unsigned i = 0; i < peers.n4; i++)
+            if (peers.v4[i].s_addr == v4.s_addr)
+                return 1;
+        return 0;
+    }
+    for (unsigned i = 0; i < peers.n6; i++)
+        if (memcmp(&peers.v6[i], v6, sizeof *v6) == 0)
+            return 1;
+    return 0;
+}
+
+#define ACCEPT_STOP (-1)
+#define ACCEPT_AGAIN (-2)
+
+/* One connection from the listening socket (fd 0), its peer checked. A
+ * stop signal is let in only here (run_fastcgi). */
+static int conn_accept(const sigset_t *stops)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char text[INET6_ADDRSTRLEN];
+    int fd, err;
+
+    sigprocmask(SIG_UNBLOCK, stops, NULL);
+    fd = stopping ? -1 : accept4(0, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+    err = errno;
+    sigprocmask(SIG_BLOCK, stops, NULL);
+    if (fd < 0) {
+        if (stopping)
+            return ACCEPT_STOP;
+        switch (err) {
+        case EINTR: case ECONNABORTED: case EPROTO: case ENETDOWN:
+        case ENOPROTOOPT: case EHOSTDOWN: case ENONET: case EHOSTUNREACH:
+        case EOPNOTSUPP: case ENETUNREACH:
+            return ACCEPT_AGAIN;
+        case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM:
+            /* Out of descriptors or memory for a moment: try again
+             * soon rather than spin or give up. */
+            poll(NULL, 0, 10);
+            return ACCEPT_AGAIN;
+        default:
+            return ACCEPT_STOP;
+        }
+    }
+    text[0] = '\0';
+    if (!peer_allowed(&ss, text, sizeof text)) {
+        conn_log("refused a connection from %s: not in FCGI_WEB_SERVER_ADDRS", text);
+        close(fd);
+        return ACCEPT_AGAIN;
+    }
+    return fd;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Waits, within params_timeout_ms, until the connection holds a whole
+ * BEGIN_REQUEST and params that records_scan accepts; looks without
+ * taking (MSG_PEEK), so libfcgi then reads the same bytes, none of its
+ * reads blocks, and nothing it allocates is larger than the params.
+ * 0: hand it to libfcgi; -1: close it, without an answer. */
+static int conn_gate(int fd)
+{
+    static unsigned char seen[RECORDS_MAX + 8], scratch[RECORDS_PARAMS_MAX];
+    uint64_t deadline = params_timeout_ms ? now_ms() + params_timeout_ms : 0;
+    struct records_scan sc;
+    size_t have = 0;
+
+    for (;;) {
+        ssize_t n = recv(fd, seen, sizeof seen, MSG_PEEK | MSG_DONTWAIT);
+        int wait_ms = -1;
+
+        if (n == 0)
+            return -1;          /* the web server closed it: nothing to log */
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        if (n > 0 && (size_t)n != have) {
+            have = (size_t)n;
+            switch (records_scan(seen, have, scratch, &sc)) {
+            case RECORDS_OK:
+                return 0;
+            case RECORDS_EBAD:
+                if (sc.declared)
+                    conn_log("dropped a FastCGI connection: %s (%lu)", sc.why, sc.declared);
+                else
+                    conn_log("dropped a FastCGI connection: %s", sc.why);
+                return -1;
+            case RECORDS_EMORE:
+                break;
+            }
+        }
+        if (deadline) {
+            uint64_t now = now_ms();
+            if (now >= deadline) {
+                conn_log("dropped a FastCGI connection: its params were not whole "
+                         "within %lu ms", params_timeout_ms);
+                return -1;
+            }
+            wait_ms = (int)(deadline - now);
+        }
+        /* Nothing there yet: poll waits for it. Part of it: poll would
+         * return at once, so it only says whether the peer is gone. */
+        struct pollfd pfd = {.fd = fd, .events = POLLIN | POLLRDHUP};
+        if (have > 0 && (wait_ms < 0 || wait_ms > GATE_RECHECK_MS))
+            wait_ms = GATE_RECHECK_MS;
+        if (have > 0) {
+            if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+                return -1;      /* it stopped sending halfway */
+            poll(NULL, 0, wait_ms);
+        } else if (poll(&pfd, 1, wait_ms) > 0 && (pfd.revents & (POLLHUP | POLLERR)) &&
+                   !(pfd.revents & POLLIN)) {
+            return -1;
+        }
+    }
+}
+
+/* A stop signal is let in only while the worker waits in accept or on
+ * an idle kept connection: during a request it stays pending, so that no read of the request's body is
  * interrupted and libfcgi's shutdown flag (which fails every later read)
  * is raised only between requests. The request in hand always finishes. */
 static int run_fastcgi(const struct worker_app *app,
@@ -483,14 +725,47 @@ static int run_fastcgi(const struct worker_app *app,
     if (arena_init(&a, ARENA_BLOCK) < 0 || FCGX_Init() != 0 ||
         FCGX_InitRequest(&fr, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
         return 1;
+    peers_load();
+    /* libfcgi never accepts: if it ever gave up on a connection nori
+     * handed it, its accept fails at once instead of taking one
+     * unchecked. */
+    fr.listen_sock = -1;
+    if (sandbox_enter(sandbox_mode) != SANDBOX_OK) {
+        FCGX_Free(&fr, 1);
+        arena_free(&a);
+        return 1;
+    }
     io.fcgi = &fr;
     while (!stopping) {
-        keep_or_drop(&fr);
+        /* A stop is also let in while a kept connection (nginx's
+         * fastcgi_keep_conn) idles, and one that came during the last
+         * request is taken here, before waiting for the next: a
+         * connection the web server keeps busy cannot keep a retired
+         * worker serving, and it is closed idle, not with a request. */
         sigprocmask(SIG_UNBLOCK, &stops, NULL);
-        rc = FCGX_Accept_r(&fr);
+        keep_or_drop(&fr);
         sigprocmask(SIG_BLOCK, &stops, NULL);
-        if (rc < 0)
+        if (stopping)
             break;
+        if (fr.ipcFd < 0) {
+            int fd = conn_accept(&stops);
+            if (fd == ACCEPT_STOP)
+                break;
+            if (fd < 0)
+                continue;
+            fr.ipcFd = fd;
+        }
+        if (conn_gate(fr.ipcFd) < 0) {
+            close(fr.ipcFd);
+            fr.ipcFd = -1;
+            continue;
+        }
+        /* So that the finish FCGX_Accept_r starts with leaves the
+         * connection open; the request's own flag replaces it. */
+        fr.keepConnection = 1;
+        rc = FCGX_Accept_r(&fr);
+        if (rc < 0)
+            continue;
         serve_one(&io, &a, app, fr.err);
         keep_decide(&fr);
         FCGX_Finish_r(&fr);
@@ -681,14 +956,14 @@ static struct log_kind *log_kind_of(const struct request *req, const char *fmt,
     return oldest;
 }
 
-static void log_limited(const struct request *req, const char *prefix, const char *fmt,
-                        va_list ap)
+static void log_limited(const struct request *req, const char *prefix, const char *kind,
+                        const char *fmt, va_list ap)
 {
     struct timespec ts;
     struct log_kind *k;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    k = log_kind_of(req, fmt, ts.tv_sec);
+    k = log_kind_of(req, kind, ts.tv_sec);
     if (k->shown >= LOG_BURST) {
         k->suppressed++;
         return;
@@ -699,12 +974,26 @@ static void log_limited(const struct request *req, const char *prefix, const cha
 
 void request_vlog(const struct request *req, const char *fmt, va_list ap)
 {
-    log_limited(req, "", fmt, ap);
+    log_limited(req, "", fmt, fmt, ap);
 }
 
 void worker_vlog(const char *prefix, const char *fmt, va_list ap)
 {
-    log_limited(NULL, prefix, fmt, ap);
+    log_limited(NULL, prefix, fmt, fmt, ap);
+}
+
+static void log_kindf(const char *prefix, const char *kind, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_limited(NULL, prefix, kind, fmt, ap);
+    va_end(ap);
+}
+
+void worker_log_text(const char *prefix, const char *kind, const char *text)
+{
+    log_kindf(prefix, kind, "%s", text);
 }
 
 void request_log(const struct request *req, const char *fmt, ...)

@@ -5,6 +5,7 @@
 #define NORI_WORKER_H
 
 #include "http.h"
+#include "sandbox.h"
 
 struct stats;
 
@@ -41,5 +42,17 @@ void worker_reopen_log(void);
 /* request_vlog with PREFIX written before the line (the supervisor's
  * "nori serve: "); the kind for the rate limit is still FMT. */
 void worker_vlog(const char *prefix, const char *fmt, va_list ap);
+/* TEXT, already formatted, as a line of the kind KIND (its format). */
+void worker_log_text(const char *prefix, const char *kind, const char *text);
+/* How long a request's BEGIN_REQUEST and params may take to arrive, in
+ * milliseconds, from the moment the worker has the connection (0:
+ * forever). Past it, or when they are malformed or declare lengths
+ * beyond what was sent (records.h), the connection is closed without an
+ * answer and the worker takes the next one. */
+void worker_set_params_timeout(unsigned long ms);
+
+/* Whether a FastCGI worker confines itself (sandbox.h) before its first
+ * accept. SANDBOX_OFF unless set. */
+void worker_set_sandbox(enum sandbox_mode mode);
 
 #endif

@@ -176,6 +176,51 @@ int nori_decimal(const char *s, size_t n, uint64_t max, uint64_t *out);
 #define NORI_HASH_INIT 14695981039346656037ull
 uint64_t nori_hash(uint64_t h, const void *p, size_t n);
 
+/* ---- limits shared by every worker --------------------------------------
+ *
+ * A table of small entries, one per name (a client address, a user
+ * name), in a file that every process of a machine maps shared: no lock
+ * file and no system call per use, so it is cheap enough for every
+ * request. Each entry is changed under its own spinlock, held for a few
+ * instructions (one left by a process that died holding it is taken over
+ * after a second). Names are hashed with the table's random
+ * key, so nobody can aim names at one slot; when a name's neighbourhood
+ * is full, the entry that expires first is forgotten. nori's cap on new
+ * sessions per client address is one user of it (a token bucket); the
+ * demo shop's failed-login throttle is another (its own rule). */
+struct nori_limits;
+struct nori_limit_entry {
+    uint64_t w[3];              /* the rule's: all 0 in a fresh entry */
+    uint64_t expires;           /* ms; once passed, the entry is forgotten */
+};
+/* A rule reads and changes one entry under its lock and returns what the
+ * caller wants to know (a wait in seconds, say); fresh: the name had no
+ * live entry. It must be quick, and do nothing outside the entry. */
+typedef unsigned (*nori_limit_rule)(struct nori_limit_entry *e, int fresh,
+                                    uint64_t now_ms, void *arg);
+/* Maps the table at path, made (0600) when missing; no symlink is
+ * followed. NULL with errno set when it cannot (EPROTO: not a table of
+ * this format). */
+struct nori_limits *nori_limits_open(const char *path);
+void nori_limits_close(struct nori_limits *l);
+/* The clock entries count in: milliseconds of the wall clock. */
+uint64_t nori_limits_now(void);
+/* Runs rule on the entry of (kind, name) and returns what it returns.
+ * make 0: a name without a live entry is not given one (the rule sees a
+ * fresh entry whose changes are dropped), for a question that must not
+ * cost a slot. kind separates names of different meaning (an address, a
+ * user) in one table. A NULL table limits nothing: 0. */
+unsigned nori_limit_apply(struct nori_limits *l, char kind, const char *name,
+                          uint64_t now_ms, int make, nori_limit_rule rule, void *arg);
+/* A token bucket: takes one token from (kind, name)'s bucket, which holds
+ * burst tokens and refills at per_min a minute. 0 when one was taken;
+ * otherwise the seconds until one is there (a Retry-After), nothing taken.
+ * per_min 0: no limit. */
+unsigned nori_limit_take(struct nori_limits *l, char kind, const char *name,
+                         uint64_t now_ms, unsigned per_min, unsigned burst);
+/* Forgets the entry of (kind, name), if it has one. */
+void nori_limit_forget(struct nori_limits *l, char kind, const char *name);
+
 /* ---- pages -------------------------------------------------------------
  *
  * A page renders its whole answer and returns 200, or returns 404 (or

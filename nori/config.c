@@ -26,7 +26,8 @@
 
 static const struct nori_setting settings[] = {
     S("NORI_RUNDIR", "rundir", rundir, NORI_RUNDIR,
-      "runtime state: the counters file and the default store"),
+      "runtime state: the counters file and the default store "
+      "(default: this directory/the application's name)"),
     S("NORI_STORE", "store", store_spec, "",
       "session store: lmdb:PATH (default lmdb:RUNDIR/sessions), "
       "redis://[:PASSWORD@]HOST:PORT[/DB], redis+unix:///PATH[?db=N], "
@@ -46,7 +47,9 @@ static const struct nori_setting settings[] = {
     N("NORI_PAGE_CACHE_MAX", "page-cache-max", page_cache_max_kb, "65536", 4, 1073741824,
       "page cache: KiB the pages of one generation (a catalog, a build) may take"),
     S("NORI_STATUS_PATH", "status-path", status_path, "/nori-status",
-      "below the app: JSON counters, for loopback clients only"),
+      "below the app: JSON counters (?openmetrics: Prometheus), for loopback clients only"),
+    S("NORI_PING_PATH", "ping-path", ping_path, "/nori-ping",
+      "below the app: pong while the store answers, 503 when not; loopback clients only"),
     C("NORI_SESSION_POLICY", "session-policy", policy_name, "lazy", "lazy|eager",
       "lazy: sessions only when state is written; eager: every request"),
     C("NORI_SESSION_CARRIER", "session-carrier", carrier_name, "url", "url|cookie",
@@ -63,6 +66,13 @@ static const struct nori_setting settings[] = {
       "append log lines here, each with an ISO-8601 time and the pid (SIGUSR1 to nori serve reopens it)"),
     N("NORI_BODY_TIMEOUT_MS", "body-timeout-ms", body_timeout_ms, "5000", 0, 600000,
       "a POST body not whole after this long answers 408 (0: no limit)"),
+    N("NORI_NEW_SESSIONS_PER_MIN", "new-sessions-per-min", new_sessions_per_min, "120",
+      0, 1000000, "sessions one client address may create a minute (a minute's worth "
+      "at once); past it 429 (0: no cap)"),
+    N("NORI_PARAMS_TIMEOUT_MS", "params-timeout-ms", params_timeout_ms, "5000", 0, 600000,
+      "a request's FastCGI params not whole after this long: the connection is dropped (0: no limit)"),
+    C("NORI_SANDBOX", "sandbox", sandbox_name, "on", "on|net|off",
+      "confine each worker to the system calls serving needs (seccomp); net: it may also connect out"),
     N("NORI_SESSION_TTL", "session-ttl", ttl, "600", 2, 86400 * 30,
       "idle expiry, seconds"),
     N("NORI_SESSION_MAX_AGE", "session-max-age", max_age, "28800", 2, 86400 * 365,
@@ -73,8 +83,11 @@ static const struct nori_setting settings[] = {
       "background sweep period (one worker at a time)"),
     N("NORI_GC_BATCH", "gc-batch", gc_batch, "1000", 1, 1000000,
       "expired sessions reclaimed per background sweep"),
-    C("NORI_SYNC", "sync", sync_name, "fsync", "fsync|none",
-      "fsync every commit, or leave flushing to the OS"),
+    C("NORI_SYNC", "sync", sync_name, "fsync", "fsync|none|background",
+      "lmdb: durable before the answer (commits share syncs), never synced, or "
+      "synced every NORI_SYNC_MS (the last ms of answered writes lost on power failure)"),
+    N("NORI_SYNC_MS", "sync-ms", sync_ms, "100", 1, 60000,
+      "lmdb, NORI_SYNC=background: the longest an answered write waits for its sync"),
     N("NORI_LMDB_MAPSIZE", "lmdb-mapsize", map_size_mb, "256", 1, 1048576,
       "LMDB map size, MiB: the most the store can hold"),
     S("NORI_LISTEN", "listen", listen, "unix:" NORI_RUNDIR "/nori.sock",
@@ -168,7 +181,8 @@ static int derive(struct nori_config *cfg, char *err, size_t errlen)
     cfg->policy = choice_index("lazy|eager", cfg->policy_name) == 1 ? POLICY_EAGER : POLICY_LAZY;
     cfg->carrier = choice_index("url|cookie", cfg->carrier_name) == 1 ? CARRIER_COOKIE : CARRIER_URL;
     cfg->bind = strcmp(cfg->bind_name, "on") == 0;
-    cfg->nosync = strcmp(cfg->sync_name, "none") == 0;
+    cfg->nosync = strcmp(cfg->sync_name, "fsync") != 0;
+    cfg->background_sync_ms = strcmp(cfg->sync_name, "background") == 0 ? cfg->sync_ms : 0;
     cfg->cookie_secure = strcmp(cfg->cookie_secure_name, "on") == 0;
     cfg->page_cache = strcmp(cfg->page_cache_name, "on") == 0;
     /* Refused at start, not at the first Set-Cookie: a CR/LF would split
@@ -199,6 +213,57 @@ static int derive(struct nori_config *cfg, char *err, size_t errlen)
             return -1;
         }
         cfg->store_spec = cfg->store_default;
+    }
+    return 0;
+}
+
+/* The row of nori's setting at offset, for its compiled default. */
+static const char *default_of(size_t offset)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (settings[i].offset == offset)
+            return settings[i].def;
+    return "";
+}
+
+/* The default run directory is compiled into the library, so every
+ * application started without NORI_RUNDIR would share it: one start
+ * would remove another's cache generation, and one store would hold both
+ * applications' sessions, each accepting the other's keys. So the
+ * default is per application: NORI_RUNDIR's default, then the
+ * application's name in letters, digits and dashes ("the nori sushi
+ * shop": the-nori-sushi-shop). A value given, even the same path, is
+ * used as given. The default socket follows the run directory. */
+static int rundir_per_app(struct nori_config *cfg, const struct nori_app *app,
+                          char *err, size_t errlen)
+{
+    char name[64];
+    size_t n = 0;
+
+    if (cfg->rundir == default_of(offsetof(struct nori_config, rundir))) {
+        for (const char *p = app->name ? app->name : ""; *p && n + 1 < sizeof name; p++) {
+            char c = *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a') : *p;
+            int word = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+            if (word)
+                name[n++] = c;
+            else if (n > 0 && name[n - 1] != '-')
+                name[n++] = '-';
+        }
+        while (n > 0 && name[n - 1] == '-')
+            n--;
+        name[n] = '\0';
+        int w = snprintf(cfg->rundir_default, sizeof cfg->rundir_default, "%s/%s",
+                         cfg->rundir, n ? name : "app");
+        if (w < 0 || (size_t)w >= sizeof cfg->rundir_default) {
+            snprintf(err, errlen, "NORI_RUNDIR=%s: path too long", cfg->rundir);
+            return -1;
+        }
+        cfg->rundir = cfg->rundir_default;
+    }
+    if (cfg->listen == default_of(offsetof(struct nori_config, listen))) {
+        snprintf(cfg->listen_default, sizeof cfg->listen_default, "unix:%s/nori.sock",
+                 cfg->rundir);
+        cfg->listen = cfg->listen_default;
     }
     return 0;
 }
@@ -263,16 +328,50 @@ enum config_err config_load(struct nori_config *cfg, const struct nori_app *app,
         struct table t = table_row(cfg, app, (size_t)c);
         if (setting_apply(t.base, t.row, optarg, 1, err, errlen) < 0)
             goto done;
+        if ((size_t)c < 64 * sizeof cfg->flagged / sizeof cfg->flagged[0])
+            cfg->flagged[c / 64] |= 1ull << (c % 64);
     }
     if (optind != argc) {
         snprintf(err, errlen, "%s: unexpected argument (nori --help)", argv[optind]);
         rc = CONFIG_EUSAGE;
         goto done;
     }
-    rc = derive(cfg, err, errlen) < 0 ? CONFIG_EVALUE : CONFIG_OK;
+    rc = CONFIG_OK;
+    if (rundir_per_app(cfg, app, err, errlen) < 0) {
+        rc = CONFIG_EVALUE;
+    } else if (derive(cfg, err, errlen) < 0) {
+        config_name_given(cfg, app, err, errlen);
+        rc = CONFIG_EVALUE;
+    }
 done:
     free(opts);
     return rc;
+}
+
+void config_name_given(const struct nori_config *cfg, const struct nori_app *app,
+                       char *msg, size_t cap)
+{
+    size_t n = strspn(msg, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+    size_t rows = table_size(app);
+
+    if (n == 0 || (msg[n] != '=' && msg[n] != ':'))
+        return;
+    for (size_t i = 0; i < rows && i < 64 * sizeof cfg->flagged / sizeof cfg->flagged[0];
+         i++) {
+        const struct nori_setting *row =
+            i < NSETTINGS ? &settings[i] : &app->settings[i - NSETTINGS];
+        if (strlen(row->env) != n || strncmp(row->env, msg, n) != 0)
+            continue;
+        if (!(cfg->flagged[i / 64] & (1ull << (i % 64))))
+            return;
+        size_t fl = strlen(row->flag) + 2, len = strlen(msg);
+        if (len - n + fl >= cap)
+            return;
+        memmove(msg + fl, msg + n, len - n + 1);
+        memcpy(msg, "--", 2);
+        memcpy(msg + 2, row->flag, fl - 2);
+        return;
+    }
 }
 
 static void usage_rows(const struct nori_setting *rows, size_t n, FILE *out)
@@ -294,6 +393,7 @@ void config_usage(const struct nori_app *app, FILE *out)
           "                                     prefork supervisor on its own socket\n"
           "       nori check [--flag VALUE ...]  check every setting, print nothing, exit 0\n"
           "       nori stats                    print the counters of every worker\n"
+          "       nori --version                print the version and the build\n"
           "\n"
           "With a FastCGI listening socket on fd 0 (lighttpd bin-path, spawn-fcgi,\n"
           "mod_fcgid) nori serves until SIGTERM; otherwise it answers one CGI\n"

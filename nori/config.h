@@ -5,6 +5,7 @@
 #ifndef NORI_CONFIG_H
 #define NORI_CONFIG_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "nori.h"
@@ -14,6 +15,7 @@ struct nori_config {
     const char *rundir;             /* counters file; default store */
     const char *store_spec;         /* "" means lmdb:RUNDIR/sessions */
     const char *status_path;        /* PATH_INFO of the JSON counters */
+    const char *ping_path;          /* PATH_INFO of the health check */
     const char *page_cache_name;    /* on|off */
     unsigned long page_cache_max_kb;
     const char *policy_name, *carrier_name, *bind_name, *sync_name;
@@ -22,9 +24,13 @@ struct nori_config {
     const char *allowed_origins;    /* origins besides the request's Host */
     const char *log_file;           /* "" the web server's log (stderr) */
     unsigned long body_timeout_ms;
+    unsigned long new_sessions_per_min; /* per client address; 0: no cap */
+    unsigned long params_timeout_ms;
+    const char *sandbox_name;       /* on|net|off */
     unsigned long ttl, max_age;
     unsigned long gc_foreground, gc_interval_ms, gc_batch;
     unsigned long map_size_mb;
+    unsigned long sync_ms;          /* NORI_SYNC=background */
     const char *redis_prefix;
     const char *route;
     unsigned long memory_max;
@@ -40,7 +46,13 @@ struct nori_config {
     int cookie_secure;
     int page_cache;
     int nosync;
+    unsigned long background_sync_ms;   /* 0 unless NORI_SYNC=background */
     char store_default[4096];
+    char rundir_default[4096];      /* NORI_RUNDIR's default, per application */
+    char listen_default[4200];
+    /* Which rows (nori's, then the application's) were given as flags:
+     * a message about one names the flag, as the user typed it. */
+    uint64_t flagged[4];
 };
 
 enum config_err {
@@ -56,5 +68,10 @@ enum config_err {
 enum config_err config_load(struct nori_config *cfg, const struct nori_app *app,
                             int argc, char **argv, char *err, size_t errlen);
 void config_usage(const struct nori_app *app, FILE *out);
+/* A message that begins with a setting's variable (NORI_X=value: ... or
+ * NORI_X: ...), from whatever checked it, rewritten in place to begin
+ * with its flag (--x=value: ...) when the value came from one. */
+void config_name_given(const struct nori_config *cfg, const struct nori_app *app,
+                       char *msg, size_t cap);
 
 #endif

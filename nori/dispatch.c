@@ -69,6 +69,17 @@ static void answer_error(struct nori_req *r, int status, const char *why,
     }
 }
 
+/* A session that could not be had: the store's trouble is a 503; an
+ * address past its cap on new sessions is a 429 that says when to retry. */
+static void answer_visit_error(struct nori_req *r, const struct visit *v,
+                               enum visit_err err)
+{
+    if (err == VISIT_ETHROTTLED)
+        answer_error(r, 429, visit_strerror(err), ANSWER_PAGE, v->retry_after);
+    else
+        answer_error(r, 503, visit_strerror(err), ANSWER_PAGE, 0);
+}
+
 /* Weak comparison (RFC 9110 8.8.3.2) over a list of entity tags. */
 static int etag_matches(const char *header, const char *etag)
 {
@@ -247,7 +258,7 @@ static void serve_page(struct nori_req *r, uint64_t now)
     }
     verr = visit_run(visit, &svc->sessions, req, s_param, now, read_only, NULL, &status);
     if (verr != VISIT_OK) {
-        answer_error(r, 503, visit_strerror(verr), ANSWER_PAGE, 0);
+        answer_visit_error(r, visit, verr);
         return;
     }
     n->visit = visit;
@@ -427,7 +438,7 @@ static void serve_action(struct nori_req *r, uint64_t now)
     verr = visit_run(visit, &svc->sessions, req, s_param, now, action_visit, &a, &status);
     if (verr != VISIT_OK) {
         n->visit = NULL;
-        answer_error(r, 503, visit_strerror(verr), ANSWER_PAGE, 0);
+        answer_visit_error(r, visit, verr);
         return;
     }
     n->visit = visit;
@@ -463,7 +474,142 @@ static int is_loopback(const char *addr)
            strncmp(addr, "::ffff:127.", 11) == 0;
 }
 
-/* The counters of every worker, and the store's size, as JSON. */
+/* The status URLs are for monitoring on this machine. Behind a proxy on
+ * this machine (a TLS terminator, say) every client is 127.0.0.1: a
+ * request a proxy forwarded is nobody's on this machine, whatever
+ * REMOTE_ADDR says. A trusted request is the monitor's, not a client's:
+ * it is not counted, so that polling leaves the counters as they were. */
+static int monitor_trusted(struct nori_req *r)
+{
+    const struct request *req = r->nori->req;
+
+    if (!is_loopback(req->remote_addr) || req->proxied) {
+        answer_error(r, 403, "The status is for this machine only.", ANSWER_PAGE, 0);
+        return 0;
+    }
+    r->resp->uncounted = 1;
+    return 1;
+}
+
+/* How a statistic is exposed to Prometheus: its name (counters end in
+ * _total), its type, a label for one series of a family, and its help. */
+struct metric {
+    const char *name, *type, *label, *help;
+};
+
+static struct metric metric_of(enum stat_id id, char *label, size_t cap)
+{
+    int code = stats_id_status(id);
+
+    if (code) {
+        snprintf(label, cap, "status=\"%d\"", code);
+        return (struct metric){"nori_errors_by_status_total", "counter", label,
+                               "Error answers of each status nori gives."};
+    }
+    switch (id) {
+    case STAT_REQUESTS: return (struct metric){"nori_requests_total", "counter", NULL,
+        "Requests answered (the status URLs not included)."};
+    case STAT_PAGES: return (struct metric){"nori_pages_total", "counter", NULL,
+        "Pages rendered."};
+    case STAT_SESSIONS_CREATED: return (struct metric){"nori_sessions_created_total",
+        "counter", NULL, "Sessions created."};
+    case STAT_COMMITS: return (struct metric){"nori_commits_total", "counter", NULL,
+        "Session commits."};
+    case STAT_COMMITS_AVOIDED: return (struct metric){"nori_commits_avoided_total",
+        "counter", NULL, "Requests answered without a commit."};
+    case STAT_CONFLICTS: return (struct metric){"nori_conflicts_total", "counter", NULL,
+        "Commits that found the record changed, and ran the action again."};
+    case STAT_RECLAIMED: return (struct metric){"nori_reclaimed_total", "counter", NULL,
+        "Expired session records reclaimed."};
+    case STAT_4XX: return (struct metric){"nori_errors_total", "counter", "class=\"4xx\"",
+        "Error answers, by class."};
+    case STAT_5XX: return (struct metric){"nori_errors_total", "counter", "class=\"5xx\"",
+        "Error answers, by class."};
+    case STAT_ACTIONS: return (struct metric){"nori_actions_total", "counter", NULL,
+        "POSTs that reached the application."};
+    case STAT_CACHE_BYTES: return (struct metric){"nori_page_cache_bytes", "gauge", NULL,
+        "Bytes written to the current page cache generation."};
+    case STAT_SESSIONS_LOST: return (struct metric){"nori_sessions_lost_total", "counter",
+        NULL, "Live sessions a memory store held when its worker went away."};
+    case STAT_THROTTLED: return (struct metric){"nori_throttled_total", "counter", NULL,
+        "Answers of 429: sessions per address, failed logins."};
+    case STAT_STORE_CALLS: return (struct metric){"nori_store_latency_seconds_count",
+        "summary", NULL, "Session store calls and the time they took."};
+    case STAT_STORE_MICROS: return (struct metric){"nori_store_latency_seconds_sum",
+        "summary", NULL, "Session store calls and the time they took."};
+    case STAT_NOT_MODIFIED: return (struct metric){"nori_cache_not_modified_total",
+        "counter", NULL, "Answers of 304: the client's cached copy was current."};
+    case STAT_CACHE_PAGES: return (struct metric){"nori_page_cache_pages_total",
+        "counter", NULL, "Pages written for the page cache (the web server serves its hits)."};
+    default: return (struct metric){NULL, NULL, NULL, NULL};
+    }
+}
+
+/* The family of a sample: its name without the summary's suffixes. */
+static size_t metric_family(const char *name)
+{
+    size_t n = strlen(name);
+    const char *tails[] = {"_count", "_sum"};
+
+    for (size_t i = 0; i < 2; i++) {
+        size_t t = strlen(tails[i]);
+        if (n > t && strcmp(name + n - t, tails[i]) == 0 &&
+            strstr(name, "latency_seconds"))
+            return n - t;
+    }
+    return n;
+}
+
+/* The Prometheus text exposition format (version 0.0.4): HELP and TYPE
+ * once per family, then its samples. */
+static void status_metrics(struct response *resp, const struct stats *stats,
+                           const char *backend, int reachable, size_t records,
+                           size_t bytes)
+{
+    const char *last = "";
+    size_t last_len = 0;
+
+    for (int i = 0; i < STAT_COUNT; i++) {
+        char label[32];
+        struct metric m = metric_of((enum stat_id)i, label, sizeof label);
+        uint64_t v = stats_get(stats, (enum stat_id)i);
+        size_t fam = m.name ? metric_family(m.name) : 0;
+
+        if (m.name == NULL)
+            continue;
+        if (fam != last_len || strncmp(m.name, last, fam) != 0) {
+            response_printf(resp, "# HELP %.*s %s\n# TYPE %.*s %s\n", (int)fam, m.name,
+                            m.help, (int)fam, m.name, m.type);
+            last = m.name;
+            last_len = fam;
+        }
+        if (i == STAT_STORE_MICROS)
+            response_printf(resp, "%s %llu.%06llu\n", m.name,
+                            (unsigned long long)(v / 1000000),
+                            (unsigned long long)(v % 1000000));
+        else
+            response_printf(resp, m.label ? "%s{%s} %llu\n" : "%s%s %llu\n", m.name,
+                            m.label ? m.label : "", (unsigned long long)v);
+    }
+    response_printf(resp, "# HELP nori_store_up Whether the session store answered.\n"
+                    "# TYPE nori_store_up gauge\nnori_store_up{backend=\"%s\"} %d\n",
+                    backend, reachable);
+    response_printf(resp, "# HELP nori_store_records Records in the session store.\n"
+                    "# TYPE nori_store_records gauge\nnori_store_records %zu\n", records);
+    response_printf(resp, "# HELP nori_store_bytes Bytes the session store uses.\n"
+                    "# TYPE nori_store_bytes gauge\nnori_store_bytes %zu\n", bytes);
+}
+
+static int query_is(const struct request *req, const char *word)
+{
+    size_t n = strlen(word);
+
+    return req->query_len >= n && strncmp(req->query, word, n) == 0 &&
+           (req->query[n] == '\0' || req->query[n] == '&' || req->query[n] == '=');
+}
+
+/* The counters of every worker, and the store's size: JSON, or with
+ * ?openmetrics the Prometheus text format. */
 static void serve_status(struct nori_req *r)
 {
     struct nori *n = r->nori;
@@ -473,19 +619,20 @@ static void serve_status(struct nori_req *r)
     size_t records = 0, bytes = 0;
     int reachable = 0;
 
-    /* Behind a proxy on this machine (a TLS terminator, say) every client
-     * is 127.0.0.1: a request a proxy forwarded is nobody's on this
-     * machine, whatever REMOTE_ADDR says. */
-    if (!is_loopback(n->req->remote_addr) || n->req->proxied) {
-        answer_error(r, 403, "The status is for this machine only.", ANSWER_PAGE, 0);
+    if (!monitor_trusted(r))
         return;
-    }
     st = sessions_store(&svc->sessions, n->req);
     if (st)
         reachable = store_stat(st, &records, &bytes) == STORE_OK;
     headers_common(resp);
-    response_header(resp, "Content-Type", "application/json");
     response_header(resp, "Cache-Control", "no-store");
+    if (query_is(n->req, "openmetrics")) {
+        response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+        status_metrics(resp, svc->stats, st ? store_backend(st) : "none", reachable,
+                       records, bytes);
+        return;
+    }
+    response_header(resp, "Content-Type", "application/json");
     /* Which build answers: after an upgrade and a reload, the new one. */
     response_printf(resp, "{\"build\": \"%s\", ", nori_build_id);
     for (int i = 0; i < STAT_COUNT; i++)
@@ -495,6 +642,27 @@ static void serve_status(struct nori_req *r)
                     st ? store_backend(st) : "none", reachable ? "true" : "false");
     response_printf(resp, "\"store_records\": %zu, \"store_bytes\": %zu}\n",
                     records, bytes);
+}
+
+/* A health check that can fail (PHP-FPM's ping.path, with the store
+ * added): pong while this worker's store answers, 503 when it does not,
+ * so that a balancer takes a machine whose store is gone out of service. */
+static void serve_ping(struct nori_req *r)
+{
+    struct nori *n = r->nori;
+    struct store *st;
+
+    if (!monitor_trusted(r))
+        return;
+    st = sessions_store(&n->svc->sessions, n->req);
+    if (st == NULL || store_ping(st) != STORE_OK) {
+        answer_error(r, 503, "The session store is not available.", ANSWER_PLAIN, 0);
+        return;
+    }
+    headers_common(r->resp);
+    response_header(r->resp, "Content-Type", "text/plain; charset=utf-8");
+    response_header(r->resp, "Cache-Control", "no-store");
+    response_puts(r->resp, "pong\n");
 }
 
 /* The FastCGI authorizer role (or nginx's auth_request subrequest to
@@ -566,6 +734,29 @@ static struct nori_req *request_new(struct service *svc, const struct request *r
     return &x->r;
 }
 
+/* A mount prefix spelt another way (//app, /app/, /./app) renders every
+ * link under that spelling, and its page would be kept at the canonical
+ * prefix's path in the page cache, where the web server serves it to
+ * everyone: refused before anything renders, and the error page's links
+ * get the canonical spelling. "/" is the root's, as some servers say it. */
+static int prefix_refused(struct nori_req *r)
+{
+    const char *sn = r->nori->req->script_name;
+    size_t cap = strlen(sn) + 1;
+    char *canon = arena_alloc(r->nori->req->arena, cap);
+
+    if (strcmp(sn, "/") == 0)
+        return 0;
+    if (canon == NULL || cache_prefix_canonical(canon, cap, sn) < 0) {
+        r->prefix = "";
+        return 1;
+    }
+    if (strcmp(canon, sn) == 0)
+        return 0;
+    r->prefix = canon;
+    return 1;
+}
+
 void service_handle(const struct request *req, struct response *resp, void *ctx)
 {
     struct service *svc = ctx;
@@ -589,8 +780,16 @@ void service_handle(const struct request *req, struct response *resp, void *ctx)
         serve_status(r);
         return;
     }
-    /* The app is one URL; anything below the mount point is not ours. */
-    if (req->path_info[0] && strcmp(req->path_info, "/") != 0)
+    if (svc->cfg.ping_path[0] && strcmp(req->path_info, svc->cfg.ping_path) == 0 &&
+        req->method != HTTP_POST) {
+        serve_ping(r);
+        return;
+    }
+    /* The app is one URL; anything below the mount point is not ours,
+     * nor another spelling of the mount point (prefix_refused). */
+    if (prefix_refused(r))
+        answer_error(r, 404, "There is no such page.", ANSWER_PAGE, 0);
+    else if (req->path_info[0] && strcmp(req->path_info, "/") != 0)
         answer_error(r, 404, "There is no such page.", ANSWER_PAGE, 0);
     else if (req->method == HTTP_GET || req->method == HTTP_HEAD)
         serve_page(r, r->now);
@@ -624,6 +823,7 @@ int service_init(struct service *svc, const struct nori_app *app,
     svc->sessions = (struct sessions){
         .store_spec = cfg->store_spec,
         .store_opt = {.nosync = cfg->nosync,
+                      .sync_ms = (unsigned)cfg->background_sync_ms,
                       .map_size = (size_t)cfg->map_size_mb << 20,
                       .gc_foreground = (unsigned)cfg->gc_foreground,
                       .redis_prefix = cfg->redis_prefix,
@@ -640,6 +840,7 @@ int service_init(struct service *svc, const struct nori_app *app,
         .cookie_secure = cfg->cookie_secure,
         .route = cfg->route,
         .codec = &app->state,
+        .new_per_min = (unsigned)cfg->new_sessions_per_min,
     };
     if ((svc->routes = route_new()) == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -658,6 +859,12 @@ int service_init(struct service *svc, const struct nori_app *app,
      * (its data and settings) and on this build; the ETag covers both. */
     uint64_t h = app->etag ? app->etag(app->data) : NORI_HASH_INIT;
     h = nori_hash(h, nori_build_id, strlen(nori_build_id));
+    /* And on the application's own build, which an application linked
+     * against an installed libnori.a has no build id of nori's for, and
+     * on the policy, which decides what a sessionless page is. */
+    uint64_t program = cache_program_digest();
+    h = nori_hash(h, &program, sizeof program);
+    h = nori_hash(h, &cfg->policy, sizeof cfg->policy);
     snprintf(svc->etag, sizeof svc->etag, "\"%016llx\"", (unsigned long long)h);
     return 0;
 fail:

@@ -18,7 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef NORI_VERSION
+#define NORI_VERSION "unknown"      /* the Makefile declares it */
+#endif
+
+#include "../fcgi/build.h"
 #include "../fcgi/rundir.h"
+#include "../fcgi/sandbox.h"
 #include "../fcgi/serve.h"
 #include "../fcgi/stats.h"
 #include "../fcgi/worker.h"
@@ -32,6 +38,7 @@ struct process {
     struct nori_config cfg;
     struct service svc;
     struct stats *stats;
+    struct nori_limits *limits; /* RUNDIR/limits: new sessions per address */
     int app_loaded;
     int supervised;             /* a worker of nori serve, which reaps it */
     char **argv;                /* as given, for nori serve's re-exec */
@@ -83,6 +90,8 @@ static void process_unload(void *ctx)
     p->app_loaded = 0;
     stats_close(p->stats);
     p->stats = NULL;
+    nori_limits_close(p->limits);
+    p->limits = NULL;
 }
 
 /* Everything a worker holds: the application's data, the service, and
@@ -95,10 +104,11 @@ static int process_load(void *ctx, char *err, size_t errlen)
     char path[4096];
 
     if (rundir_check(p->cfg.rundir, err, errlen) != RUNDIR_OK ||
-        store_check(&p->cfg, err, errlen) < 0)
+        store_check(&p->cfg, err, errlen) < 0 ||
+        (p->app->load && p->app->load(p->app->data, p->cfg.rundir, err, errlen) < 0)) {
+        config_name_given(&p->cfg, p->app, err, errlen);
         return -1;
-    if (p->app->load && p->app->load(p->app->data, p->cfg.rundir, err, errlen) < 0)
-        return -1;
+    }
     p->app_loaded = 1;
     if (service_init(&p->svc, p->app, &p->cfg, err, errlen) < 0)
         goto fail;
@@ -109,6 +119,16 @@ static int process_load(void *ctx, char *err, size_t errlen)
         goto fail;
     }
     p->svc.stats = p->svc.sessions.stats = p->stats;
+    if (p->cfg.new_sessions_per_min > 0) {
+        int n = snprintf(path, sizeof path, "%s/limits", p->cfg.rundir);
+        if (n < 0 || (size_t)n >= sizeof path ||
+            (p->limits = nori_limits_open(path)) == NULL) {
+            snprintf(err, errlen, "NORI_RUNDIR=%s: cannot map the limits file %s: %s",
+                     p->cfg.rundir, path, strerror(errno));
+            goto fail;
+        }
+        p->svc.sessions.limits = p->limits;
+    }
     /* A memory store counts the sessions it loses at close; under nori
      * serve it also publishes its count, for a kill (process_reaped). */
     p->svc.sessions.store_opt.stats = p->stats;
@@ -119,6 +139,7 @@ static int process_load(void *ctx, char *err, size_t errlen)
         goto fail;
     return 0;
 fail:
+    config_name_given(&p->cfg, p->app, err, errlen);
     process_unload(p);
     return -1;
 }
@@ -146,11 +167,30 @@ static void process_reaped(void *ctx, pid_t pid)
     stats_close(st);
 }
 
+/* nori serve's own messages name a setting as the user gave it, too. */
+static void serve_name_given(char *msg, size_t cap, void *ctx)
+{
+    const struct process *p = ctx;
+
+    config_name_given(&p->cfg, p->app, msg, cap);
+}
+
+/* A Redis store connects (again) at any request: its workers may make
+ * sockets; no other store needs one. */
+static enum sandbox_mode sandbox_choose(const struct nori_config *cfg)
+{
+    if (strcmp(cfg->sandbox_name, "off") == 0)
+        return SANDBOX_OFF;
+    if (strcmp(cfg->sandbox_name, "net") == 0 || strncmp(cfg->store_spec, "redis", 5) == 0)
+        return SANDBOX_NET;
+    return SANDBOX_ON;
+}
+
 static int serve(struct process *p)
 {
     struct serve_options opt = {p->cfg.listen, (unsigned)p->cfg.workers,
                                 p->cfg.max_requests, (unsigned)p->cfg.socket_mode,
-                                p->cfg.socket_group, p->argv};
+                                p->cfg.socket_group, p->argv, serve_name_given, p};
     struct serve_app sa = {process_load, process_unload, p, process_worker,
                            process_reaped};
 
@@ -168,6 +208,11 @@ int nori_main(const struct nori_app *app, int argc, char **argv)
 
     p.app = app;
     p.argv = argv;
+    /* Before the settings: a version is asked for whatever they are. */
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("nori %s (build %s)\n", NORI_VERSION, nori_build_id);
+        return 0;
+    }
     if (cmd[0] && strcmp(cmd, "stats") != 0 && strcmp(cmd, "serve") != 0 &&
         strcmp(cmd, "check") != 0) {
         fprintf(stderr, "nori: %s: unknown command (nori --help)\n", cmd);
@@ -185,6 +230,8 @@ int nori_main(const struct nori_app *app, int argc, char **argv)
     if (strcmp(cmd, "stats") == 0)
         return stats_print(&p.cfg);
     worker_set_body_timeout(p.cfg.body_timeout_ms);
+    worker_set_params_timeout(p.cfg.params_timeout_ms);
+    worker_set_sandbox(sandbox_choose(&p.cfg));
     if (p.cfg.log_file[0] && worker_set_log_file(p.cfg.log_file) < 0) {
         fprintf(stderr, "nori: NORI_LOG_FILE=%s: cannot open it: %s\n", p.cfg.log_file,
                 strerror(errno));

@@ -286,4 +286,5 @@ const struct store_ops store_memory_ops = {
     .sweep = NULL,          /* no thread may touch the table */
     .readers_check = NULL,
     .stat = memory_stat,
+    .ping = NULL,           /* in this process: it answers while we do */
 };

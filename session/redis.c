@@ -739,6 +739,23 @@ static enum store_err redis_stat(struct store *base, size_t *records, size_t *by
     return STORE_OK;
 }
 
+/* PING, under the same connect/read timeout as every call: a Redis that
+ * is down or stopped (SIGSTOP) answers STORE_EDOWN within it. */
+static enum store_err redis_ping(struct store *base)
+{
+    struct redis_store *st = (struct redis_store *)base;
+    const char *argv[] = {"PING"};
+    size_t lens[] = {4};
+    enum store_err e;
+    redisReply *r;
+
+    if ((r = command_idem(st, 1, argv, lens, &e)) == NULL)
+        return e;
+    e = r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0 ? STORE_OK : STORE_EIO;
+    freeReplyObject(r);
+    return e;
+}
+
 const struct store_ops store_redis_ops = {
     .name = "redis",
     .open = redis_open,
@@ -749,4 +766,5 @@ const struct store_ops store_redis_ops = {
     .sweep = NULL,          /* PX expiry: Redis reclaims */
     .readers_check = NULL,
     .stat = redis_stat,
+    .ping = redis_ping,
 };

@@ -30,7 +30,8 @@ enum store_err {
 struct stats;
 
 struct store_options {
-    int nosync;               /* NORI_SYNC=none: no fsync per commit */
+    int nosync;               /* NORI_SYNC=none|background: no fsync per commit */
+    unsigned sync_ms;         /* NORI_SYNC=background: NORI_SYNC_MS; else 0 */
     size_t map_size;          /* NORI_LMDB_MAPSIZE, bytes */
     unsigned gc_foreground;   /* expired records reclaimed per commit */
     const char *redis_prefix; /* NORI_REDIS_PREFIX: before every key */
@@ -64,7 +65,8 @@ struct store;
 /* Checks a store spec before any request is served, without opening
  * the store (a supervisor checks, then forks): the scheme is one this
  * build knows (store.c), and for lmdb:PATH the directory is writable or
- * can be made (lmdb.c; nothing is left made). A Redis store is not
+ * can be made (lmdb.c: it is made, once, before any worker starts, and
+ * kept; no store is opened in it). A Redis store is not
  * reached: it may be down at start, as store_open allows. On a bad spec,
  * writes why into err (without repeating the spec). */
 int store_spec_check(const char *spec, char *err, size_t errlen);
@@ -101,6 +103,10 @@ int store_sweeps(const struct store *st);
 const char *store_backend(const struct store *st);
 /* Records in the store, and bytes of its data file in use. */
 enum store_err store_stat(struct store *st, size_t *records, size_t *bytes);
+/* Whether the store answers now, by its cheapest call (LMDB: a read
+ * transaction; Redis: PING within NORI_REDIS_TIMEOUT_MS; memory: always):
+ * what a health check asks. */
+enum store_err store_ping(struct store *st);
 const char *store_strerror(enum store_err err);
 
 /* The supervisor's side of a memory store's published count: when worker

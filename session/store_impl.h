@@ -27,10 +27,13 @@ struct store_ops {
                             unsigned *reclaimed);
     void (*readers_check)(struct store *st);    /* may be NULL */
     enum store_err (*stat)(struct store *st, size_t *records, size_t *bytes);
+    /* The cheapest call that proves the store answers now. */
+    enum store_err (*ping)(struct store *st);
 };
 
 struct store {
     const struct store_ops *ops;
+    struct stats *stats;        /* store.c times every call into it */
 };
 
 /* Every backend keeps the same bytes for a session: its version and its

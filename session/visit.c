@@ -7,10 +7,13 @@
  *   commit conflict      -> the application's function runs again on the
  *                           state that won, as object databases retry a
  *                           transaction whose write set conflicted */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../fcgi/stats.h"
+#include "nori.h"
 #include "visit.h"
 
 /* Each retry rereads the record, so a conflict means another commit
@@ -323,6 +326,42 @@ static void attempt_reset(struct visit *v)
     v->old_key[0] = '\0';
 }
 
+/* The name a client address is counted under: the address itself, but
+ * for IPv6 its /64, which one machine (or one customer of a provider)
+ * holds whole, and could otherwise spend as 2^64 addresses. */
+static void address_name(const char *addr, char *out, size_t cap)
+{
+    struct in6_addr a6;
+    char text[INET6_ADDRSTRLEN];
+
+    if (strchr(addr, ':') && strncmp(addr, "::ffff:", 7) != 0 &&
+        inet_pton(AF_INET6, addr, &a6) == 1) {
+        memset(a6.s6_addr + 8, 0, 8);
+        if (inet_ntop(AF_INET6, &a6, text, sizeof text)) {
+            snprintf(out, cap, "%s/64", text);
+            return;
+        }
+    }
+    snprintf(out, cap, "%s", strncmp(addr, "::ffff:", 7) == 0 ? addr + 7 : addr);
+}
+
+/* The cap on new sessions per client address: a token from the
+ * address's bucket, or a 429 and nothing created. The bucket holds a
+ * minute's worth, so that an office behind one address starts its day
+ * unhindered, and a flood from one address is held to the rate. */
+static enum visit_err creation_allowed(struct visit *v)
+{
+    const struct sessions *ss = v->ss;
+    char name[INET6_ADDRSTRLEN + 4];
+
+    if (ss->limits == NULL || ss->new_per_min == 0)
+        return VISIT_OK;
+    address_name(v->req->remote_addr, name, sizeof name);
+    v->retry_after = nori_limit_take(ss->limits, 'n', name, nori_limits_now(),
+                                     ss->new_per_min, ss->new_per_min);
+    return v->retry_after ? VISIT_ETHROTTLED : VISIT_OK;
+}
+
 enum visit_err visit_run(struct visit *v, struct sessions *ss,
                          const struct request *req, const char *s_param,
                          uint64_t now, visit_fn fn, void *arg, int *status)
@@ -362,6 +401,8 @@ enum visit_err visit_run(struct visit *v, struct sessions *ss,
             return commit_end(v);
         if (!v->live || !v->s.dirty)
             return VISIT_OK;
+        if (v->fresh && (err = creation_allowed(v)) != VISIT_OK)
+            return err;
         enum store_err se = commit_put(v, now);
         if (se == STORE_OK)
             return VISIT_OK;
@@ -384,6 +425,7 @@ const char *visit_strerror(enum visit_err err)
     case VISIT_ERANDOM: return "No random numbers for a session key; please try again.";
     case VISIT_EFULL: return "No new sessions can be taken right now; please try again later.";
     case VISIT_ENOMEM: return "Out of memory; please try again.";
+    case VISIT_ETHROTTLED: return "Too many new sessions from your address; please try again in a moment.";
     }
     return "session error";
 }

@@ -44,6 +44,10 @@ struct sessions {
     const char *route;          /* NORI_ROUTE: keys travel as KEY.ROUTE; "" none */
     const struct nori_state_codec *codec;   /* the application's state */
     struct stats *stats;        /* where commits are counted; NULL: nowhere */
+    /* NORI_NEW_SESSIONS_PER_MIN: sessions one client address may create
+     * a minute (a token bucket in the shared table; 0 or no table: no cap). */
+    struct nori_limits *limits;
+    unsigned new_per_min;
 };
 
 enum visit_err {
@@ -53,6 +57,7 @@ enum visit_err {
     VISIT_ERANDOM,              /* getrandom failed: 503 */
     VISIT_EFULL,                /* the store is full, expired records gone: 503 */
     VISIT_ENOMEM,               /* the request's arena is exhausted: 503 */
+    VISIT_ETHROTTLED,           /* this address made its sessions for now: 429 */
 };
 
 struct visit {
@@ -70,6 +75,7 @@ struct visit {
     int set_bind;               /* send a new nori_b cookie */
     uint64_t version;           /* of the record read; 0: none */
     char old_key[NAV_KEY_LEN + 1];
+    unsigned retry_after;       /* VISIT_ETHROTTLED: seconds until allowed */
 };
 
 /* What the application does to a session. Called once, or again after a

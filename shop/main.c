@@ -32,14 +32,20 @@ static const struct nori_setting settings[] = {
 
 static struct shop shop;
 
-/* Loaders say what is wrong; the message also names the setting. */
+/* Loaders say what is wrong; the message also names the setting. A
+ * line's fault is told as FILE:LINE:, the form editors jump to. */
 static int load_failed(const char *setting, const char *path, char *err,
                        size_t errlen)
 {
     char why[256];
+    unsigned long line;
+    int at = 0;
 
     snprintf(why, sizeof why, "%s", err);
-    snprintf(err, errlen, "%s=%s: %s", setting, path, why);
+    if (sscanf(why, "line %lu: %n", &line, &at) == 1 && at > 0)
+        snprintf(err, errlen, "%s: %s:%lu: %s", setting, path, line, why + at);
+    else
+        snprintf(err, errlen, "%s=%s: %s", setting, path, why);
     return -1;
 }
 

@@ -10,6 +10,7 @@ source "$(dirname "$0")/apache-lib.sh"
 echo "mod_fcgid"
 apache_start nori-fcgid.conf
 smoke fcgid
+monitor_urls fcgid
 n=$(fcgid_noris | wc -l)
 [ "$n" -ge 1 ] && pass || fail "mod_fcgid started no nori"
 apache_stop
@@ -22,6 +23,7 @@ serve_tcp NORI_COOKIE_PATH=/
 APZ=$TPID
 apache_start nori-proxy-fcgi.conf NORI_SOCKET="$SOCK" NORI_AUTHZ="127.0.0.1:$TPORT"
 smoke proxy_fcgi
+monitor_urls proxy_fcgi
 get 403 /members/index.html "proxy_fcgi: /members/ without a session"
 key=${LOC##*_s=}
 get 403 "/members/index.html?_s=$key" "proxy_fcgi: /members/ before login"

@@ -2,7 +2,8 @@
 # hardening.sh -- the attacks of issue 8 that need real processes: a
 # wildcard listener, a store filled by anonymous POSTs, a reload while an
 # old worker is stuck in a slow body, password guessing spread over
-# workers, and a run directory others could write.
+# workers, a run directory others (or its group) could write, symlinks
+# planted under it, and a mount prefix spelt another way.
 source "$(dirname "$0")/lib.sh"
 
 serve_workers() { pgrep -P "$SPID" || true; }
@@ -55,9 +56,10 @@ poll 30 -- tcp_served && pass || fail "wildcard with FCGI_WEB_SERVER_ADDRS serve
 kill -TERM "$SPID"; wait "$SPID" || true
 
 echo "a full store: state changes 503 with Retry-After, pages 200"
-srv_start NORI_LMDB_MAPSIZE=1 NORI_SYNC=none
 # Anonymous adds, each a new session, in batches of 500 on one
-# connection, until the 1 MiB map says full (a few thousand fit).
+# connection, until the 1 MiB map says full (a few thousand fit): from
+# one address, so without the cap on new sessions per address.
+srv_start NORI_LMDB_MAPSIZE=1 NORI_SYNC=none NORI_NEW_SESSIONS_PER_MIN=0
 posts=()
 for i in $(seq 1 500); do posts+=(-o /dev/null "$BASE/shop"); done
 full=0
@@ -182,6 +184,72 @@ out=$(printf '%s' "$body" | env -i REQUEST_METHOD=POST CONTENT_LENGTH=${#body} \
     NORI_RUNDIR="$rd" "$NORI" 2>/dev/null | head -1)
 grep -q '^Status: 503' <<<"$out" && pass || fail "login with a planted throttle file: $out"
 [ ! -e "$TMP/victim-throttle" ] && pass || fail "the throttle table followed a planted symlink"
+
+rd=$TMP/rd.group
+mkdir -p "$rd" && chmod 770 "$rd"
+oneshot "$rd"
+expect_eq "$RC" 1 "a run directory its group may write is refused"
+grep -q 'writable by its group' "$TMP/oneshot" && pass || fail "why: $(head -1 "$TMP/oneshot")"
+
+echo "a symlink planted under RUNDIR/pages is never followed"
+# A canary directory (a file, a directory in it) behind symlinks planted
+# where the page cache goes: it must survive start, caching and restart,
+# with nothing removed and nothing written into it.
+canary=$TMP/canary
+mkdir -p "$canary/sub/deep" && echo alive > "$canary/file"
+canary_ok() {
+    [ "$(cat "$canary/file" 2>/dev/null)" = alive ] && [ -d "$canary/sub/deep" ] &&
+        [ "$(ls -A "$canary" | wc -l)" = 2 ]
+}
+rd=$TMP/rd.pages-link
+mkdir -p "$rd" && chmod 700 "$rd"
+ln -s "$canary" "$rd/pages"
+oneshot "$rd"
+expect_eq "$RC" 1 "RUNDIR/pages a symlink: refused at start"
+grep -q 'pages: not a directory' "$TMP/oneshot" && pass || fail "why: $(head -1 "$TMP/oneshot")"
+canary_ok && pass || fail "the canary behind RUNDIR/pages was touched: $(ls -A "$canary")"
+rm "$rd/pages"
+oneshot "$rd"
+expect_eq "$RC" 0 "without the link, the page is served"
+g=$(readlink "$rd/pages/current")
+[ -f "$rd/pages/$g/shop/pg=Item&id=26.html" ] && pass || fail "the page was not kept"
+# The mount directory replaced by a link, a fake old generation holding
+# one, and a link posing as a generation; then restarts, same and new.
+rm -r "$rd/pages/$g/shop"
+ln -s "$canary" "$rd/pages/$g/shop"
+mkdir -p "$rd/pages/0123abcd" && ln -s "$canary" "$rd/pages/0123abcd/shop"
+ln -s "$canary" "$rd/pages/4567cdef"
+oneshot "$rd"
+expect_eq "$RC" 0 "a restart with the links planted still serves"
+canary_ok && pass || fail "caching wrote through a planted link: $(ls -A "$canary")"
+[ ! -e "$rd/pages/0123abcd" ] && pass || fail "the fake old generation was left"
+cp "$ROOT/shop/data/catalog.tsv" "$TMP/catalog-canary.tsv"
+echo "# another catalog, another generation" >> "$TMP/catalog-canary.tsv"
+env -i QUERY_STRING='pg=Item&id=26' SCRIPT_NAME=/shop REQUEST_METHOD=GET \
+    NORI_RUNDIR="$rd" NORI_CATALOG="$TMP/catalog-canary.tsv" "$NORI" > "$TMP/oneshot" 2>&1
+[ "$(readlink "$rd/pages/current")" != "$g" ] && pass || fail "no new generation"
+[ ! -e "$rd/pages/$g" ] && pass || fail "the old generation was left"
+canary_ok && pass || fail "removing a generation followed a link: $(ls -A "$canary")"
+
+echo "a mount prefix spelt another way renders nothing and is never kept"
+rd=$TMP/rd.prefix
+mkdir -p "$rd" && chmod 700 "$rd"
+for sn in //shop /shop/ /./shop; do
+    out=$(env -i QUERY_STRING='pg=Item&id=26' SCRIPT_NAME="$sn" REQUEST_METHOD=GET \
+        NORI_RUNDIR="$rd" "$NORI" 2>/dev/null)
+    grep -q '^Status: 404' <<<"$out" && pass || fail "SCRIPT_NAME=$sn: $(head -1 <<<"$out")"
+    grep -q "href=\"$sn?" <<<"$out" && fail "SCRIPT_NAME=$sn: links carry it" || pass
+done
+[ -z "$(find "$rd/pages" -name '*.html')" ] && pass || fail "a page was kept under another spelling"
+oneshot "$rd"
+page=$rd/pages/$(readlink "$rd/pages/current")/shop/pg=Item\&id=26.html
+grep -q 'href="/shop?pg=Category' "$page" && pass || fail "the canonical page was not kept"
+cp "$page" "$TMP/kept.html"
+for sn in //shop /shop/ /./shop; do
+    env -i QUERY_STRING='pg=Item&id=26' SCRIPT_NAME="$sn" REQUEST_METHOD=GET \
+        NORI_RUNDIR="$rd" "$NORI" >/dev/null 2>&1 || true
+done
+cmp -s "$page" "$TMP/kept.html" && pass || fail "another spelling replaced the kept page"
 
 echo "a worker stuck loading its data does not hold the supervisor"
 # Two workers. The catalog becomes a FIFO nobody writes: a respawned

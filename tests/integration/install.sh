@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # install.sh -- `make install` honours PREFIX and DESTDIR, the installed
-# binary knows its installed paths, and the man page renders cleanly. An
-# upgrade (a second make install) keeps the operator's edited data files
-# and the modes they set, the new defaults beside them as *.dist; make
-# uninstall removes what install wrote and keeps the data.
+# binary knows its installed paths, the man page renders cleanly, and the
+# binary, nori.pc and the page say one version. An upgrade (a second make
+# install) keeps the operator's edited data files and the modes they set,
+# the new defaults beside them as *.dist; make uninstall removes what
+# install wrote and keeps the data.
 source "$(dirname "$0")/lib.sh"
 
 DEST=$TMP/root
@@ -31,6 +32,13 @@ grep -q '^Status: 200' <<<"$out" && pass || fail "the installed binary serves"
 warn=$(man --warnings -l "$DEST/opt/nori/share/man/man8/nori.8" 2>&1 >/dev/null || true)
 [ -z "$warn" ] && pass || fail "man page warnings: $warn"
 man -l "$DEST/opt/nori/share/man/man8/nori.8" 2>/dev/null | grep -q 'SIGHUP' && pass || fail "man page renders"
+# One version: the binary's, pkg-config's and the installed page's.
+ver=$("$DEST/opt/nori/bin/nori" --version | awk '{print $2}')
+pc=$(PKG_CONFIG_PATH=$DEST/opt/nori/lib/pkgconfig pkg-config --modversion nori)
+[ -n "$pc" ] && expect_eq "$ver" "$pc" "nori --version agrees with pkg-config --modversion nori" \
+    || fail "pkg-config finds no installed nori.pc"
+grep -q "^\.TH NORI 8 [0-9-]* \"nori $pc\"" "$DEST/opt/nori/share/man/man8/nori.8" && pass \
+    || fail "the installed nori(8) is not of version $pc: $(grep '^\.TH' "$DEST/opt/nori/share/man/man8/nori.8")"
 
 echo "an upgrade keeps the operator's work"
 D=$DEST/opt/nori/share/nori/data

@@ -24,6 +24,10 @@
 
 set -euo pipefail
 
+# nori refuses a run directory its group may write: a suite's own
+# directories must not be made so by a caller's umask of 002.
+umask 022
+
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 NORI=$ROOT/build/nori
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/nori-it.XXXXXX")
@@ -345,5 +349,20 @@ favicon_check() {
         expect_header Content-Type '^image/' "$1: $path is an image"
         if cmp -s "$TMP/b" "$ROOT/static/favicon.ico"; then pass
         else fail "$1: $path is not static/favicon.ico"; fi
+    done
+}
+
+# monitor_urls NAME: the status URLs every shipped front end publishes to
+# loopback, at the top and below the app: the health check (pong) and the
+# counters as JSON and, with ?openmetrics, in Prometheus's text format.
+monitor_urls() {
+    local at
+    for at in "" /shop; do
+        get 200 "$at/nori-ping" "$1: $at/nori-ping"
+        expect_eq "$(cat "$TMP/b")" pong "$1: $at/nori-ping says pong"
+        get 200 "$at/nori-status" "$1: $at/nori-status"
+        expect_body '"requests": [0-9]+' "$1: $at/nori-status is the JSON counters"
+        get 200 "$at/nori-status?openmetrics" "$1: $at/nori-status?openmetrics"
+        expect_body '^nori_requests_total [0-9]+$' "$1: $at/nori-status?openmetrics is Prometheus text"
     done
 }

@@ -37,6 +37,7 @@ w=$(our_workers | sed -n 1p)
 
 ls "$RUN"/nori.sock* >/dev/null 2>&1 && pass || fail "the workers' sockets are not in NORI_RUNDIR"
 [ -f "$RUN/stats" ] && pass || fail "the counters are not in NORI_RUNDIR"
+expect_eq "$(stat -c %a "$RUN")" 700 "make run made the run directory 0700, as the README says"
 
 echo "a second make run on the same run directory"
 port2=$(free_port)

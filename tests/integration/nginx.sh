@@ -26,6 +26,7 @@ req /shopping
 [ "$STATUS" = 404 ] && pass || fail "/shopping is not the shop: $STATUS"
 get 200 /nori-status "the counters, from loopback"
 expect_body '"requests"' "the counters are JSON"
+monitor_urls nginx
 
 echo "the protected path (auth_request)"
 get 403 /members/index.html "no session: refused"

@@ -127,7 +127,7 @@ cp "$NORI" "$TMP/bin/nori"
 printf 'const char nori_build_id[] = "0123456789abcdef";\n' > "$TMP/build_id.c"
 cc -c "$TMP/build_id.c" -o "$TMP/build_id.o"
 cc -std=c11 -D_GNU_SOURCE -I"$ROOT/include" "$ROOT/shop/main.c" "$TMP/build_id.o" \
-    "$ROOT/build/libshop.a" "$ROOT/build/libnori.a" -lfcgi -llmdb -lhiredis -lpthread -lcrypt \
+    "$ROOT/build/libshop.a" "$ROOT/build/libnori.a" $(make -s -C "$ROOT" --eval 'print-ldlibs: ; @echo $(LDLIBS)' print-ldlibs) \
     -o "$TMP/nori.new" && pass || fail "linking a new build"
 build_of() { curl -s --max-time 10 "$BASE/nori-status" | sed -n 's/.*"build": "\([0-9a-f]*\)".*/\1/p'; }
 NORI=$TMP/bin/nori serve_start NORI_CATALOG="$ROOT/shop/data/catalog.tsv" NORI_USERS="$ROOT/shop/data/users"

@@ -88,6 +88,44 @@ done
 out=$(NORI_RUNDIR=$TMP/run "$NORI" check 2>&1) && rc=0 || rc=$?
 expect_eq "$rc:$out" "0:" "nori check on good settings: silent, 0"
 
+echo "a message names the setting as the user gave it: flag or variable"
+# named WHAT WANT CMD...: the one line of stderr begins "nori: WANT" or
+# "nori serve: WANT".
+named() {
+    local what=$1 want=$2 out
+    shift 2
+    out=$(NORI_RUNDIR=$TMP/run "$@" 2>&1 >/dev/null </dev/null) || true
+    case $out in "nori: $want"*|"nori serve: $want"*) pass ;;
+        *) fail "$what: '$out' does not begin with '$want'" ;; esac
+}
+named "--store" "--store=bogus:x: unknown store" "$NORI" check --store bogus:x
+named "NORI_STORE" "NORI_STORE=bogus:x: unknown store" env NORI_STORE=bogus:x "$NORI" check
+named "--rundir" "--rundir=$TMP/a-file: not a directory" "$NORI" check --rundir "$TMP/a-file"
+named "--catalog, missing" "--catalog=$TMP/none.tsv: " "$NORI" check --catalog "$TMP/none.tsv"
+named "--cookie-path" "--cookie-path: not a cookie path" "$NORI" check --cookie-path shop
+named "NORI_COOKIE_PATH" "NORI_COOKIE_PATH: not a cookie path" env NORI_COOKIE_PATH=shop "$NORI" check
+named "--allowed-origins" "--allowed-origins: each entry" "$NORI" check --allowed-origins shop.example
+named "--route" "--route: " "$NORI" check --route 'a b'
+named "--listen, a wildcard" "--listen=0.0.0.0:1: refusing every interface" \
+    env -u FCGI_WEB_SERVER_ADDRS "$NORI" serve --listen 0.0.0.0:1 --workers 1
+named "NORI_LISTEN, a wildcard" "NORI_LISTEN=0.0.0.0:1: refusing every interface" \
+    env -u FCGI_WEB_SERVER_ADDRS NORI_LISTEN=0.0.0.0:1 "$NORI" serve --workers 1
+named "--catalog under nori serve" "--catalog=$TMP/none.tsv: " \
+    "$NORI" serve --listen "unix:$TMP/never.sock" --workers 1 --catalog "$TMP/none.tsv"
+
+echo "a data file's fault names the file and the line"
+bad_line=$(wc -l < "$TMP/broken.tsv")
+named "a broken catalog, by flag" "--catalog: $TMP/broken.tsv:$bad_line: a line starts with C or I" \
+    "$NORI" check --catalog "$TMP/broken.tsv"
+named "a broken catalog, by variable" "NORI_CATALOG: $TMP/broken.tsv:$bad_line: " \
+    env NORI_CATALOG="$TMP/broken.tsv" "$NORI" check
+cp "$ROOT/shop/data/catalog.tsv" "$TMP/short.tsv"
+printf 'I\t9999\n' >> "$TMP/short.tsv"
+named "an item of 2 fields" "--catalog: $TMP/short.tsv:$(wc -l < "$TMP/short.tsv"): an item has 6 fields, not 2" \
+    "$NORI" check --catalog "$TMP/short.tsv"
+named "a broken users file" "--users: $TMP/users.bad:1: want name:" \
+    "$NORI" check --users "$TMP/users.bad"
+
 echo "under lighttpd: the same outcome ten times in a row"
 lighttpd_refuses "a store of no known kind" NORI_STORE NORI_STORE=bogus:x
 lighttpd_refuses "a missing catalog" NORI_CATALOG NORI_CATALOG="$TMP/none.tsv"
@@ -114,10 +152,10 @@ serve_refused "a socket directory nori may not write" "unix:$TMP/root-only/nori.
 serve_refused "a path that is not a socket" "is not a socket" --listen "unix:$TMP/a-file"
 [ -f "$TMP/a-file" ] && pass || fail "nori serve removed a file that was not its socket"
 serve_refused "an address of no known form" "want unix:PATH or HOST:PORT" --listen nonsense
-serve_refused "a group that does not exist" "NORI_SOCKET_GROUP=no-such-group: no such group" \
+serve_refused "a group that does not exist" "--socket-group=no-such-group: no such group" \
     --listen "unix:$TMP/g.sock" --socket-group no-such-group
 [ -e "$TMP/g.sock" ] && fail "a refused socket was left behind" || pass
-serve_refused "a group nori is not in" "NORI_SOCKET_GROUP=root: cannot give" \
+serve_refused "a group nori is not in" "--socket-group=root: cannot give" \
     runuser -u nobody -- --listen "unix:$TMP/run.nobody/g.sock" --socket-group root
 serve_tcp       # a nori serve on TCP: TPORT, TPID
 serve_refused "a TCP port already served" "127.0.0.1:$TPORT: already in use" --listen "127.0.0.1:$TPORT"

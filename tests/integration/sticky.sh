@@ -122,6 +122,7 @@ for try in 1 2 3; do
     wait "$APID" 2>/dev/null || true
 done
 flow apache
+monitor_urls apache-sticky
 kill -TERM "$APID"
 wait "$APID" 2>/dev/null || true
 for i in $(seq 1 50); do pgrep -f "apache2 -f $ROOT/deploy/apache/nori-sticky" >/dev/null || break; sleep 0.1; done
@@ -144,6 +145,7 @@ for try in 1 2 3; do
     wait "$NPID" 2>/dev/null || true
 done
 flow nginx
+monitor_urls nginx-sticky
 workers_stop
 
 echo "nginx, the cookie carrier: nori_s carries the route"

@@ -198,6 +198,7 @@ static void config_defaults(struct nori_config *cfg, const char *rundir,
     cfg->rundir = rundir;
     cfg->store_spec = store_spec;
     cfg->status_path = "/nori-status";
+    cfg->ping_path = "/nori-ping";
     cfg->policy_name = "lazy";
     cfg->carrier_name = "url";
     cfg->bind_name = "off";
@@ -987,6 +988,35 @@ START_TEST(status_endpoint)
     req.path_info = "/nori-status";
     req.proxied = 1;
     error_is(403);
+
+    /* The Prometheus form: a sample line for every counter. */
+    request(HTTP_GET, "");
+    req.path_info = "/nori-status";
+    req.query = "openmetrics";
+    req.query_len = strlen(req.query);
+    ck_assert_int_eq(answer(), 200);
+    header_is("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    ck_assert_ptr_nonnull(strstr(body, "\n# TYPE nori_requests_total counter\nnori_requests_total "));
+    ck_assert_ptr_nonnull(strstr(body, "\nnori_errors_by_status_total{status=\"429\"} "));
+    ck_assert_ptr_nonnull(strstr(body, "\nnori_store_latency_seconds_sum "));
+    ck_assert_ptr_nonnull(strstr(body, "\nnori_store_up{backend=\"memory\"} 1\n"));
+}
+END_TEST
+
+/* The health check: pong from this machine, a memory store always up. */
+START_TEST(ping_endpoint)
+{
+    request(HTTP_GET, "");
+    req.path_info = "/nori-ping";
+    ck_assert_int_eq(answer(), 200);
+    ck_assert_str_eq(body, "pong\n");
+    header_is("Cache-Control", "no-store");
+    ck_assert(resp.uncounted);
+    request(HTTP_GET, "");
+    req.path_info = "/nori-ping";
+    req.remote_addr = "192.0.2.1";
+    error_is(403);
+    ck_assert(!resp.uncounted);
 }
 END_TEST
 
@@ -1006,6 +1036,7 @@ int main(void)
     tcase_add_test(tc, bad_posts);
     tcase_add_test(tc, refused_actions_make_no_session);
     tcase_add_test(tc, status_endpoint);
+    tcase_add_test(tc, ping_endpoint);
     suite_add_tcase(s, tc);
     /* Loop 0: the memory store; 1: LMDB in the run directory. */
     tcase_add_loop_test(ts, session_lifecycle, 0, 2);
