@@ -17,7 +17,9 @@ PORT      ?= 8080
 FUZZ_TIME ?= 300
 BUILD     ?= build
 
-# Debian packages: build (libfcgi, uthash, LMDB, hiredis, libcrypt, pkg-config, libseccomp for the workers' sandbox),
+# Debian packages: build (libfcgi, uthash, LMDB, hiredis, OpenSSL for TLS to
+# Redis, libcrypt, pkg-config, libseccomp for the workers' sandbox; openssl
+# makes the TLS test's certificates),
 # tests (check, curl, spawn-fcgi, cgi-fcgi from libfcgi-bin, clang and its
 # runtime for the fuzzers and sanitizers, valgrind for make valgrind,
 # man-db to check the man page, python3-prometheus-client to parse the
@@ -36,7 +38,7 @@ PACKAGES = gcc make pkg-config libfcgi-dev uthash-dev liblmdb-dev libcrypt-dev \
            spawn-fcgi libfcgi-bin clang libclang-rt-14-dev wrk siege procps \
            man-db apache2 libapache2-mod-fcgid nginx-light iproute2 valgrind \
            chromium chromium-driver python3-selenium gnuplot-nox \
-           libhiredis-dev redis-server redis-sentinel redis-tools \
+           libhiredis-dev libssl-dev openssl redis-server redis-sentinel redis-tools \
            systemd util-linux passwd python3-prometheus-client libseccomp-dev php-fpm logrotate
 
 CC       ?= cc
@@ -57,7 +59,7 @@ PREFIX   ?= /usr/local
 STATEDIR ?= /var/lib/nori
 SHARE     = $(PREFIX)/share/nori
 # What libnori.a needs, and what the shop adds (crypt(3) for its users).
-LIB_LIBS  = -lfcgi -llmdb -lhiredis -lseccomp -lpthread
+LIB_LIBS  = -lfcgi -llmdb -lhiredis -lssl -lcrypto -lseccomp -lpthread
 LDLIBS    = $(LIB_LIBS) -lcrypt
 
 # libnori.a: the library every application links (include/nori.h).
@@ -65,7 +67,7 @@ MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/serve.c fcgi/stats.c
             fcgi/records.c fcgi/sandbox.c \
             fcgi/rundir.c fcgi/cookie.c fcgi/origin.c fcgi/httpdate.c \
             nav/nav.c nav/route.c \
-            session/key.c session/record.c session/session.c session/store.c \
+            session/key.c session/record.c session/session.c session/store.c session/storespec.c \
             session/lmdb.c session/redis.c session/memory.c \
             session/sweeper.c session/visit.c \
             nori/config.c nori/dispatch.c nori/page.c nori/cache.c nori/main.c
@@ -83,12 +85,15 @@ CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 FUZZ_CC    = clang
 FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude
 FUZZ_BINS  = $(BUILD)/fuzz_query $(BUILD)/fuzz_form $(BUILD)/fuzz_record \
-             $(BUILD)/fuzz_headers $(BUILD)/fuzz_fcgi
+             $(BUILD)/fuzz_headers $(BUILD)/fuzz_fcgi $(BUILD)/fuzz_cookie \
+             $(BUILD)/fuzz_storespec
 # The pure parsers the fuzzers call: no libfcgi, no store (cookie.c and
 # origin.c read strings only; http.h merely declares the rest), and the
-# shop's state codec, which decodes what a record carries.
+# shop's state codec, which decodes what a record carries, and the store
+# spec parser (storespec.c: strings only).
 FUZZ_DEPS  = nav/nav.c session/record.c session/session.c session/key.c \
-             fcgi/cookie.c fcgi/origin.c shop/state.c shop/fields.c fcgi/records.c
+             fcgi/cookie.c fcgi/origin.c shop/state.c shop/fields.c fcgi/records.c \
+             session/storespec.c
 # fuzz_fcgi hands what records_scan accepts to libfcgi itself.
 $(BUILD)/fuzz_fcgi: FUZZ_LIBS = -lfcgi
 
@@ -156,6 +161,15 @@ $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_check.h $(FUZZ_DEPS) $(HEAD
 	@mkdir -p $(BUILD)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -I. $< $(FUZZ_DEPS) $(FUZZ_LIBS) -o $@
 
+# The binding fuzzer runs the real visit on the real memory store (and
+# no other backend: fuzz_cookie.c refuses them).
+FUZZ_COOKIE_DEPS = session/visit.c session/store.c session/memory.c \
+                   session/sweeper.c fcgi/stats.c fcgi/arena.c fcgi/response.c fcgi/limit.c
+$(BUILD)/fuzz_cookie: tests/fuzz/fuzz_cookie.c tests/fuzz/fuzz_check.h $(FUZZ_DEPS) \
+                      $(FUZZ_COOKIE_DEPS) $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -I. $< $(FUZZ_DEPS) $(FUZZ_COOKIE_DEPS) -lpthread -o $@
+
 # The run directory is NORI_RUNDIR when set, var/ otherwise. A lock in
 # it (held by lighttpd, inherited as fd 9) refuses a second make run on
 # the same directory: lighttpd would find the first one's sockets alive,
@@ -220,9 +234,12 @@ bench: deps $(BUILD)/nori $(BUILD)/floor $(BUILD)/commit-floor
 	bash bench/deploy.sh
 	bash bench/nginx-cache.sh
 	bash bench/latency.sh
+	bash bench/fcgid-cold.sh
+	bash bench/frontcost.sh
 	bash bench/stores.sh
 	bash bench/adds.sh
 	bash bench/table.sh
+	bash bench/catalog-scale.sh
 
 # Half an hour (SOAK_MINUTES) at -c100: memory, store size, errors and
 # counters sampled every minute (bench/README.md). Not part of check.

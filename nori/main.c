@@ -29,6 +29,7 @@
 #include "../fcgi/stats.h"
 #include "../fcgi/worker.h"
 #include "../session/store.h"
+#include "../session/storespec.h"
 #include "service.h"
 
 /* A process's one service: its settings, the application loaded, and the
@@ -72,11 +73,12 @@ static int stats_print(const struct nori_config *cfg)
  * would, and must be writable by this process. */
 static int store_check(const struct nori_config *cfg, char *err, size_t errlen)
 {
-    char why[512];
+    char why[512], shown[512];
 
     if (store_spec_check(cfg->store_spec, why, sizeof why) == 0)
         return 0;
-    snprintf(err, errlen, "NORI_STORE=%s: %s", cfg->store_spec, why);
+    store_spec_mask(cfg->store_spec, shown, sizeof shown);
+    snprintf(err, errlen, "NORI_STORE=%s: %s", shown, why);
     return -1;
 }
 
@@ -160,8 +162,13 @@ static void process_reaped(void *ctx, pid_t pid)
     struct stats *st;
     uint64_t lost = store_memory_orphans(p->cfg.rundir, pid, (uint64_t)time(NULL));
 
-    if (lost == 0 || stats_path(&p->cfg, path, sizeof path) < 0 ||
-        (st = stats_open(path, 1)) == NULL)
+    if (lost == 0)
+        return;
+    /* The line an operator greps for after a crash: the counter alone
+     * says that sessions went, not which worker took them. */
+    fprintf(stderr, "nori serve: worker %ld died holding %llu live sessions of its memory "
+            "store; they are lost (sessions_lost)\n", (long)pid, (unsigned long long)lost);
+    if (stats_path(&p->cfg, path, sizeof path) < 0 || (st = stats_open(path, 1)) == NULL)
         return;
     stats_add(st, STAT_SESSIONS_LOST, lost);
     stats_close(st);

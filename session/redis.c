@@ -6,10 +6,10 @@
  *   PREFIX KEY -> version u64 | expires u64 | record   (the LMDB value),
  *                 with a PX expiry at the record's idle expiry
  *
- * Specs:
- *   redis://[:AUTH@]HOST:PORT[/DB]
- *   redis+unix:///PATH[?db=N]
- *   redis-sentinel://[:AUTH@]HOST:PORT[,HOST:PORT...]/MASTER[/DB]
+ * Specs: storespec.h. Connections are nori's own (a socket, or TLS over
+ * it with OpenSSL, the certificate checked against the host name or the
+ * sni= name); hiredis formats the commands and parses the replies (the
+ * packaged hiredis has no TLS of its own).
  *
  * While Redis cannot be reached every call answers STORE_EDOWN at once;
  * the next connection attempt waits a backoff that doubles up to
@@ -17,23 +17,34 @@
  * not one per request. With Sentinel, every (re)connection asks the
  * sentinels where the master is, and a READONLY answer (a master demoted
  * under us) drops the connection so that the next call asks again. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "../nav/nav.h"
 #include "store_impl.h"
+#include "storespec.h"
 
 #define SESSION_KEY_MAX 64
 #define PREFIX_MAX 128
-#define HOST_MAX 256
-#define SENTINELS_MAX 8
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
 #define VALUE_MAX (STORE_VALUE_HEAD + 64 * 1024)
@@ -64,26 +75,23 @@ static const char cas_script[] =
     "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])\n"
     "return 1\n";
 
-enum redis_kind { REDIS_TCP, REDIS_UNIX, REDIS_SENTINEL };
-
-struct endpoint {
-    char host[HOST_MAX];        /* or a socket path */
-    int port;
+/* One connection: a socket, TLS over it or not, and the reply parser. */
+struct link {
+    int fd;
+    SSL *ssl;                   /* NULL: plain */
+    redisReader *rd;
+    char errstr[160];
 };
 
 struct redis_store {
     struct store base;          /* first: store.c dispatches on it */
-    enum redis_kind kind;
-    struct endpoint server;     /* TCP/unix; with Sentinel, the master found */
-    struct endpoint sentinels[SENTINELS_MAX];
-    int nsentinels;
-    char master[128];
-    char auth[256];
-    int db;
+    struct store_spec spec;
+    struct spec_endpoint server;/* with Sentinel, the master found */
+    SSL_CTX *tls;               /* NULL: plain connections */
     char prefix[PREFIX_MAX + 1];
     size_t prefix_len;
     unsigned timeout_ms, wait;
-    redisContext *c;            /* NULL while disconnected */
+    struct link *c;             /* NULL while disconnected */
     char sha[41];               /* of cas_script, from SCRIPT LOAD */
     uint64_t retry_at_ms;
     unsigned backoff_ms;
@@ -98,8 +106,6 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* ---- the spec ---- */
-
 /* A strict decimal (nav.h: no sign, no leading zero) in [min, max]
  * filling exactly s[0..n). */
 static int parse_num(const char *s, size_t n, long min, long max, long *out)
@@ -110,141 +116,6 @@ static int parse_num(const char *s, size_t n, long min, long max, long *out)
         return -1;
     *out = (long)v;
     return 0;
-}
-
-/* "HOST:PORT" or "[V6]:PORT" in s[0..n). */
-static int parse_endpoint(const char *s, size_t n, struct endpoint *e)
-{
-    const char *colon = NULL;
-    size_t hlen;
-    long port;
-
-    for (size_t i = n; i > 0; i--)
-        if (s[i - 1] == ':') {
-            colon = s + i - 1;
-            break;
-        }
-    if (colon == NULL || parse_num(colon + 1, n - (size_t)(colon + 1 - s), 1, 65535, &port) < 0)
-        return -1;
-    hlen = (size_t)(colon - s);
-    if (hlen >= 2 && s[0] == '[' && s[hlen - 1] == ']') {
-        s++;
-        hlen -= 2;
-    }
-    if (hlen == 0 || hlen >= HOST_MAX || memchr(s, '/', hlen) || memchr(s, '@', hlen))
-        return -1;
-    memcpy(e->host, s, hlen);
-    e->host[hlen] = '\0';
-    e->port = (int)port;
-    return 0;
-}
-
-/* An optional ":AUTH@" at the front of an authority; *rest moves past it. */
-static int parse_auth(struct redis_store *st, const char **rest)
-{
-    const char *s = *rest, *at;
-    size_t n;
-
-    if (s[0] != ':')
-        return 0;
-    if ((at = strrchr(s, '@')) == NULL)
-        return -1;
-    n = (size_t)(at - s - 1);
-    if (n == 0 || n >= sizeof st->auth)
-        return -1;
-    memcpy(st->auth, s + 1, n);
-    st->auth[n] = '\0';
-    *rest = at + 1;
-    return 0;
-}
-
-static int parse_tcp(struct redis_store *st, const char *s)
-{
-    const char *slash;
-    long db = 0;
-
-    if (parse_auth(st, &s) < 0)
-        return -1;
-    slash = strchr(s, '/');
-    if (slash && parse_num(slash + 1, strlen(slash + 1), 0, 65535, &db) < 0)
-        return -1;
-    st->db = (int)db;
-    return parse_endpoint(s, slash ? (size_t)(slash - s) : strlen(s), &st->server);
-}
-
-static int parse_unix(struct redis_store *st, const char *s)
-{
-    const char *q = strchr(s, '?');
-    size_t n = q ? (size_t)(q - s) : strlen(s);
-    long db = 0;
-
-    if (s[0] != '/' || n < 2 || n >= HOST_MAX)
-        return -1;
-    if (q && (strncmp(q, "?db=", 4) != 0 ||
-              parse_num(q + 4, strlen(q + 4), 0, 65535, &db) < 0))
-        return -1;
-    memcpy(st->server.host, s, n);
-    st->server.host[n] = '\0';
-    st->db = (int)db;
-    return 0;
-}
-
-static int master_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
-}
-
-static int parse_sentinel(struct redis_store *st, const char *s)
-{
-    const char *slash, *name, *end;
-    long db = 0;
-
-    if (parse_auth(st, &s) < 0 || (slash = strchr(s, '/')) == NULL)
-        return -1;
-    for (const char *p = s; p < slash;) {
-        const char *comma = memchr(p, ',', (size_t)(slash - p));
-        const char *stop = comma ? comma : slash;
-        if (st->nsentinels == SENTINELS_MAX || (comma && comma + 1 == slash) ||
-            parse_endpoint(p, (size_t)(stop - p), &st->sentinels[st->nsentinels]) < 0)
-            return -1;
-        st->nsentinels++;
-        p = comma ? comma + 1 : slash;
-    }
-    name = slash + 1;
-    end = strchr(name, '/');
-    if (end && parse_num(end + 1, strlen(end + 1), 0, 65535, &db) < 0)
-        return -1;
-    size_t n = end ? (size_t)(end - name) : strlen(name);
-    if (st->nsentinels == 0 || n == 0 || n >= sizeof st->master)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        if (!master_char(name[i]))
-            return -1;
-    memcpy(st->master, name, n);
-    st->master[n] = '\0';
-    st->db = (int)db;
-    return 0;
-}
-
-static int parse_spec(struct redis_store *st, const char *spec)
-{
-    static const char tcp[] = "redis://", unx[] = "redis+unix://",
-                      sen[] = "redis-sentinel://";
-
-    if (strncmp(spec, tcp, sizeof tcp - 1) == 0) {
-        st->kind = REDIS_TCP;
-        return parse_tcp(st, spec + sizeof tcp - 1);
-    }
-    if (strncmp(spec, unx, sizeof unx - 1) == 0) {
-        st->kind = REDIS_UNIX;
-        return parse_unix(st, spec + sizeof unx - 1);
-    }
-    if (strncmp(spec, sen, sizeof sen - 1) == 0) {
-        st->kind = REDIS_SENTINEL;
-        return parse_sentinel(st, spec + sizeof sen - 1);
-    }
-    return -1;
 }
 
 /* ---- the connection ---- */
@@ -261,19 +132,255 @@ static void conn_log(struct redis_store *st, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-static redisContext *dial(const struct redis_store *st, const struct endpoint *e,
-                          int unix_socket)
+static void link_free(struct link *l)
 {
-    struct timeval tv = {(time_t)(st->timeout_ms / 1000),
-                         (suseconds_t)(st->timeout_ms % 1000) * 1000};
-    redisContext *c = unix_socket ? redisConnectUnixWithTimeout(e->host, tv)
-                                  : redisConnectWithTimeout(e->host, e->port, tv);
+    if (l == NULL)
+        return;
+    if (l->ssl) {
+        SSL_shutdown(l->ssl);
+        SSL_free(l->ssl);
+    }
+    if (l->fd >= 0)
+        close(l->fd);
+    if (l->rd)
+        redisReaderFree(l->rd);
+    free(l);
+}
 
-    if (c && !c->err && redisSetTimeout(c, tv) == REDIS_OK)
-        return c;
-    if (c)
-        redisFree(c);
+/* A non-blocking connect, waited for at most ms; then blocking, with
+ * SO_RCVTIMEO/SO_SNDTIMEO bounding every read and write. */
+static int sock_connect(int fd, const struct sockaddr *sa, socklen_t len, unsigned ms)
+{
+    struct pollfd p = {fd, POLLOUT, 0};
+    int soerr = 0, rc;
+    socklen_t sl = sizeof soerr;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+
+    if (connect(fd, sa, len) < 0) {
+        if (errno != EINPROGRESS)
+            return -1;
+        while ((rc = poll(&p, 1, (int)ms)) < 0 && errno == EINTR)
+            ;
+        if (rc == 0)
+            errno = ETIMEDOUT;
+        if (rc <= 0)
+            return -1;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
+            errno = soerr ? soerr : errno;
+            return -1;
+        }
+    }
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
+        return -1;
+    return 0;
+}
+
+static int dial_unix(const char *path, unsigned ms)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    int fd;
+
+    if (strlen(path) >= sizeof sun.sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(sun.sun_path, path);
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
+        return -1;
+    if (sock_connect(fd, (struct sockaddr *)&sun, sizeof sun, ms) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static int dial_tcp(const struct spec_endpoint *e, unsigned ms, char *why, size_t n)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai, *a;
+    char port[8];
+    int fd = -1, rc, one = 1;
+
+    snprintf(port, sizeof port, "%d", e->port);
+    if ((rc = getaddrinfo(e->host, port, &hints, &ai)) != 0) {
+        snprintf(why, n, "%.200s: %s", e->host, gai_strerror(rc));
+        return -1;
+    }
+    for (a = ai; a; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+        if (fd >= 0 && sock_connect(fd, a->ai_addr, a->ai_addrlen, ms) == 0)
+            break;
+        snprintf(why, n, "%.200s:%d: %s", e->host, e->port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    if (fd >= 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+/* OpenSSL's reason for the last failure, or the system's. */
+static void tls_why(char *why, size_t n, const char *what)
+{
+    unsigned long e = ERR_get_error();
+    char buf[200];
+
+    if (e)
+        ERR_error_string_n(e, buf, sizeof buf);
+    snprintf(why, n, "%s: %s", what, e ? buf : errno ? strerror(errno) : "closed");
+    ERR_clear_error();
+}
+
+/* TLS on fd: the certificate must chain to the CAs of the spec and name
+ * the host (or sni=): an address by its IP entry, a name by DNS. */
+static SSL *tls_start(const struct redis_store *st, int fd, const char *host,
+                      char *why, size_t n)
+{
+    const char *name = st->spec.tls_sni[0] ? st->spec.tls_sni : host;
+    unsigned char ip[16];
+    int is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
+    SSL *ssl = SSL_new(st->tls);
+
+    if (ssl == NULL || SSL_set_fd(ssl, fd) != 1 ||
+        (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name) != 1
+               : (SSL_set_tlsext_host_name(ssl, name) != 1 || SSL_set1_host(ssl, name) != 1))) {
+        tls_why(why, n, "TLS setup");
+        SSL_free(ssl);
+        return NULL;
+    }
+    errno = 0;
+    if (SSL_connect(ssl) != 1) {
+        long v = SSL_get_verify_result(ssl);
+        if (v != X509_V_OK)
+            snprintf(why, n, "TLS: the certificate of %.200s: %s", name,
+                     X509_verify_cert_error_string(v));
+        else
+            tls_why(why, n, "TLS handshake");
+        ERR_clear_error();
+        SSL_free(ssl);
+        return NULL;
+    }
+    return ssl;
+}
+
+static struct link *dial(const struct redis_store *st, const struct spec_endpoint *e,
+                         int unix_socket, char *why, size_t n)
+{
+    struct link *l = calloc(1, sizeof *l);
+
+    if (l == NULL) {
+        snprintf(why, n, "out of memory");
+        return NULL;
+    }
+    l->fd = unix_socket ? dial_unix(e->host, st->timeout_ms) : dial_tcp(e, st->timeout_ms, why, n);
+    if (l->fd < 0) {
+        if (unix_socket)
+            snprintf(why, n, "%.200s: %s", e->host, strerror(errno));
+        goto fail;
+    }
+    if (st->tls && (l->ssl = tls_start(st, l->fd, e->host, why, n)) == NULL)
+        goto fail;
+    if ((l->rd = redisReaderCreate()) == NULL) {
+        snprintf(why, n, "out of memory");
+        goto fail;
+    }
+    return l;
+fail:
+    link_free(l);
     return NULL;
+}
+
+static int link_write(struct link *l, const char *b, size_t n)
+{
+    while (n > 0) {
+        ssize_t w;
+        if (l->ssl) {
+            size_t done = 0;
+            w = SSL_write_ex(l->ssl, b, n, &done) == 1 ? (ssize_t)done : -1;
+        } else {
+            w = send(l->fd, b, n, MSG_NOSIGNAL);
+        }
+        if (w < 0 && !l->ssl && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (l->ssl)
+                tls_why(l->errstr, sizeof l->errstr, "TLS write");
+            else
+                snprintf(l->errstr, sizeof l->errstr, "write: %s", strerror(errno));
+            return -1;
+        }
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* One command, its reply: NULL when the link broke (errstr says why;
+ * the link is then useless). */
+static redisReply *link_call(struct link *l, int argc, const char **argv, const size_t *lens)
+{
+    char *cmd, buf[16384];
+    int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+    void *reply = NULL;
+
+    if (len < 0) {
+        snprintf(l->errstr, sizeof l->errstr, "out of memory");
+        return NULL;
+    }
+    int rc = link_write(l, cmd, (size_t)len);
+    redisFreeCommand(cmd);
+    if (rc < 0)
+        return NULL;
+    for (;;) {
+        if (redisReaderGetReply(l->rd, &reply) != REDIS_OK) {
+            snprintf(l->errstr, sizeof l->errstr, "protocol error: %s", l->rd->errstr);
+            return NULL;
+        }
+        if (reply)
+            return reply;
+        ssize_t got;
+        if (l->ssl) {
+            size_t done = 0;
+            errno = 0;
+            got = SSL_read_ex(l->ssl, buf, sizeof buf, &done) == 1 ? (ssize_t)done : -1;
+        } else {
+            while ((got = recv(l->fd, buf, sizeof buf, 0)) < 0 && errno == EINTR)
+                ;
+        }
+        if (got <= 0) {
+            if (l->ssl)
+                tls_why(l->errstr, sizeof l->errstr, "TLS read");
+            else
+                snprintf(l->errstr, sizeof l->errstr, "read: %s",
+                         got == 0 ? "connection closed" : strerror(errno));
+            return NULL;
+        }
+        if (redisReaderFeed(l->rd, buf, (size_t)got) != REDIS_OK) {
+            snprintf(l->errstr, sizeof l->errstr, "protocol error");
+            return NULL;
+        }
+    }
+}
+
+/* link_call with NUL-terminated arguments. */
+static redisReply *link_calls(struct link *l, int argc, ...)
+{
+    const char *argv[4];
+    size_t lens[4];
+    va_list ap;
+
+    va_start(ap, argc);
+    for (int i = 0; i < argc && i < 4; i++) {
+        argv[i] = va_arg(ap, const char *);
+        lens[i] = strlen(argv[i]);
+    }
+    va_end(ap);
+    return link_call(l, argc < 4 ? argc : 4, argv, lens);
 }
 
 /* A reply of the given type, or NULL (freed) for anything else. */
@@ -287,21 +394,22 @@ static redisReply *expect(redisReply *r, int type)
 }
 
 /* Asks the sentinels, in order, where the master is. */
-static int sentinel_resolve(struct redis_store *st)
+static int sentinel_resolve(struct redis_store *st, char *why, size_t n)
 {
-    for (int i = 0; i < st->nsentinels; i++) {
-        redisContext *c = dial(st, &st->sentinels[i], 0);
+    snprintf(why, n, "no sentinel knows master %s", st->spec.master);
+    for (int i = 0; i < st->spec.nsentinels; i++) {
+        struct link *c = dial(st, &st->spec.sentinels[i], 0, why, n);
         redisReply *r;
         if (c == NULL)
             continue;
-        r = expect(redisCommand(c, "SENTINEL get-master-addr-by-name %s", st->master),
+        r = expect(link_calls(c, 3, "SENTINEL", "get-master-addr-by-name", st->spec.master),
                    REDIS_REPLY_ARRAY);
-        redisFree(c);
+        link_free(c);
         if (r && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
             r->element[1]->type == REDIS_REPLY_STRING) {
             long port;
             const char *p = r->element[1]->str;
-            int ok = strlen(r->element[0]->str) < HOST_MAX &&
+            int ok = strlen(r->element[0]->str) < SPEC_HOST_MAX &&
                      parse_num(p, strlen(p), 1, 65535, &port) == 0;
             if (ok) {
                 snprintf(st->server.host, sizeof st->server.host, "%s", r->element[0]->str);
@@ -319,9 +427,9 @@ static int sentinel_resolve(struct redis_store *st)
 
 /* A server that Sentinel names may not know yet that it is a replica
  * (or a master may not know yet that it was demoted): ask it. */
-static int is_master(redisContext *c)
+static int is_master(struct link *c)
 {
-    redisReply *r = expect(redisCommand(c, "ROLE"), REDIS_REPLY_ARRAY);
+    redisReply *r = expect(link_calls(c, 1, "ROLE"), REDIS_REPLY_ARRAY);
     int ok = r && r->elements > 0 && r->element[0]->type == REDIS_REPLY_STRING &&
              strcmp(r->element[0]->str, "master") == 0;
 
@@ -331,41 +439,53 @@ static int is_master(redisContext *c)
 }
 
 /* AUTH, SELECT, and the script, on a fresh connection. */
-static int session_setup(struct redis_store *st, redisContext *c)
+static int session_setup(struct redis_store *st, struct link *c, char *why, size_t n)
 {
+    const struct store_spec *sp = &st->spec;
     redisReply *r;
+    char db[16];
 
-    if (st->auth[0]) {
-        if ((r = expect(redisCommand(c, "AUTH %s", st->auth), REDIS_REPLY_STATUS)) == NULL) {
-            conn_log(st, "AUTH refused");
+    if (sp->secret[0]) {
+        r = sp->user[0] ? link_calls(c, 3, "AUTH", sp->user, sp->secret)
+                        : link_calls(c, 2, "AUTH", sp->secret);
+        if ((r = expect(r, REDIS_REPLY_STATUS)) == NULL) {
+            snprintf(why, n, "AUTH refused");
             return -1;
         }
         freeReplyObject(r);
     }
-    if (st->db) {
-        if ((r = expect(redisCommand(c, "SELECT %d", st->db), REDIS_REPLY_STATUS)) == NULL) {
-            conn_log(st, "SELECT %d refused", st->db);
+    if (sp->db) {
+        snprintf(db, sizeof db, "%d", sp->db);
+        if ((r = expect(link_calls(c, 2, "SELECT", db), REDIS_REPLY_STATUS)) == NULL) {
+            snprintf(why, n, "SELECT %d refused", sp->db);
             return -1;
         }
         freeReplyObject(r);
     }
-    if ((r = expect(redisCommand(c, "SCRIPT LOAD %s", cas_script), REDIS_REPLY_STRING)) == NULL)
+    if ((r = expect(link_calls(c, 3, "SCRIPT", "LOAD", cas_script), REDIS_REPLY_STRING)) == NULL) {
+        snprintf(why, n, "SCRIPT LOAD failed: %s", c->errstr[0] ? c->errstr : "refused");
         return -1;
+    }
     snprintf(st->sha, sizeof st->sha, "%s", r->str);
     freeReplyObject(r);
     return 0;
 }
 
-static redisContext *connect_now(struct redis_store *st)
+static struct link *connect_now(struct redis_store *st, char *why, size_t n)
 {
-    redisContext *c;
+    struct link *c;
 
-    if (st->kind == REDIS_SENTINEL && sentinel_resolve(st) < 0)
+    if (st->spec.kind == SPEC_SENTINEL && sentinel_resolve(st, why, n) < 0)
         return NULL;
-    if ((c = dial(st, &st->server, st->kind == REDIS_UNIX)) == NULL)
+    if ((c = dial(st, &st->server, st->spec.kind == SPEC_REDIS_UNIX, why, n)) == NULL)
         return NULL;
-    if (session_setup(st, c) < 0 || (st->kind == REDIS_SENTINEL && !is_master(c))) {
-        redisFree(c);
+    if (session_setup(st, c, why, n) < 0) {
+        link_free(c);
+        return NULL;
+    }
+    if (st->spec.kind == SPEC_SENTINEL && !is_master(c)) {
+        snprintf(why, n, "%.200s:%d is not a master yet", st->server.host, st->server.port);
+        link_free(c);
         return NULL;
     }
     return c;
@@ -373,20 +493,21 @@ static redisContext *connect_now(struct redis_store *st)
 
 static const char *where(const struct redis_store *st)
 {
-    return st->kind == REDIS_SENTINEL ? st->master : st->server.host;
+    return st->spec.kind == SPEC_SENTINEL ? st->spec.master : st->server.host;
 }
 
 /* Connected, or STORE_EDOWN until the backoff has passed. */
 static enum store_err conn_ensure(struct redis_store *st)
 {
     uint64_t now;
+    char why[512] = "";
 
     if (st->c)
         return STORE_OK;
     now = mono_ms();
     if (now < st->retry_at_ms)
         return STORE_EDOWN;
-    if ((st->c = connect_now(st)) != NULL) {
+    if ((st->c = connect_now(st, why, sizeof why)) != NULL) {
         if (st->down_logged)
             conn_log(st, "%s reachable again", where(st));
         st->backoff_ms = 0;
@@ -398,16 +519,15 @@ static enum store_err conn_ensure(struct redis_store *st)
         st->backoff_ms = BACKOFF_MAX_MS;
     st->retry_at_ms = now + st->backoff_ms;
     if (!st->down_logged)
-        conn_log(st, "cannot reach %s; session requests answer 503 until it is back",
-                 where(st));
+        conn_log(st, "cannot reach %s (%s); session requests answer 503 until it is back",
+                 where(st), why);
     st->down_logged = 1;
     return STORE_EDOWN;
 }
 
 static void conn_drop(struct redis_store *st)
 {
-    if (st->c)
-        redisFree(st->c);
+    link_free(st->c);
     st->c = NULL;
 }
 
@@ -430,7 +550,7 @@ static redisReply *command(struct redis_store *st, int argc, const char **argv,
 
     if ((*err = conn_ensure(st)) != STORE_OK)
         return NULL;
-    r = redisCommandArgv(st->c, argc, argv, lens);
+    r = link_call(st->c, argc, argv, lens);
     if (r == NULL) {
         conn_log(st, "%s: %s", where(st), st->c->errstr);
         conn_drop(st);
@@ -477,28 +597,65 @@ static size_t full_key(const struct redis_store *st, const char *key, char *out)
 
 /* ---- the operations ---- */
 
+/* The TLS settings every connection of this store shares: the peer's
+ * certificate checked against the spec's CAs (or the system's), TLS 1.2
+ * at least, and the client certificate when the spec names one. */
+static SSL_CTX *tls_context(const struct store_spec *sp, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    const char *what = "TLS";
+
+    if (ctx == NULL)
+        goto fail;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    what = "ca";
+    if (sp->tls_ca[0] ? SSL_CTX_load_verify_locations(ctx, sp->tls_ca, NULL) != 1
+                      : SSL_CTX_set_default_verify_paths(ctx) != 1)
+        goto fail;
+    what = "cert";
+    if (sp->tls_cert[0] && SSL_CTX_use_certificate_chain_file(ctx, sp->tls_cert) != 1)
+        goto fail;
+    what = "key";
+    if (sp->tls_key[0] && (SSL_CTX_use_PrivateKey_file(ctx, sp->tls_key, SSL_FILETYPE_PEM) != 1 ||
+                           SSL_CTX_check_private_key(ctx) != 1))
+        goto fail;
+    return ctx;
+fail:
+    tls_why(err, errlen, what);
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
 static struct store *redis_open(const char *spec, const struct store_options *opt,
                                 char *err, size_t errlen)
 {
     struct redis_store *st = calloc(1, sizeof *st);
     const char *prefix = opt->redis_prefix ? opt->redis_prefix : "nori:";
+    char why[512];
 
     if (st == NULL) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     st->base.ops = &store_redis_ops;
-    if (parse_spec(st, spec) < 0) {
-        snprintf(err, errlen, "bad store '%s' (want redis://[:AUTH@]HOST:PORT[/DB], "
-                 "redis+unix:///PATH[?db=N] or "
-                 "redis-sentinel://[:AUTH@]HOST:PORT[,HOST:PORT...]/MASTER[/DB])", spec);
-        free(st);
-        return NULL;
+    if (store_spec_parse(spec, &st->spec, why, sizeof why) < 0 ||
+        (st->spec.kind != SPEC_REDIS && st->spec.kind != SPEC_REDIS_UNIX &&
+         st->spec.kind != SPEC_SENTINEL && snprintf(why, sizeof why, "not a Redis store"))) {
+        snprintf(err, errlen, "bad store: %s", why);
+        goto fail;
     }
     if (strlen(prefix) > PREFIX_MAX) {
         snprintf(err, errlen, "NORI_REDIS_PREFIX: longer than %d bytes", PREFIX_MAX);
-        free(st);
-        return NULL;
+        goto fail;
+    }
+    if (st->spec.kind == SPEC_REDIS_UNIX)
+        memcpy(st->server.host, st->spec.path, strlen(st->spec.path) + 1);  /* < 108 */
+    else
+        st->server = st->spec.server;
+    if (st->spec.tls && (st->tls = tls_context(&st->spec, why, sizeof why)) == NULL) {
+        snprintf(err, errlen, "%s", why);
+        goto fail;
     }
     strcpy(st->prefix, prefix);
     st->prefix_len = strlen(prefix);
@@ -507,6 +664,10 @@ static struct store *redis_open(const char *spec, const struct store_options *op
     /* Not connected yet: the first call connects, and a Redis that is
      * down now is no reason to refuse to serve pages without sessions. */
     return &st->base;
+fail:
+    explicit_bzero(&st->spec, sizeof st->spec);
+    free(st);
+    return NULL;
 }
 
 static void redis_close(struct store *base)
@@ -514,6 +675,8 @@ static void redis_close(struct store *base)
     struct redis_store *st = (struct redis_store *)base;
 
     conn_drop(st);
+    SSL_CTX_free(st->tls);
+    explicit_bzero(&st->spec, sizeof st->spec);
     free(st);
 }
 
@@ -651,7 +814,7 @@ static enum store_err redis_put(struct store *base, const struct store_write *w,
     r = cas_run(st, w->drop_key ? 2 : 1, keys, klens, args, alens, &e);
     /* A READONLY answer wrote nothing: the master moved, so ask again
      * once. A broken connection is not retried: the script may have run. */
-    if (r == NULL && e == STORE_EDOWN && st->kind == REDIS_SENTINEL && st->c == NULL) {
+    if (r == NULL && e == STORE_EDOWN && st->spec.kind == SPEC_SENTINEL && st->c == NULL) {
         st->retry_at_ms = 0;
         r = cas_run(st, w->drop_key ? 2 : 1, keys, klens, args, alens, &e);
     }

@@ -1,11 +1,15 @@
 /* store.c -- the one store interface, dispatched to the backend that the
  * spec's scheme names. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../fcgi/stats.h"
 #include "store_impl.h"
+#include "storespec.h"
 
 static uint64_t micros_now(void)
 {
@@ -25,40 +29,76 @@ static enum store_err timed(struct store *st, uint64_t t0, enum store_err e)
 }
 
 static const struct {
-    const char *prefix;
+    enum spec_kind kind;
     const struct store_ops *ops;
-} schemes[] = {
-    {"lmdb:", &store_lmdb_ops},
-    {"redis://", &store_redis_ops},
-    {"redis+unix://", &store_redis_ops},
-    {"redis-sentinel://", &store_redis_ops},
-    {"memory", &store_memory_ops},
+} backends[] = {
+    {SPEC_LMDB, &store_lmdb_ops},
+    {SPEC_MEMORY, &store_memory_ops},
+    {SPEC_REDIS, &store_redis_ops},
+    {SPEC_REDIS_UNIX, &store_redis_ops},
+    {SPEC_SENTINEL, &store_redis_ops},
 };
 
 struct store *store_open(const char *spec, const struct store_options *opt,
                          char *err, size_t errlen)
 {
-    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
-        if (strncmp(spec, schemes[i].prefix, strlen(schemes[i].prefix)) == 0)
-        {
-            struct store *st = schemes[i].ops->open(spec, opt, err, errlen);
-            if (st)
-                st->stats = opt->stats;
-            return st;
-        }
-    snprintf(err, errlen, "unknown store '%s' (want lmdb:PATH, redis://HOST:PORT, "
-             "redis+unix:///PATH, redis-sentinel://HOST:PORT/MASTER or memory)", spec);
-    return NULL;
+    struct store_spec *sp = malloc(sizeof *sp);
+    char why[256], shown[512];
+    const struct store_ops *ops = NULL;
+
+    if (sp == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (store_spec_parse(spec, sp, why, sizeof why) == 0)
+        for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
+            if (backends[i].kind == sp->kind)
+                ops = backends[i].ops;
+    explicit_bzero(sp, sizeof *sp);
+    free(sp);
+    if (ops == NULL) {
+        store_spec_mask(spec, shown, sizeof shown);
+        snprintf(err, errlen, "store '%s': %s", shown, why);
+        return NULL;
+    }
+    struct store *st = ops->open(spec, opt, err, errlen);
+    if (st)
+        st->stats = opt->stats;
+    return st;
+}
+
+/* A TLS file named by the spec must be there and readable now: a worker
+ * would otherwise fail at its first session, not at start. */
+static int tls_file_check(const char *what, const char *path, char *err, size_t errlen)
+{
+    if (path[0] == '\0' || access(path, R_OK) == 0)
+        return 0;
+    snprintf(err, errlen, "%s=%s: %s", what, path, strerror(errno));
+    return -1;
 }
 
 int store_spec_check(const char *spec, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
-        if (strncmp(spec, schemes[i].prefix, strlen(schemes[i].prefix)) == 0)
-            return schemes[i].ops == &store_lmdb_ops ? lmdb_spec_check(spec, err, errlen) : 0;
-    snprintf(err, errlen, "unknown store (want lmdb:PATH, redis://HOST:PORT, "
-             "redis+unix:///PATH, redis-sentinel://HOST:PORT/MASTER or memory)");
-    return -1;
+    struct store_spec *sp = malloc(sizeof *sp);
+    int rc = -1;
+
+    if (sp == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (store_spec_parse(spec, sp, err, errlen) < 0)
+        goto done;
+    if (sp->kind == SPEC_LMDB)
+        rc = lmdb_spec_check(spec, err, errlen);
+    else
+        rc = tls_file_check("ca", sp->tls_ca, err, errlen) < 0 ||
+                     tls_file_check("cert", sp->tls_cert, err, errlen) < 0 ||
+                     tls_file_check("key", sp->tls_key, err, errlen) < 0
+                 ? -1 : 0;
+done:
+    explicit_bzero(sp, sizeof *sp);
+    free(sp);
+    return rc;
 }
 
 void store_close(struct store *st)

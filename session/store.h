@@ -7,9 +7,10 @@
  * records without decoding them.
  *
  * Several backends implement it (store_impl.h), chosen by the scheme of
- * the spec: "lmdb:PATH" (one machine), "redis://...", "redis+unix://..."
- * and "redis-sentinel://..." (several machines), "memory" (each worker
- * its own, with sticky routing). */
+ * the spec (storespec.h reads it): "lmdb:PATH" (one machine),
+ * "redis://...", "rediss://..." (TLS), "redis+unix://...",
+ * "redis-sentinel://..." and "rediss-sentinel://..." (several machines),
+ * "memory" (each worker its own, with sticky routing). */
 #ifndef NORI_STORE_H
 #define NORI_STORE_H
 
@@ -63,12 +64,13 @@ struct store_write {
 struct store;
 
 /* Checks a store spec before any request is served, without opening
- * the store (a supervisor checks, then forks): the scheme is one this
- * build knows (store.c), and for lmdb:PATH the directory is writable or
- * can be made (lmdb.c: it is made, once, before any worker starts, and
- * kept; no store is opened in it). A Redis store is not
+ * the store (a supervisor checks, then forks): every part parses
+ * (storespec.c: ports, hosts, database, options), for lmdb:PATH the
+ * directory is writable or can be made (lmdb.c: it is made, once, before
+ * any worker starts, and kept; no store is opened in it), and the TLS
+ * files a Redis spec names can be read. A Redis store is not
  * reached: it may be down at start, as store_open allows. On a bad spec,
- * writes why into err (without repeating the spec). */
+ * writes why into err (without repeating the spec or its secret). */
 int store_spec_check(const char *spec, char *err, size_t errlen);
 
 /* spec: "lmdb:PATH", or a Redis URL (redis.c). The store must be opened

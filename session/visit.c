@@ -164,13 +164,15 @@ enum visit_err visit_ensure(struct visit *v, uint64_t now)
 
     if (v->live)
         return VISIT_OK;
-    /* A browser that already holds a binding cookie keeps it, so that its
-     * other tabs' sessions stay bound to it. */
-    if (session_init(&v->s, ss->codec, &ss->life, now, bind && !v->bind[0]) < 0)
+    /* Every new session gets a binding minted here, never the nori_b the
+     * request carries: nothing tells a cookie nori set for this browser
+     * from one planted by a sibling site or a shared machine, and a
+     * planted value adopted would be a binding its planter knows. The
+     * price: a browser's other tabs, bound to the old nori_b, become
+     * sessionless, as they do at login (docs/design.md). */
+    if (session_init(&v->s, ss->codec, &ss->life, now, bind) < 0)
         return VISIT_ERANDOM;
-    if (bind && v->bind[0])
-        memcpy(v->s.bind, v->bind, sizeof v->s.bind);
-    v->set_bind = bind && !v->bind[0];
+    v->set_bind = bind;
     v->live = v->fresh = 1;
     carried_set(v);
     v->version = 0;

@@ -20,8 +20,9 @@ static const struct shop_form *form_of(const struct nori_req *r)
 static int item_known(const struct nori_req *r)
 {
     const struct shop *shop = r->data;
+    struct item it;
 
-    return catalog_item(&shop->catalog, form_of(r)->id) != NULL;
+    return catalog_item(&shop->catalog, form_of(r)->id, &it) == 0;
 }
 
 static struct nori_result act_add(struct nori_req *r)

@@ -14,11 +14,8 @@ static const struct shop *shop_of(const struct nori_req *r)
     return r->data;
 }
 
-/* Room for the longest price: the euro sign, 20 digits, the cents. */
-#define PRICE_MAX 32
-
 /* "€4.50": the euro sign, whole euros, a dot and two digits of cents. */
-static size_t price_format(char *out, uint64_t cents)
+size_t view_price_format(char *out, uint64_t cents)
 {
     char digits[20], *end = digits + sizeof digits, *d = end;
     uint64_t euros = cents / 100;
@@ -38,24 +35,23 @@ static size_t price_format(char *out, uint64_t cents)
 
 void view_price(struct nori_req *r, uint64_t cents)
 {
-    char price[PRICE_MAX];
+    char price[VIEW_PRICE_MAX];
 
-    response_write(r->resp, price, price_format(price, cents));
+    response_write(r->resp, price, view_price_format(price, cents));
 }
 
-/* ---- views: what pages write of the catalog, prepared at load ---- */
+/* ---- views: what pages write of the catalog, formatted at build ---- */
 
-/* An entry being built. The longest is a category's, whose escaped
- * description is at most 6,000 bytes (catalog.c's limits). */
+/* An entry being built, in the caller's buffer. */
 struct piece {
-    char buf[8192];
-    size_t len;
+    char *buf;
+    size_t len, cap;
     int overflow;
 };
 
 static void piece_add(struct piece *p, const char *s, size_t n)
 {
-    if (p->overflow || sizeof p->buf - p->len < n) {
+    if (p->overflow || p->cap - p->len < n) {
         p->overflow = 1;
         return;
     }
@@ -68,98 +64,45 @@ static void piece_str(struct piece *p, const char *s)
     piece_add(p, s, strlen(s));
 }
 
-/* One block: the view, then its strings. The name and description are
- * the catalog's. */
-static struct view *view_new(const char *pg, uint32_t id, const char *name_html,
-                             const char *description_html,
-                             const struct piece *entry, const char *price,
-                             size_t price_len)
+int view_href(char *out, size_t cap, const char *pg, uint32_t id, size_t *len)
 {
     struct shop_query q = {.id = id};
-    char href[256];
-    size_t href_len;
-    struct view *v;
-    char *p;
 
-    if (entry->overflow ||
-        nori_link_prepare(href, sizeof href, &shop_query_grammar,
-                          &(struct nori_link){pg, &q}, &href_len) < 0 ||
-        (v = malloc(sizeof *v + href_len + entry->len + price_len + 3)) == NULL)
-        return NULL;
-    p = (char *)(v + 1);
-    memcpy(p, href, href_len + 1);
-    v->href = p, v->href_len = href_len, p += href_len + 1;
-    memcpy(p, entry->buf, entry->len);
-    p[entry->len] = '\0';
-    v->entry = p, v->entry_len = entry->len, p += entry->len + 1;
-    memcpy(p, price, price_len);
-    p[price_len] = '\0';
-    v->price = p, v->price_len = price_len;
-    v->name = name_html, v->name_len = strlen(name_html);
-    v->description = description_html;
-    v->description_len = strlen(description_html);
-    return v;
+    return nori_link_prepare(out, cap, &shop_query_grammar, &(struct nori_link){pg, &q},
+                             len);
 }
 
 /* Home's entry of a category, after its href: the link's end, the count
  * of its dishes and its description. */
-static const struct view *category_view(const struct category *cat)
+size_t view_category_entry(char *out, size_t cap, const char *name_html,
+                           const char *description_html, size_t nitems)
 {
-    struct piece e = {.len = 0};
+    struct piece e = {out, 0, cap, 0};
     char count[24];
 
     piece_str(&e, "\">");
-    piece_str(&e, cat->name_html);
+    piece_str(&e, name_html);
     piece_str(&e, "</a> <span class=\"count\">(");
-    piece_add(&e, count, (size_t)snprintf(count, sizeof count, "%zu", cat->nitems));
+    piece_add(&e, count, (size_t)snprintf(count, sizeof count, "%zu", nitems));
     piece_str(&e, ")</span> ");
-    piece_str(&e, cat->description_html);
+    piece_str(&e, description_html);
     piece_str(&e, "</li>\n");
-    return view_new("Category", cat->id, cat->name_html, cat->description_html, &e,
-                    "", 0);
+    return e.overflow ? 0 : e.len;
 }
 
 /* An item's entry in a list of dishes, after its href: the link's end
  * and the price. */
-static const struct view *item_view(const struct item *it)
+size_t view_item_entry(char *out, size_t cap, const char *name_html, const char *price,
+                       size_t price_len)
 {
-    struct piece e = {.len = 0};
-    char price[PRICE_MAX];
-    size_t price_len = price_format(price, it->price_cents);
+    struct piece e = {out, 0, cap, 0};
 
     piece_str(&e, "\">");
-    piece_str(&e, it->name_html);
+    piece_str(&e, name_html);
     piece_str(&e, "</a> <span class=\"price\">");
     piece_add(&e, price, price_len);
     piece_str(&e, "</span></li>\n");
-    return view_new("Item", it->id, it->name_html, it->description_html, &e, price,
-                    price_len);
-}
-
-int view_prepare(struct catalog *c)
-{
-    for (size_t i = 0; i < c->ncategories; i++)
-        if ((c->categories[i]->view = category_view(c->categories[i])) == NULL)
-            goto fail;
-    for (size_t i = 0; i < c->nitems; i++)
-        if ((c->items[i]->view = item_view(c->items[i])) == NULL)
-            goto fail;
-    return 0;
-fail:
-    view_release(c);
-    return -1;
-}
-
-void view_release(struct catalog *c)
-{
-    for (size_t i = 0; i < c->ncategories; i++) {
-        free((void *)c->categories[i]->view);
-        c->categories[i]->view = NULL;
-    }
-    for (size_t i = 0; i < c->nitems; i++) {
-        free((void *)c->items[i]->view);
-        c->items[i]->view = NULL;
-    }
+    return e.overflow ? 0 : e.len;
 }
 
 void view_link_to(struct nori_req *r, const struct view *v)
@@ -211,7 +154,7 @@ static void header_render(struct nori_req *r)
     view_link(r, "Home", 0, "nori sushi");
     for (size_t i = 0; i < c->ncategories; i++) {
         response_puts(r->resp, " ");
-        view_link_to(r, c->categories[i]->view);
+        view_link_to(r, &c->categories[i].view);
     }
     response_puts(r->resp, " <a href=\"");
     nori_url(r, &(struct nori_link){"Cart", NULL});
@@ -330,11 +273,11 @@ void view_close(struct nori_req *r)
                   "sessions only when they matter.</footer>\n</body></html>\n");
 }
 
-void view_item_list(struct nori_req *r, const struct item *const *items, size_t n)
+void view_item_list(struct nori_req *r, const struct item *items, size_t n)
 {
     response_puts(r->resp, "<ul class=\"items\">\n");
     for (size_t i = 0; i < n; i++) {
-        const struct view *v = items[i]->view;
+        const struct view *v = &items[i].view;
 
         response_puts(r->resp, "<li><a href=\"");
         nori_href(r, v->href, v->href_len);

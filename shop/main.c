@@ -54,16 +54,13 @@ static int shop_load(void *data, const char *rundir, char *err, size_t errlen)
     struct shop *s = data;
 
     s->rundir = rundir;
-    if (catalog_load(&s->catalog, s->cfg.catalog_path, err, errlen) < 0)
+    /* Built into the run directory when missing or older than the TSV
+     * (catalog.c): the first start, `nori check` or a reload builds it,
+     * and every worker after maps it. */
+    if (catalog_open(&s->catalog, s->cfg.catalog_path, rundir, 1, err, errlen) < 0)
         return load_failed("NORI_CATALOG", s->cfg.catalog_path, err, errlen);
-    if (view_prepare(&s->catalog) < 0) {
-        snprintf(err, errlen, "out of memory");
-        catalog_free(&s->catalog);
-        return load_failed("NORI_CATALOG", s->cfg.catalog_path, err, errlen);
-    }
     if (users_load(&s->users, s->cfg.users_path, err, errlen) < 0) {
-        view_release(&s->catalog);
-        catalog_free(&s->catalog);
+        catalog_close(&s->catalog);
         return load_failed("NORI_USERS", s->cfg.users_path, err, errlen);
     }
     /* Without it every page renders its frame, as a session's page does. */
@@ -78,8 +75,7 @@ static void shop_unload(void *data)
     users_free(&s->users);
     frame_free(s->frame);
     s->frame = NULL;
-    view_release(&s->catalog);
-    catalog_free(&s->catalog);
+    catalog_close(&s->catalog);
 }
 
 /* A sessionless page shows the catalog, through the stylesheet and icon

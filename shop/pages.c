@@ -23,18 +23,19 @@ static const struct shop_query *query_of(const struct nori_req *r)
 static int home_render(struct nori_req *r)
 {
     const struct catalog *c = &shop_of(r)->catalog;
-    const struct item *featured[64];
+    struct item featured[64];
     size_t nf = 0;
 
     view_open(r, "Home");
     response_puts(r->resp, "<h1>nori sushi</h1>\n<h2>Menu</h2>\n<ul class=\"categories\">\n");
     for (size_t i = 0; i < c->ncategories; i++) {
-        const struct category *cat = c->categories[i];
+        const struct category *cat = &c->categories[i];
         response_puts(r->resp, "<li><a href=\"");
-        nori_href(r, cat->view->href, cat->view->href_len);
-        response_write(r->resp, cat->view->entry, cat->view->entry_len);
-        if (cat->nitems && nf < sizeof featured / sizeof featured[0])
-            featured[nf++] = cat->items[0];
+        nori_href(r, cat->view.href, cat->view.href_len);
+        response_write(r->resp, cat->view.entry, cat->view.entry_len);
+        if (cat->nitems && nf < sizeof featured / sizeof featured[0] &&
+            catalog_category_item(c, cat, 0, &featured[nf]) == 0)
+            nf++;
     }
     response_puts(r->resp, "</ul>\n<h2>Featured</h2>\n");
     view_item_list(r, featured, nf);
@@ -44,8 +45,11 @@ static int home_render(struct nori_req *r)
 
 static int category_render(struct nori_req *r)
 {
-    const struct category *cat = catalog_category(&shop_of(r)->catalog, query_of(r)->id);
+    const struct catalog *c = &shop_of(r)->catalog;
+    const struct category *cat = catalog_category(c, query_of(r)->id);
     uint32_t npages, page = query_of(r)->page;
+    struct item items[ITEMS_PER_PAGE];
+    size_t n = 0;
 
     if (cat == NULL)
         return 404;
@@ -54,14 +58,15 @@ static int category_render(struct nori_req *r)
         return 404;
     view_open(r, cat->name_html);
     response_puts(r->resp, "<h1>");
-    response_write(r->resp, cat->view->name, cat->view->name_len);
+    response_write(r->resp, cat->view.name, cat->view.name_len);
     response_puts(r->resp, "</h1>\n<p>");
-    response_write(r->resp, cat->view->description, cat->view->description_len);
+    response_write(r->resp, cat->view.description, cat->view.description_len);
     response_puts(r->resp, "</p>\n");
     size_t first = (size_t)(page - 1) * ITEMS_PER_PAGE;
-    size_t n = cat->nitems - first;
-    view_item_list(r, (const struct item *const *)cat->items + first,
-                   n < ITEMS_PER_PAGE ? n : ITEMS_PER_PAGE);
+    for (size_t i = first; i < cat->nitems && i < first + ITEMS_PER_PAGE; i++)
+        if (catalog_category_item(c, cat, i, &items[n]) == 0)
+            n++;
+    view_item_list(r, items, n);
     view_pager(r, "Category", &(struct shop_query){.id = cat->id}, npages);
     view_close(r);
     return 200;
@@ -69,23 +74,23 @@ static int category_render(struct nori_req *r)
 
 static int item_render(struct nori_req *r)
 {
-    const struct item *it = catalog_item(&shop_of(r)->catalog, query_of(r)->id);
+    struct item it;
 
-    if (it == NULL)
+    if (catalog_item(&shop_of(r)->catalog, query_of(r)->id, &it) < 0)
         return 404;
-    view_open(r, it->name_html);
+    view_open(r, it.name_html);
     response_puts(r->resp, "<article class=\"item\"><h1>");
-    response_write(r->resp, it->view->name, it->view->name_len);
+    response_write(r->resp, it.view.name, it.view.name_len);
     response_puts(r->resp, "</h1>\n<p class=\"price\">");
-    response_write(r->resp, it->view->price, it->view->price_len);
+    response_write(r->resp, it.view.price, it.view.price_len);
     response_puts(r->resp, "</p>\n<p>");
-    response_write(r->resp, it->view->description, it->view->description_len);
+    response_write(r->resp, it.view.description, it.view.description_len);
     response_puts(r->resp, "</p>\n<p>In ");
-    view_link_to(r, it->category->view);
+    view_link_to(r, &it.category->view);
     response_puts(r->resp, "</p>\n");
     nori_form_open(r, "add", "add");
     response_puts(r->resp, "<input type=\"hidden\" name=\"id\" value=\"");
-    response_uint(r->resp, it->id);
+    response_uint(r->resp, it.id);
     response_puts(r->resp,
                   "\"><label>Quantity <input type=\"number\" name=\"qty\" value=\"1\""
                   " min=\"1\" max=\"99\"></label> <button>Add to cart</button>"
@@ -98,7 +103,8 @@ static int item_render(struct nori_req *r)
 static int search_render(struct nori_req *r)
 {
     const struct shop_query *q = query_of(r);
-    const struct item *hits[ITEMS_PER_PAGE];
+    uint32_t hits[ITEMS_PER_PAGE];
+    struct item items[ITEMS_PER_PAGE];
     size_t q_len = strlen(q->q);
     char *needle;
 
@@ -129,8 +135,11 @@ static int search_render(struct nori_req *r)
                     total == 1 ? "dish matches" : "dishes match");
     nori_text(r, q->q);
     response_puts(r->resp, "\xE2\x80\x9D.</p>\n");
-    size_t shown = total - skip;
-    view_item_list(r, hits, shown < ITEMS_PER_PAGE ? shown : ITEMS_PER_PAGE);
+    size_t shown = total - skip, n = 0;
+    for (size_t i = 0; i < shown && i < ITEMS_PER_PAGE; i++)
+        if (catalog_item_at(&shop_of(r)->catalog, hits[i], &items[n]) == 0)
+            n++;
+    view_item_list(r, items, n);
     struct shop_query base = {0};
     memcpy(base.q, q->q, q_len + 1);
     view_pager(r, "Search", &base, npages);
@@ -142,7 +151,7 @@ static void cart_line_render(struct nori_req *r, const struct cart_line *l,
                              const struct item *it)
 {
     response_puts(r->resp, "<tr><td>");
-    view_link_to(r, it->view);
+    view_link_to(r, &it->view);
     response_puts(r->resp, "</td><td>");
     nori_form_open(r, "qty", "set");
     response_printf(r->resp,
@@ -171,11 +180,11 @@ static int cart_render(struct nori_req *r)
     response_puts(r->resp, "<table class=\"cart\">\n<tr><th>Dish</th><th>Quantity</th>"
                   "<th>Price</th></tr>\n");
     for (uint32_t i = 0; i < s->ncart; i++) {
-        const struct item *it = catalog_item(&shop_of(r)->catalog, s->cart[i].id);
-        if (it == NULL)
+        struct item it;
+        if (catalog_item(&shop_of(r)->catalog, s->cart[i].id, &it) < 0)
             continue;
-        cart_line_render(r, &s->cart[i], it);
-        total += (uint64_t)it->price_cents * s->cart[i].qty;
+        cart_line_render(r, &s->cart[i], &it);
+        total += (uint64_t)it.price_cents * s->cart[i].qty;
     }
     response_puts(r->resp, "<tr class=\"total\"><td>Total</td><td></td><td class=\"price\">");
     view_price(r, total);

@@ -61,19 +61,6 @@ struct frame {
     size_t len;
 };
 
-/* What the pages write of a category or an item, the same for every
- * request, prepared once at load (view_prepare): a listing copies its
- * entries instead of building, escaping and formatting each link, name
- * and price on every page. */
-struct view {
-    const char *href;               /* its link's query (nori_link_prepare) */
-    const char *entry;              /* its list entry, after the href */
-    const char *name;               /* name_html */
-    const char *description;        /* description_html */
-    const char *price;              /* an item's, as view_price writes it */
-    size_t href_len, entry_len, name_len, description_len, price_len;
-};
-
 struct shop {
     struct shop_config cfg;
     struct catalog catalog;
@@ -103,10 +90,16 @@ void shop_acted(struct nori_req *r, const struct nori_result *res);
 
 /* ---- layout.c: what every page shares ---- */
 void view_price(struct nori_req *r, uint64_t cents);
-/* Every category's and item's view, or -1 (out of memory); and their
- * release, before the catalog's. */
-int view_prepare(struct catalog *c);
-void view_release(struct catalog *c);
+/* The views of the catalog, formatted when its file is built: a price
+ * ("€4.50", at most VIEW_PRICE_MAX bytes), a link's query part, and the
+ * list entries after the href (0: it does not fit in cap). */
+#define VIEW_PRICE_MAX 32
+size_t view_price_format(char *out, uint64_t cents);
+int view_href(char *out, size_t cap, const char *pg, uint32_t id, size_t *len);
+size_t view_category_entry(char *out, size_t cap, const char *name_html,
+                           const char *description_html, size_t nitems);
+size_t view_item_entry(char *out, size_t cap, const char *name_html, const char *price,
+                       size_t price_len);
 /* <a href="...">name</a> to a category or an item. */
 void view_link_to(struct nori_req *r, const struct view *v);
 /* title is HTML: a literal, or catalog text escaped at load (the *_html
@@ -116,7 +109,7 @@ void view_close(struct nori_req *r);
 void view_link(struct nori_req *r, const char *pg, uint32_t id, const char *label);
 void view_pager(struct nori_req *r, const char *pg, const struct shop_query *base,
                 uint32_t npages);
-void view_item_list(struct nori_req *r, const struct item *const *items, size_t n);
+void view_item_list(struct nori_req *r, const struct item *items, size_t n);
 void view_error(struct nori_req *r, int status, const char *why);
 void frame_free(struct frame *f);
 

@@ -17,7 +17,7 @@ apache_stop
 poll -- no_nori && pass || fail "nori processes outlived apache: $(fcgid_noris)"
 
 echo "mod_proxy_fcgi to nori serve"
-serve_start NORI_COOKIE_PATH=/ --workers 2 --socket-mode 0666
+serve_start NORI_COOKIE_PATH=/ --workers 2 --socket-mode 0660 --socket-group www-data
 # mod_authnz_fcgi reaches its authorizer over TCP only.
 serve_tcp NORI_COOKIE_PATH=/
 APZ=$TPID

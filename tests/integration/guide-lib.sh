@@ -99,6 +99,17 @@ guide_stop() {
     find "$GROOT" -name '*.pid' -type f -delete
 }
 
+# guide_reload NAME MEMBERS: a guide's reload block (`<!-- test: reload
+# NAME -->`, a graceful restart, say), when it has one, run as written,
+# and the smoke flow again.
+guide_reload() {
+    guide_block "$ROOT/$GFILE" "$1" reload | guide_localize > "$TMP/$1.reload"
+    [ -s "$TMP/$1.reload" ] || return 0
+    (cd / && bash -e "$TMP/$1.reload") >>"$TMP/$1.out" 2>&1 \
+        && pass || fail "$1: the reload block failed: $(tail -n 3 "$TMP/$1.out")"
+    guide_smoke "$1 (reloaded)" "$2"
+}
+
 # lost_port NAME: the guide's servers failed to bind (a port race).
 lost_port() {
     cat "$TMP/$1.out" $(find "$GROOT" -name '*.log' -type f) 2>/dev/null \
@@ -119,7 +130,8 @@ guide_run() {
             for p in $pids; do track "$p"; done
             pass
             guide_smoke "$name" "$members"
-            guide_stop "$pids" "$name"
+            guide_reload "$name" "$members"
+            guide_stop "$(guide_pids) $pids" "$name"
             return 0
         fi
         pids=$(guide_pids)

@@ -32,7 +32,9 @@ guide_run deploy/lighttpd/README.md lighttpd 0
 guide_run deploy/lighttpd/README.md lighttpd-members 1
 guide_run deploy/apache/README.md apache-fcgid 0
 guide_run deploy/apache/README.md apache-proxy-fcgi 1
+guide_run deploy/apache/README.md apache-sticky 0
 guide_run deploy/nginx/README.md nginx 1
+guide_run deploy/nginx/README.md nginx-sticky 0
 guide_run deploy/spawn-fcgi/README.md spawn-fcgi 0
 
 echo "the installed tree, from outside the checkout"
@@ -71,4 +73,42 @@ echo "  systemd-analyze security --offline=true: $rating"
 unit=$GROOT/usr/local/share/nori/examples/systemd/nori.service
 grep -q "^ExecStart=$GROOT/usr/local/bin/nori serve" "$unit" && pass || fail "installed ExecStart: $(grep ExecStart "$unit")"
 out=$(systemd-analyze verify "$unit" 2>&1) && pass || fail "systemd-analyze verify: $out"
+
+# No systemd runs here, so the unit's service is started as systemd
+# would: its directories with its modes, its Environment= lines, then
+# its EnvironmentFile=, its ExecStart= as user nori with group www-data;
+# then lighttpd-members.conf as the lighttpd guide starts it ("With
+# systemd ... start only lighttpd"). The members flow needs the unit's
+# NORI_COOKIE_PATH=/; a setting in the environment file must be seen.
+echo "the unit's service behind lighttpd-members.conf"
+ef=$(sed -n 's/^EnvironmentFile=-//p' "$unit")
+expect_eq "$ef" /etc/default/nori "the unit reads an optional /etc/default/nori"
+mkdir -p "$GROOT/etc/default"
+echo 'NORI_STATUS_PATH=/status-from-envfile' > "$GROOT$ef"
+install -d -o nori -g nori -m 0700 "$GROOT/var/lib/nori"
+install -d -o nori -g nori -m 0755 "$GROOT/run/nori"
+unit_env=()
+while IFS= read -r l; do unit_env+=("$l"); done < <(sed -n 's/^Environment=//p' "$unit" | guide_localize)
+while IFS= read -r l; do unit_env+=("$l"); done < <(grep -v '^#' "$GROOT$ef")
+read -r -a unit_exec < <(sed -n 's/^ExecStart=//p' "$unit" | guide_localize)
+(cd / && exec env -i PATH="$PATH" "${unit_env[@]}" setpriv --reuid=nori --regid=nori \
+    --groups www-data "${unit_exec[@]}" 2>>"$TMP/unit.log") &
+UNITPID=$!
+track "$UNITPID"
+poll -- test -S "$GROOT/run/nori/nori.sock" && pass || fail "the unit's ExecStart made no socket: $(tail -n 3 "$TMP/unit.log")"
+unit_lighttpd() {
+    (cd / && exec env NORI_HOME="$GROOT/usr/local/share/nori" NORI_SOCKET="$GROOT/run/nori/nori.sock" \
+        PORT="$PORT" setpriv --reuid=www-data --regid=www-data --init-groups \
+        lighttpd -D -f "$GROOT/usr/local/share/nori/examples/lighttpd/lighttpd-members.conf" \
+        2>>"$TMP/unit-lighttpd.log") &
+    UPID=$!
+    track "$UPID"
+}
+on_fresh_port "lighttpd in front of the unit's nori serve" unit_lighttpd
+ULPID=$UPID
+guide_smoke unit 1
+get 200 /shop/status-from-envfile "the environment file's NORI_STATUS_PATH"
+expect_body '"requests"' "the counters at the environment file's path"
+kill -TERM "$ULPID" "$UNITPID"
+wait "$UNITPID" && pass || fail "the unit's nori serve did not exit 0 on SIGTERM"
 finish

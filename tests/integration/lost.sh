@@ -40,6 +40,8 @@ adds 3 "killed"
 kill -KILL "$w"
 poll -- lost_is 3 && pass || fail "after kill -9: sessions_lost $(stat_of sessions_lost), want 3"
 poll -- test ! -e "$TMP/memory.$w" && pass || fail "memory.$w outlived its count"
+grep -q "^nori serve: worker $w died holding 3 live sessions of its memory store" \
+    "$TMP/serve.log" && pass || fail "no log line names worker $w and its 3 lost sessions"
 poll -- one_worker_not "$w" || fail "the killed worker was not replaced"
 poll -- served || fail "its replacement does not serve"
 # the status page counts it too (nori answers its path below the app)

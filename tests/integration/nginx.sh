@@ -5,10 +5,11 @@
 # that is not pinned forever by an idle kept connection.
 source "$(dirname "$0")/lib.sh"
 
-# nginx's worker runs as nobody when started by root: it must reach the
-# socket, so the test directory is opened to it (the socket is 0666).
+# nginx's workers run as www-data (the config's user line): they must reach the
+# socket, so the test directory is opened to it (the socket is 0660,
+# group www-data, as the guide gives it).
 chmod 755 "$TMP"
-serve_start NORI_COOKIE_PATH=/ --socket-mode 0666
+serve_start NORI_COOKIE_PATH=/ --socket-mode 0660 --socket-group www-data
 mkdir -p "$TMP/nginx"
 nginx_run() {
     # No page cache (@PAGES@ names nothing): every request is nori's,

@@ -43,7 +43,7 @@ serve_stop() {
     rm -f "$SOCK"
 }
 
-serve_start NORI_CATALOG="$TMP/catalog.tsv" --socket-mode 0666
+serve_start NORI_CATALOG="$TMP/catalog.tsv" --socket-mode 0660 --socket-group www-data
 nginx_start
 
 echo "a kept page is served by nginx alone, with nori's headers and bytes"
@@ -136,7 +136,7 @@ echo "a new catalog (a restart) is served at once"
 old=$(gen)
 serve_stop
 sed -i 's/Wagyu aburi nigiri/Wagyu aburi nigiri deluxe/' "$TMP/catalog.tsv"
-serve_start NORI_CATALOG="$TMP/catalog.tsv" --socket-mode 0666
+serve_start NORI_CATALOG="$TMP/catalog.tsv" --socket-mode 0660 --socket-group www-data
 [ "$(gen)" != "$old" ] && pass || fail "the new catalog kept generation $old"
 get 200 "$ITEM" "Item, new catalog"
 expect_body 'Wagyu aburi nigiri deluxe' "the new catalog at once"
@@ -178,7 +178,7 @@ get 502 '/shop?pg=Search&q=tuna' "Search with nori stopped"
 get 502 '/shop?pg=Item&id=27' "a page not kept, with nori stopped"
 
 echo "NORI_PAGE_CACHE=off: nginx passes everything on"
-serve_start NORI_CATALOG="$TMP/catalog.tsv" NORI_PAGE_CACHE=off --socket-mode 0666
+serve_start NORI_CATALOG="$TMP/catalog.tsv" NORI_PAGE_CACHE=off --socket-mode 0660 --socket-group www-data
 [ ! -e "$TMP/pages/current" ] && pass || fail "the cache off left pages/current"
 get 200 "$ITEM" "Item, cache off"
 expect_header ETag '^"[0-9a-f]{16}"$' "with the cache off, nori's validator is its ETag"
@@ -190,7 +190,7 @@ serve_stop
 nginx_stop
 
 echo "the cookie carrier: the same headers, and a nori_s cookie reaches nori"
-serve_start NORI_CATALOG="$TMP/catalog.tsv" NORI_SESSION_CARRIER=cookie --socket-mode 0666
+serve_start NORI_CATALOG="$TMP/catalog.tsv" NORI_SESSION_CARRIER=cookie --socket-mode 0660 --socket-group www-data
 nginx_start
 req "$ITEM"
 expect_status 200 "Item (cookie carrier) from nori"

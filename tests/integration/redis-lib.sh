@@ -88,3 +88,54 @@ sentinel_field() {
     redis-cli -p "$1" --raw sentinel master shop 2>/dev/null | tr -d '\r' |
         awk -v f="$2" 'prev == f {print; exit} {prev = $0}'
 }
+
+# tls_certs DIR: a test CA and, signed by it, a server certificate for
+# localhost and 127.0.0.1 and a client certificate; and a second CA that
+# signed none of them. Files: ca.crt, server.{crt,key}, client.{crt,key},
+# other-ca.crt.
+tls_certs() {
+    local d=$1 n
+    mkdir -p "$d"
+    for n in ca other-ca; do
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=nori test $n" \
+            -keyout "$d/$n.key" -out "$d/$n.crt" 2>/dev/null
+    done
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$d/server.ext"
+    printf 'extendedKeyUsage=clientAuth\n' > "$d/client.ext"
+    for n in server client; do
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=nori test $n" \
+            -keyout "$d/$n.key" -out "$d/$n.csr" 2>/dev/null
+        openssl x509 -req -in "$d/$n.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+            -CAcreateserial -days 2 -extfile "$d/$n.ext" -out "$d/$n.crt" 2>/dev/null
+    done
+    [ -s "$d/server.crt" ] && [ -s "$d/client.crt" ]
+}
+
+# tcli ARGS...: redis-cli over TLS to the test's TLS server, with the
+# client certificate and TCLI_AUTH (e.g. --user U --pass P) when set.
+TCLI_AUTH=()
+tcli() {
+    redis-cli -p "$RPORT" --tls --cacert "$CERTS/ca.crt" --cert "$CERTS/client.crt" \
+        --key "$CERTS/client.key" ${TCLI_AUTH[@]+"${TCLI_AUTH[@]}"} "$@" 2>/dev/null | tr -d '\r'
+}
+tls_pongs() { ! alive "$1" || [ "$(tcli ping 2>/dev/null)" = PONG ]; }
+
+# redis_tls_start [args...]: a redis-server speaking only TLS on a free
+# port, with the certificates of tls_certs $CERTS; sets RPORT and RPID.
+redis_tls_start() {
+    local try
+    for try in 1 2 3 4 5; do
+        RPORT=$(free_port)
+        redis-server --port 0 --tls-port "$RPORT" --bind 127.0.0.1 --save '' \
+            --appendonly no --daemonize no --dir "$TMP" --logfile "$TMP/redis.$RPORT.log" \
+            --tls-cert-file "$CERTS/server.crt" --tls-key-file "$CERTS/server.key" \
+            --tls-ca-cert-file "$CERTS/ca.crt" "$@" &
+        RPID=$!
+        track "$RPID"
+        poll -- tls_pongs "$RPID" && alive "$RPID" && return 0
+        redis_kill "$RPID"
+    done
+    cat "$TMP"/redis.*.log >&2 || true
+    fail "cannot start redis-server with TLS"
+    exit 1
+}

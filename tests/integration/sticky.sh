@@ -22,7 +22,7 @@ workers_start() {
     SPIDS=()
     for r in w1 w2; do
         env "$@" NORI_STORE=memory NORI_ROUTE=$r NORI_RUNDIR="$dir" "$NORI" serve \
-            --listen "unix:$dir/nori-$r.sock" --workers 1 --socket-mode 0666 \
+            --listen "unix:$dir/nori-$r.sock" --workers 1 --socket-mode 0660 --socket-group www-data \
             2>>"$TMP/serve.log" &
         SPIDS+=($!)
         track $!
@@ -103,10 +103,28 @@ flow() {
     expect_eq "$kept" "$n2" "$name: w2's sessions are all there"
 }
 
+# readme_cart NAME: the README's curl example of a second add, as
+# written (its port moved to BASE's), prints the count its comment
+# gives: the POST reached the session's worker. Run a few times, so
+# that both routes are likely met.
+readme_cart() {
+    local want got i n=0
+    awk '$0 == "<!-- test: curl cart -->" { w = 1; next }
+         w && /^```sh$/ { i = 1; next } i && /^```$/ { exit } i { print }' \
+        "$ROOT/README.md" | sed "s#\b8080\b#$PORT#g" > "$TMP/readme-cart.sh"
+    want=$(sed -n 's/.*# *\(id="cart-count">[0-9]*\)$/\1/p' "$TMP/readme-cart.sh")
+    [ -n "$want" ] && pass || fail "$1: no curl cart example in README.md"
+    for i in 1 2 3 4; do
+        got=$(cd "$TMP" && rm -f jar && bash -e "$TMP/readme-cart.sh" 2>&1) || true
+        [ "$got" = "$want" ] && n=$((n + 1))
+    done
+    expect_eq "$n" 4 "$1: the README's second add counted on its cart, 4 times ($got)"
+}
+
 echo "Apache mod_proxy_balancer, stickysession=nori_s|_s"
 workers_start "$TMP/apache-w"
 RUNDIR=$TMP/apache
-mkdir -p "$RUNDIR" && chmod 777 "$RUNDIR"
+mkdir -p "$RUNDIR" && chown www-data:www-data "$RUNDIR"
 # What Apache's and nginx's workers read (static/) is staged for them.
 HOME_STAGED=$(stage_for_others)
 for try in 1 2 3; do
@@ -123,6 +141,7 @@ for try in 1 2 3; do
 done
 flow apache
 monitor_urls apache-sticky
+readme_cart apache
 kill -TERM "$APID"
 wait "$APID" 2>/dev/null || true
 for i in $(seq 1 50); do pgrep -f "apache2 -f $ROOT/deploy/apache/nori-sticky" >/dev/null || break; sleep 0.1; done
@@ -146,6 +165,7 @@ for try in 1 2 3; do
 done
 flow nginx
 monitor_urls nginx-sticky
+readme_cart nginx
 workers_stop
 
 echo "nginx, the cookie carrier: nori_s carries the route"

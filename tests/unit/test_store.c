@@ -18,6 +18,7 @@
 
 #include "fcgi/stats.h"
 #include "session/store.h"
+#include "session/storespec.h"
 
 static char root[64], dir[96], spec[128];
 static const struct store_options opt = {.nosync = 1, .map_size = 16 << 20,
@@ -681,7 +682,7 @@ START_TEST(redis_specs)
         "redis+unix://", "redis+unix://relative.sock", "redis+unix:///r.sock?db=",
         "redis+unix:///r.sock?database=1", "redis-sentinel://h:26379",
         "redis-sentinel://h:26379/", "redis-sentinel:///master", "redis-sentinel://h/master",
-        "redis-sentinel://h:26379/bad name", "redis-sentinel://h:1,/m", "rediss://h:6379",
+        "redis-sentinel://h:26379/bad name", "redis-sentinel://h:1,/m", "rediss://h:6379?x=1",
     };
     struct store_options ro = opt;
     char err[512];
@@ -937,6 +938,124 @@ START_TEST(racing_processes_lose_nothing)
 }
 END_TEST
 
+/* ---- store specs: parsed, checked, masked (storespec.h) ---- */
+
+/* What once passed nori check and failed at the first add. */
+START_TEST(spec_check_refuses_malformed_redis)
+{
+    static const char *const bad[] = {
+        "redis://127.0.0.1:99999", "redis://:6379", "redis://:s3cret@:6379",
+        "redis://h:6379?ca=/x", "rediss://h:6379?verify=off", "rediss://h:1?cert=/c",
+        "redis://:bad%zzpass@h:1", "redis://:a%00b@h:1", "redis://:pw%4@h:1",
+        "redis-sentinel://h:99999/m", "redis+unix:///r.sock?db=99999",
+        "redis://ho st:1", "lmdb:/tmp/a\nb", "memcached://h:1",
+    };
+    char err[512];
+
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        err[0] = '\0';
+        ck_assert_msg(store_spec_check(bad[i], err, sizeof err) < 0, "'%s' passed", bad[i]);
+        ck_assert_msg(err[0] != '\0', "'%s': no reason", bad[i]);
+        ck_assert_msg(strchr(err, '\n') == NULL, "'%s': a newline in the reason", bad[i]);
+    }
+    ck_assert_int_lt(store_spec_check("redis://127.0.0.1:99999", err, sizeof err), 0);
+    ck_assert_ptr_nonnull(strstr(err, "99999"));
+    ck_assert_ptr_nonnull(strstr(err, "65535"));
+    ck_assert_int_lt(store_spec_check("redis://:6379", err, sizeof err), 0);
+    ck_assert_ptr_nonnull(strstr(err, "no host"));
+    ck_assert_int_lt(store_spec_check("rediss://h:1?ca=/nonexistent/ca.pem", err, sizeof err), 0);
+    ck_assert_ptr_nonnull(strstr(err, "/nonexistent/ca.pem"));
+    /* Reasons never carry the secret, whatever is wrong. */
+    static const char *const secret[] = {
+        "redis://:hunter2@h:99999", "redis://:hunter2@:1", "redis://u:hunter2@h:1/x",
+        "redis-sentinel://:hunter2@h:1/bad name", "redis://:hunter2@h:1?x=y",
+        "nosuch://:hunter2@h:1", "redis://:hunter2%zz@h:1",
+    };
+    for (size_t i = 0; i < sizeof secret / sizeof *secret; i++) {
+        ck_assert_int_lt(store_spec_check(secret[i], err, sizeof err), 0);
+        ck_assert_msg(strstr(err, "hunter2") == NULL, "'%s': %s", secret[i], err);
+        ck_assert_ptr_null(store_open(secret[i], &opt, err, sizeof err));
+        ck_assert_msg(strstr(err, "hunter2") == NULL, "open '%s': %s", secret[i], err);
+    }
+}
+END_TEST
+
+START_TEST(spec_parse_parts)
+{
+    struct store_spec sp;
+    char err[256];
+
+    ck_assert_int_eq(store_spec_parse("redis://:p%40ss%2Fw%25rd@h:6379/2", &sp, err, sizeof err), 0);
+    ck_assert_int_eq(sp.kind, SPEC_REDIS);
+    ck_assert_str_eq(sp.secret, "p@ss/w%rd");
+    ck_assert_str_eq(sp.user, "");
+    ck_assert_str_eq(sp.server.host, "h");
+    ck_assert_int_eq(sp.server.port, 6379);
+    ck_assert_int_eq(sp.db, 2);
+    ck_assert_int_eq(sp.tls, 0);
+    /* A raw '@' in a secret still works: the last '@' ends it. */
+    ck_assert_int_eq(store_spec_parse("redis://:a@b@h:1", &sp, err, sizeof err), 0);
+    ck_assert_str_eq(sp.secret, "a@b");
+    ck_assert_int_eq(store_spec_parse("rediss://shop:pw@[::1]:6380/1?ca=/etc/ca%20x.pem"
+                                      "&cert=/c.pem&key=/k.pem&sni=redis.example",
+                                      &sp, err, sizeof err), 0);
+    ck_assert_int_eq(sp.tls, 1);
+    ck_assert_str_eq(sp.user, "shop");
+    ck_assert_str_eq(sp.server.host, "::1");
+    ck_assert_str_eq(sp.tls_ca, "/etc/ca x.pem");
+    ck_assert_str_eq(sp.tls_cert, "/c.pem");
+    ck_assert_str_eq(sp.tls_key, "/k.pem");
+    ck_assert_str_eq(sp.tls_sni, "redis.example");
+    ck_assert_int_eq(store_spec_parse("rediss-sentinel://:pw@a:1,b:2/mymaster/3?ca=/ca",
+                                      &sp, err, sizeof err), 0);
+    ck_assert_int_eq(sp.kind, SPEC_SENTINEL);
+    ck_assert_int_eq(sp.nsentinels, 2);
+    ck_assert_str_eq(sp.master, "mymaster");
+    ck_assert_int_eq(sp.db, 3);
+    ck_assert_int_eq(store_spec_parse("redis+unix://:pw@/run/r.sock?db=4", &sp, err, sizeof err), 0);
+    ck_assert_str_eq(sp.path, "/run/r.sock");
+    ck_assert_str_eq(sp.secret, "pw");
+    ck_assert_int_eq(sp.db, 4);
+    ck_assert_int_eq(store_spec_parse("lmdb:/var/lib/nori", &sp, err, sizeof err), 0);
+    ck_assert_int_eq(sp.kind, SPEC_LMDB);
+    ck_assert_str_eq(sp.path, "/var/lib/nori");
+    ck_assert_int_eq(store_spec_parse("memory", &sp, err, sizeof err), 0);
+    ck_assert_int_eq(sp.kind, SPEC_MEMORY);
+    /* Every good form also opens. */
+    struct store *st = store_open("rediss://:pw@127.0.0.1:1?sni=localhost", &opt, err, sizeof err);
+    ck_assert_msg(st != NULL, "%s", err);
+    store_close(st);
+}
+END_TEST
+
+START_TEST(spec_mask_hides_the_password)
+{
+    static const char *const in[][2] = {
+        {"redis://:s3cret@h:6379/2", "redis://:***@h:6379/2"},
+        {"redis://shop:s3cret@h:1", "redis://shop:***@h:1"},
+        {"rediss://:a@b@h:1?ca=/x@y", "rediss://:***@h:1?ca=/x@y"},
+        {"redis-sentinel://:pw@a:1,b:2/m", "redis-sentinel://:***@a:1,b:2/m"},
+        {"redis://tokenonly@h:1", "redis://***@h:1"},
+        {"nosuch://:pw@h", "nosuch://:***@h"},
+        {"redis://h:1", "redis://h:1"},
+        {"lmdb:/var/lib/nori", "lmdb:/var/lib/nori"},
+        {"memory", "memory"},
+        {"", ""},
+    };
+    char out[128];
+
+    for (size_t i = 0; i < sizeof in / sizeof *in; i++) {
+        store_spec_mask(in[i][0], out, sizeof out);
+        ck_assert_str_eq(out, in[i][1]);
+    }
+    memset(out, 'Z', sizeof out);
+    store_spec_mask("redis://:s3cret@h:6379", out, 12);
+    ck_assert_uint_eq(strlen(out), 11);
+    ck_assert_ptr_null(strstr(out, "s3c"));
+    ck_assert_int_eq(out[12], 'Z');
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("store");
@@ -974,6 +1093,9 @@ int main(void)
     tcase_add_test(tc, memory_store);
     tcase_add_test(tc, memory_close_counts_lost_sessions);
     tcase_add_test(tc, memory_publishes_for_the_supervisor);
+    tcase_add_test(tc, spec_check_refuses_malformed_redis);
+    tcase_add_test(tc, spec_parse_parts);
+    tcase_add_test(tc, spec_mask_hides_the_password);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

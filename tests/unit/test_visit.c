@@ -93,6 +93,25 @@ START_TEST(cookies_are_read_exactly)
 }
 END_TEST
 
+/* A nori_b the browser brings to a new session may have been planted (a
+ * sibling site, a shared machine): the session gets a binding minted
+ * here, and the answer sets it. */
+START_TEST(planted_binding_not_adopted)
+{
+    static const char planted[] = "AAAAAAAAAAAAAAAAAAAAAA";
+    struct visit v;
+
+    memset(&v, 0, sizeof v);
+    v.ss = &url_ss;
+    memcpy(v.bind, planted, sizeof planted);
+    ck_assert_int_eq(visit_ensure(&v, 1000), VISIT_OK);
+    ck_assert(v.live && v.fresh);
+    ck_assert_str_ne(v.s.bind, planted);
+    ck_assert_uint_eq(strlen(v.s.bind), NAV_KEY_LEN);
+    ck_assert(v.set_bind);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("visit");
@@ -104,6 +123,7 @@ int main(void)
     tcase_add_test(tc, form_key_not_needed_without_session);
     tcase_add_test(tc, link_key_by_carrier);
     tcase_add_test(tc, cookies_are_read_exactly);
+    tcase_add_test(tc, planted_binding_not_adopted);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
