@@ -150,6 +150,8 @@ kill -HUP "$SPID"
 new_build() { [ "$(build_of)" = 0123456789abcdef ]; }
 poll -- new_build && pass || fail "the workers do not answer as the new build: $(build_of)"
 echo "  the new build answered $((SECONDS - hup_at)) s after SIGHUP"
+"$TMP/bin/nori" --version | grep -q "build $(build_of))" && pass \
+    || fail "/nori-status and --version disagree: $(build_of), $("$TMP/bin/nori" --version)"
 reexec_done() { grep -q 're-executed' "$TMP/serve.log" && [ "$(grep -c 'reloaded 4 workers' "$TMP/serve.log")" -ge 3 ]; }
 poll -- reexec_done && pass || fail "the re-executed supervisor did not replace its 4 workers"
 poll -- has_serve_workers 4 || true
