@@ -31,14 +31,15 @@ BUILD     ?= build
 # and flock from util-linux, useradd from passwd), systemd-analyze for the
 # unit's rating (systemd; it need not be PID 1), load (wrk, siege), the
 # plot of the latency bench (gnuplot-nox), PHP-FPM's files sessions
-# that bench/adds.sh compares nori's durable adds with (php-fpm).
+# that bench/adds.sh compares nori's durable adds with (php-fpm),
+# logrotate for the shipped deploy/logrotate/nori.
 PACKAGES = gcc make pkg-config libfcgi-dev uthash-dev liblmdb-dev libcrypt-dev \
            check lighttpd curl \
            spawn-fcgi libfcgi-bin clang libclang-rt-14-dev wrk siege procps \
            man-db apache2 libapache2-mod-fcgid nginx-light iproute2 valgrind \
            chromium chromium-driver python3-selenium gnuplot-nox \
            libhiredis-dev libssl-dev openssl redis-server redis-sentinel redis-tools \
-           systemd util-linux passwd python3-prometheus-client libseccomp-dev php-fpm
+           systemd util-linux passwd python3-prometheus-client libseccomp-dev php-fpm logrotate
 
 CC       ?= cc
 CSTD      = -std=c11 -D_GNU_SOURCE
@@ -96,8 +97,7 @@ FUZZ_DEPS  = nav/nav.c session/record.c session/session.c session/key.c \
 # fuzz_fcgi hands what records_scan accepts to libfcgi itself.
 $(BUILD)/fuzz_fcgi: FUZZ_LIBS = -lfcgi
 
-
-.PHONY: all deps lib-libs run check unit unit-asan integration fuzz-smoke fuzz bench soak install clean valgrind
+.PHONY: all deps lib-libs run check unit unit-asan integration fuzz-smoke fuzz bench soak install uninstall clean valgrind
 
 all: $(BUILD)/nori
 
@@ -256,31 +256,60 @@ INSTALL_PATHS = -e 's|home + "/build/nori|"$(PREFIX)/bin/nori|g' \
                 -e 's|/deploy/members|/examples/members|g'
 
 # The binary is rebuilt in its own tree with the installed paths compiled
-# in; data, stylesheet, examples and the man page go under PREFIX.
+# in; data, stylesheet, examples and the man page go under PREFIX. An
+# upgrade is a second make install: what the operator may have edited
+# (the catalog and users files) is installed only when absent, the new
+# default going beside it as *.dist; no existing directory is re-chmodded;
+# the binary is replaced by a rename, so that a running nori serve
+# re-executes a whole file on SIGHUP. STATEDIR is not made: nori makes its
+# run directory itself, 0700 and owned by the user it runs as (a
+# root-owned one is refused), the guides make it for their user, and the
+# systemd unit's StateDirectory= for its own (docs/design.md).
+INSTALL_DATA = shop/data/catalog.tsv shop/data/users
+INSTALL_FILES = bin/nori lib/libnori.a include/nori.h lib/pkgconfig/nori.pc \
+                share/man/man8/nori.8 share/nori/static/nori.css \
+                share/nori/static/favicon.ico
 install:
 	rm -rf build/install    # the paths are compiled in: never reuse objects
 	$(MAKE) --no-print-directory BUILD=build/install DATADIR=$(SHARE)/data \
 	  RUNDIR=$(STATEDIR) build/install/nori build/install/libnori.a
-	install -D -m 755 build/install/nori $(DESTDIR)$(PREFIX)/bin/nori
-	install -D -m 644 build/install/libnori.a $(DESTDIR)$(PREFIX)/lib/libnori.a
-	install -D -m 644 include/nori.h $(DESTDIR)$(PREFIX)/include/nori.h
-	install -d -m 755 $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man8 \
+	  $(DESTDIR)$(SHARE)/data $(DESTDIR)$(SHARE)/static $(DESTDIR)$(SHARE)/examples
+	install -m 755 build/install/nori $(DESTDIR)$(PREFIX)/bin/.nori.new
+	mv -f $(DESTDIR)$(PREFIX)/bin/.nori.new $(DESTDIR)$(PREFIX)/bin/nori
+	install -m 644 build/install/libnori.a $(DESTDIR)$(PREFIX)/lib/libnori.a
+	install -m 644 include/nori.h $(DESTDIR)$(PREFIX)/include/nori.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS@|$(LIB_LIBS)|' -e 's|@VERSION@|$(VERSION)|' \
 	  nori.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nori.pc
-	install -d -m 755 $(DESTDIR)$(PREFIX)/share/man/man8
 	sed -e 's|@VERSION@|$(VERSION)|' man/nori.8 > $(DESTDIR)$(PREFIX)/share/man/man8/nori.8
 	chmod 644 $(DESTDIR)$(PREFIX)/share/man/man8/nori.8
-	install -D -m 644 shop/data/catalog.tsv $(DESTDIR)$(SHARE)/data/catalog.tsv
-	install -D -m 644 shop/data/users $(DESTDIR)$(SHARE)/data/users
-	install -D -m 644 static/nori.css $(DESTDIR)$(SHARE)/static/nori.css
-	install -D -m 644 static/favicon.ico $(DESTDIR)$(SHARE)/static/favicon.ico
-	install -D -m 644 lighttpd.conf $(DESTDIR)$(SHARE)/examples/lighttpd.conf
+	@for f in $(INSTALL_DATA); do \
+	  dst=$(DESTDIR)$(SHARE)/data/$${f##*/}; \
+	  if [ ! -e $$dst ]; then echo "install $$f $$dst"; install -m 644 $$f $$dst; \
+	  elif cmp -s $$f $$dst; then rm -f $$dst.dist; \
+	  else echo "install: $$dst kept (edited); the new default is $$dst.dist"; \
+	    install -m 644 $$f $$dst.dist; fi; \
+	done
+	install -m 644 static/nori.css $(DESTDIR)$(SHARE)/static/nori.css
+	install -m 644 static/favicon.ico $(DESTDIR)$(SHARE)/static/favicon.ico
+	install -m 644 lighttpd.conf $(DESTDIR)$(SHARE)/examples/lighttpd.conf
 	for f in $$(find deploy -type f); do \
-	  install -D -m 644 $$f $(DESTDIR)$(SHARE)/examples/$${f#deploy/}; \
+	  mkdir -p $(DESTDIR)$(SHARE)/examples/$$(dirname $${f#deploy/}); \
+	  install -m 644 $$f $(DESTDIR)$(SHARE)/examples/$${f#deploy/}; \
 	done
 	find $(DESTDIR)$(SHARE)/examples -type f -name '*.conf' -o -type f -name '*.service' \
 	  | xargs sed -i $(INSTALL_PATHS)
-	install -d -m 755 $(DESTDIR)$(STATEDIR)
+
+# Removes what install wrote and keeps the data (the catalog and users
+# files; their *.dist go) and STATEDIR: the sessions and counters.
+uninstall:
+	rm -f $(INSTALL_FILES:%=$(DESTDIR)$(PREFIX)/%) \
+	  $(INSTALL_DATA:shop/data/%=$(DESTDIR)$(SHARE)/data/%.dist)
+	rm -f $(DESTDIR)$(SHARE)/examples/lighttpd.conf
+	for f in $$(find deploy -type f); do rm -f $(DESTDIR)$(SHARE)/examples/$${f#deploy/}; done
+	-find $(DESTDIR)$(SHARE)/examples $(DESTDIR)$(SHARE)/static \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig -depth -type d -empty -delete 2>/dev/null
 
 clean:
 	rm -rf build

@@ -6,7 +6,15 @@
  * serve_run is the whole state machine, and it never blocks on a worker:
  * one poll(2) waits for signals (a signalfd: a child exited, SIGHUP,
  * SIGTERM), for starting workers to say they are ready, and for timers
- * (a delayed respawn, a worker too slow to start). */
+ * (a delayed respawn, a worker too slow to start).
+ *
+ * SIGHUP re-executes the supervisor from its binary's path when it has
+ * its argv: a probe run of that binary (NORI_SERVE_PROBE, which loads and
+ * exits) must succeed first, so that a broken build or catalog is
+ * refused while the old image still runs; then execv, with the listening
+ * socket (NORI_SERVE_FD) and the workers' pids (NORI_SERVE_WORKERS)
+ * passed on. The new image adopts those workers, which are still its
+ * children, and replaces them one at a time as a reload does. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -37,6 +45,8 @@
 #define CRASH_WINDOW_MS 2000
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 5000
+/* A probe of the new binary that has not exited by then is refused. */
+#define PROBE_TIMEOUT_MS 10000
 
 struct slot {
     pid_t pid;              /* 0: empty, to be started at start_at */
@@ -52,6 +62,8 @@ struct sup {
     unsigned n, gen;
     int sock, sfd;          /* listening socket; signalfd */
     int reloading;          /* a SIGHUP's replacements are under way */
+    int hup_pending;        /* a SIGHUP waits for starting workers */
+    char exe[4096];         /* the binary's path at start; "" unknown */
     const struct serve_options *opt;
     const struct serve_app *app;
 };
@@ -78,7 +90,7 @@ static void say(const char *fmt, ...)
     va_end(ap);
     if (said && said->name_given)
         said->name_given(line, sizeof line, said->name_ctx);
-    fprintf(stderr, "nori serve: %s\n", line);
+    worker_log_text("nori serve: ", fmt, line);
 }
 
 /* A unix socket address for PATH; -1 when it does not fit. */
@@ -286,6 +298,9 @@ static void child_run(struct sup *s, int ready_fd)
         if (s->slots[i].ready_fd >= 0)
             close(s->slots[i].ready_fd);
     sigemptyset(&none);
+    /* A SIGUSR1 meant for the supervisor (a broad kill) must not end a
+     * worker: workers follow a rotated log by themselves. */
+    signal(SIGUSR1, SIG_IGN);
     sigprocmask(SIG_SETMASK, &none, NULL);
     if (dup2(s->sock, 0) < 0)
         _exit(1);
@@ -440,9 +455,80 @@ static void reap(struct sup *s)
 /* SIGHUP: each worker in turn is replaced by a fresh one that has loaded
  * the data files again; the new one is accepting before the old one is
  * told to finish, so the socket is never left without a worker. */
+/* Runs the binary at s->exe with the same argv and NORI_SERVE_PROBE=1:
+ * it checks its settings and loads its data as a start would, and exits
+ * without binding. 0 when it exited 0 within PROBE_TIMEOUT_MS. */
+static int exe_probe(struct sup *s)
+{
+    uint64_t end = now_ms() + PROBE_TIMEOUT_MS;
+    int status;
+    pid_t pid = fork(), got;
+
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        setenv("NORI_SERVE_PROBE", "1", 1);
+        execv(s->exe, s->opt->argv);
+        say("reload: cannot run %s: %s", s->exe, strerror(errno));
+        _exit(127);
+    }
+    while ((got = waitpid(pid, &status, WNOHANG)) == 0 && now_ms() < end) {
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (got == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        say("reload: %s did not finish its checks within %d ms", s->exe, PROBE_TIMEOUT_MS);
+        return -1;
+    }
+    return got == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* Becomes the binary at s->exe, handing on the socket and the workers.
+ * Returns only when execv failed, with everything as it was. */
+static void exe_reexec(struct sup *s)
+{
+    char fd[16], pids[WORKERS_MAX * 2 * 12 + 1];
+    size_t len = 0;
+
+    for (unsigned i = 0; i < s->n; i++) {
+        pid_t p[2] = {s->slots[i].pid, s->slots[i].old};
+        for (int j = 0; j < 2; j++)
+            if (p[j] > 0)
+                len += (size_t)snprintf(pids + len, sizeof pids - len, "%s%d",
+                                        len ? "," : "", (int)p[j]);
+    }
+    pids[len] = '\0';
+    snprintf(fd, sizeof fd, "%d", s->sock);
+    if (fcntl(s->sock, F_SETFD, 0) < 0 || setenv("NORI_SERVE_FD", fd, 1) < 0 ||
+        setenv("NORI_SERVE_WORKERS", pids, 1) < 0) {
+        say("reload: cannot hand on the socket: %s", strerror(errno));
+    } else {
+        say("reload: re-executing %s", s->exe);
+        execv(s->exe, s->opt->argv);
+        say("reload: cannot re-execute %s: %s", s->exe, strerror(errno));
+    }
+    fcntl(s->sock, F_SETFD, FD_CLOEXEC);
+    unsetenv("NORI_SERVE_FD");
+    unsetenv("NORI_SERVE_WORKERS");
+}
+
 static void reload_begin(struct sup *s)
 {
     char err[512];
+
+    if (s->exe[0] && s->opt->argv) {
+        if (exe_probe(s) < 0) {
+            say("reload refused, workers keep the old binary and data: "
+                "%s does not start (its line above says why)", s->exe);
+            return;
+        }
+        exe_reexec(s);          /* only returns when execv failed */
+    }
 
     if (s->app->load(s->app->ctx, err, sizeof err) < 0) {
         say("reload refused, workers keep the old data: %s", err);
@@ -499,6 +585,16 @@ static void workers_drain(struct sup *s)
     }
 }
 
+/* Whether a worker is starting: its ready pipe would not survive an
+ * execv, so a SIGHUP waits for it. */
+static int slots_starting(const struct sup *s)
+{
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->slots[i].ready_fd >= 0)
+            return 1;
+    return 0;
+}
+
 /* Until the next timer: a delayed respawn, or a start deadline. */
 static int next_wait_ms(const struct sup *s)
 {
@@ -537,6 +633,8 @@ static int supervise_once(struct sup *s)
     while (read(s->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
         stop |= si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT;
         hup |= si.ssi_signo == SIGHUP;
+        if (si.ssi_signo == SIGUSR1)
+            worker_reopen_log();        /* logrotate's postrotate */
     }
     if (stop)
         return 1;
@@ -545,11 +643,73 @@ static int supervise_once(struct sup *s)
             slot_ready(of[j]);
     slots_expire(s);
     reap(s);
-    if (hup)
+    s->hup_pending |= hup;
+    if (s->hup_pending && !slots_starting(s)) {
+        s->hup_pending = 0;
         reload_begin(s);
+    }
     slots_fill(s);
     reload_step(s);
     return 0;
+}
+
+/* The binary's path now, while it names what runs: an upgrade may
+ * replace the file, and the re-exec must find the new one at the path. */
+static void exe_path(char *out, size_t cap)
+{
+    ssize_t n = readlink("/proc/self/exe", out, cap - 1);
+
+    out[n > 0 ? n : 0] = '\0';
+    if (n <= 0 || (size_t)n >= cap - 1 || strstr(out, " (deleted)"))
+        out[0] = '\0';                 /* unknown: reload in place */
+}
+
+/* NORI_SERVE_FD: the listening socket the previous image handed on. */
+static int sock_inherited(const char *val)
+{
+    char *end;
+    long fd = strtol(val, &end, 10);
+    struct stat sb;
+    int listening = 0;
+    socklen_t len = sizeof listening;
+
+    if (*end || end == val || fd < 0 || fd > 65535 || fstat((int)fd, &sb) < 0 ||
+        !S_ISSOCK(sb.st_mode) ||
+        getsockopt((int)fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening) {
+        say("NORI_SERVE_FD=%s: not a listening socket", val);
+        return -1;
+    }
+    fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+    return (int)fd;
+}
+
+/* The previous image's workers become this one's slots, of the previous
+ * generation, so that reload_step replaces them one at a time; when the
+ * data does not load here they stay, as a refused reload leaves them.
+ * Pids beyond the slots are told to finish at once. */
+static void workers_adopt(struct sup *s, const char *pids, int replace)
+{
+    unsigned i = 0;
+    const char *p = pids ? pids : "";
+    char *end;
+
+    s->gen = replace ? 1 : 0;
+    while (*p) {
+        long pid = strtol(p, &end, 10);
+        if (end == p || pid <= 0)
+            break;
+        if (i < s->n) {
+            s->slots[i] = (struct slot){.pid = (pid_t)pid, .ready_fd = -1,
+                                        .started_ms = now_ms(), .gen = 0};
+            i++;
+        } else {
+            kill((pid_t)pid, SIGTERM);
+        }
+        p = *end == ',' ? end + 1 : end;
+        if (end == p && *p)
+            break;
+    }
+    s->reloading = replace && i > 0;
 }
 
 int serve_run(const struct serve_options *opt, const struct serve_app *app)
@@ -557,6 +717,8 @@ int serve_run(const struct serve_options *opt, const struct serve_app *app)
     static struct sup s;
     sigset_t set;
     char err[512];
+    const char *inherited;
+    int loaded;
 
     memset(&s, 0, sizeof s);
     said = opt;
@@ -572,18 +734,36 @@ int serve_run(const struct serve_options *opt, const struct serve_app *app)
     if (wildcard_refused(opt->listen))
         return 1;
     /* Refuse at once what every worker would refuse. */
-    if (app->load(app->ctx, err, sizeof err) < 0) {
+    loaded = app->load(app->ctx, err, sizeof err) == 0;
+    if (loaded)
+        app->unload(app->ctx);
+    if (getenv("NORI_SERVE_PROBE")) {
+        if (!loaded)
+            say("reload: %s", err);
+        return loaded ? 0 : 1;
+    }
+    if ((inherited = getenv("NORI_SERVE_FD")) != NULL) {
+        s.sock = sock_inherited(inherited);
+        if (s.sock < 0)
+            return 1;
+        if (!loaded)                    /* changed since the probe */
+            say("reload refused after re-executing, workers keep the old data: %s", err);
+        workers_adopt(&s, getenv("NORI_SERVE_WORKERS"), loaded);
+        unsetenv("NORI_SERVE_FD");
+        unsetenv("NORI_SERVE_WORKERS");
+    } else if (!loaded) {
         say("%s", err);
         return 1;
-    }
-    app->unload(app->ctx);
-    if ((s.sock = listen_open(opt)) < 0)
+    } else if ((s.sock = listen_open(opt)) < 0) {
         return 1;
+    }
+    exe_path(s.exe, sizeof s.exe);
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     if ((s.sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
@@ -591,7 +771,10 @@ int serve_run(const struct serve_options *opt, const struct serve_app *app)
         close(s.sock);
         return 1;
     }
-    say("listening on %s with %u workers", opt->listen, s.n);
+    if (inherited)
+        say("re-executed: listening on %s with %u workers", opt->listen, s.n);
+    else
+        say("listening on %s with %u workers", opt->listen, s.n);
     slots_fill(&s);
     while (!supervise_once(&s))
         ;

@@ -2,7 +2,10 @@
  * socket once, forks single-threaded workers that accept on it, respawns
  * the ones that die (with a backoff, so a crash loop does not spin),
  * drains on SIGTERM, and replaces workers one at a time on SIGHUP so that
- * the socket never stops being served. */
+ * the socket never stops being served. Given its argv, a SIGHUP first
+ * re-executes the binary at the path it was started from (an upgrade
+ * replaced it, say), keeping the socket and the workers, which the new
+ * image then replaces: a reload loads new code, not only new data. */
 #ifndef NORI_SERVE_H
 #define NORI_SERVE_H
 
@@ -17,6 +20,9 @@ struct serve_options {
     unsigned long max_requests;     /* recycle a worker after this many; 0 never */
     unsigned socket_mode;           /* chmod of a unix socket; 0 leaves it */
     const char *socket_group;       /* chgrp of a unix socket; "" leaves it */
+    /* The whole command line, for re-executing on SIGHUP; NULL reloads
+     * the data only, in the running image. */
+    char *const *argv;
     /* Rewrites a message naming a setting (NORI_X=...) the way the user
      * gave it (--x=...); NULL leaves it. */
     void (*name_given)(char *msg, size_t cap, void *ctx);

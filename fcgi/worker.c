@@ -2,6 +2,7 @@
  * strict body reading, and the sending of each response. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -495,43 +497,21 @@ static void keep_or_drop(FCGX_Request *fr)
  * and its reading of the params neither ends nor bounds what it
  * allocates. */
 
-/* Lines about refused connections: the first few in each interval, then
- * one count of the rest, so that a flood cannot fill the error log. */
-#define CONN_LOG_BURST 5
-#define CONN_LOG_INTERVAL_S 10
 /* While part of a request's opening records is there and the rest is
  * not, poll(2) cannot wait for more (the socket stays readable): the
  * worker looks again this often, until the params deadline. */
 #define GATE_RECHECK_MS 5
 #define PEERS_MAX 64
 
-static struct {
-    time_t since;
-    unsigned lines, suppressed;
-} conn_log_state;
-
+/* Lines about refused connections go through the log's rate limit
+ * (request_vlog), so that a flood cannot fill the error log. */
 static void conn_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void conn_log(const char *fmt, ...)
 {
-    time_t now = time(NULL);
     va_list ap;
 
-    if (now - conn_log_state.since >= CONN_LOG_INTERVAL_S) {
-        if (conn_log_state.suppressed)
-            fprintf(stderr, "nori: %u similar lines suppressed\n",
-                    conn_log_state.suppressed);
-        conn_log_state.since = now;
-        conn_log_state.lines = conn_log_state.suppressed = 0;
-    }
-    if (conn_log_state.lines >= CONN_LOG_BURST) {
-        conn_log_state.suppressed++;
-        return;
-    }
-    conn_log_state.lines++;
     va_start(ap, fmt);
-    fputs("nori: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    worker_vlog("nori: ", fmt, ap);
     va_end(ap);
 }
 
@@ -823,15 +803,197 @@ int worker_run(const struct worker_app *app, unsigned long max_requests)
     return run_fastcgi(app, max_requests);
 }
 
-void request_vlog(const struct request *req, const char *fmt, va_list ap)
+/* Repeated log lines are rate-limited, so that a flood of requests that
+ * each log (throttled logins, cross-site POSTs) cannot fill the disk: a
+ * kind of line (its format string) is written LOG_BURST times per
+ * LOG_INTERVAL_S seconds per process, and the rest are counted; the
+ * count is written as one line when that interval is over, at the next
+ * line logged. Kinds beyond LOG_KINDS share the oldest slot. */
+#define LOG_BURST 5
+#define LOG_INTERVAL_S 10
+#define LOG_KINDS 32
+
+struct log_kind {
+    const char *fmt;            /* NULL: a free slot */
+    time_t start;
+    unsigned shown;
+    unsigned long suppressed;
+};
+static struct log_kind log_kinds[LOG_KINDS];
+
+static char log_path[4096];
+static int log_fd = -1;
+
+static int log_open(void)
 {
-    if (req && req->log_stream) {
+    int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+
+    if (fd < 0)
+        return -1;
+    if (log_fd >= 0)
+        close(log_fd);
+    log_fd = fd;
+    return 0;
+}
+
+int worker_set_log_file(const char *path)
+{
+    if (strlen(path) >= sizeof log_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(log_path, path);
+    return log_open();
+}
+
+void worker_reopen_log(void)
+{
+    if (log_fd >= 0)
+        (void)log_open();       /* on failure the old file keeps the lines */
+}
+
+/* logrotate renames the file (or removes it): whoever writes next sees
+ * that the path names another file, or none, and opens it anew, so that
+ * workers follow a rotation without being signalled. */
+static void log_follow(void)
+{
+    struct stat at, held;
+
+    if (stat(log_path, &at) < 0 || fstat(log_fd, &held) < 0 ||
+        at.st_ino != held.st_ino || at.st_dev != held.st_dev)
+        (void)log_open();
+}
+
+/* One write per line, so that lines of several processes appending to
+ * the same file never interleave. */
+static void log_file_line(const char *prefix, const char *fmt, va_list ap)
+{
+    char line[2048];
+    struct timespec ts;
+    struct tm tm;
+    size_t n;
+    int k;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
+    k = snprintf(line + n, sizeof line - n, ".%03ldZ [%d] %s", ts.tv_nsec / 1000000L,
+                 (int)getpid(), prefix);
+    n += k > 0 ? (size_t)k : 0;
+    if (n < sizeof line - 1) {
+        k = vsnprintf(line + n, sizeof line - n, fmt, ap);
+        n += k > 0 ? (size_t)k : 0;
+    }
+    if (n > sizeof line - 2)
+        n = sizeof line - 2;
+    line[n++] = '\n';
+    log_follow();
+    if (write(log_fd, line, n) < 0)
+        return;                 /* nowhere left to say so */
+}
+
+static void log_line_p(const struct request *req, const char *prefix, const char *fmt,
+                       va_list ap)
+{
+    if (log_fd >= 0) {
+        log_file_line(prefix, fmt, ap);
+    } else if (req && req->log_stream) {
+        FCGX_PutS(prefix, req->log_stream);
         FCGX_VFPrintF(req->log_stream, fmt, ap);
         FCGX_PutS("\n", req->log_stream);
     } else {
+        fputs(prefix, stderr);
         vfprintf(stderr, fmt, ap);
         fputc('\n', stderr);
     }
+}
+
+static void log_line(const struct request *req, const char *fmt, va_list ap)
+{
+    log_line_p(req, "", fmt, ap);
+}
+
+static void log_linef(const struct request *req, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_line(req, fmt, ap);
+    va_end(ap);
+}
+
+/* An interval that is over: its count is written, and it starts again. */
+static void log_kind_roll(const struct request *req, struct log_kind *k, time_t now)
+{
+    if (k->suppressed)
+        log_linef(req, "nori: %lu similar lines suppressed in %d s: \"%s\"",
+                  k->suppressed, LOG_INTERVAL_S, k->fmt);
+    k->start = now;
+    k->shown = 0;
+    k->suppressed = 0;
+}
+
+/* The slot of fmt's kind, rolling over every interval that is over. */
+static struct log_kind *log_kind_of(const struct request *req, const char *fmt,
+                                    time_t now)
+{
+    struct log_kind *found = NULL, *oldest = &log_kinds[0];
+
+    for (int i = 0; i < LOG_KINDS; i++) {
+        struct log_kind *k = &log_kinds[i];
+        if (k->fmt && now - k->start >= LOG_INTERVAL_S)
+            log_kind_roll(req, k, now);
+        if (k->fmt == fmt)
+            found = k;
+        else if (found == NULL && (k->fmt == NULL || (oldest->fmt && k->start < oldest->start)))
+            oldest = k;
+    }
+    if (found)
+        return found;
+    if (oldest->fmt)
+        log_kind_roll(req, oldest, now);
+    *oldest = (struct log_kind){.fmt = fmt, .start = now};
+    return oldest;
+}
+
+static void log_limited(const struct request *req, const char *prefix, const char *kind,
+                        const char *fmt, va_list ap)
+{
+    struct timespec ts;
+    struct log_kind *k;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    k = log_kind_of(req, kind, ts.tv_sec);
+    if (k->shown >= LOG_BURST) {
+        k->suppressed++;
+        return;
+    }
+    k->shown++;
+    log_line_p(req, prefix, fmt, ap);
+}
+
+void request_vlog(const struct request *req, const char *fmt, va_list ap)
+{
+    log_limited(req, "", fmt, fmt, ap);
+}
+
+void worker_vlog(const char *prefix, const char *fmt, va_list ap)
+{
+    log_limited(NULL, prefix, fmt, fmt, ap);
+}
+
+static void log_kindf(const char *prefix, const char *kind, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_limited(NULL, prefix, kind, fmt, ap);
+    va_end(ap);
+}
+
+void worker_log_text(const char *prefix, const char *kind, const char *text)
+{
+    log_kindf(prefix, kind, "%s", text);
 }
 
 void request_log(const struct request *req, const char *fmt, ...)

@@ -32,6 +32,18 @@ int worker_run(const struct worker_app *app, unsigned long max_requests);
  * worker_run; forked workers inherit it. */
 void worker_set_body_timeout(unsigned long ms);
 
+/* Log lines go to PATH (appended, made 0640 when missing) instead of the
+ * web server's log or stderr, each beginning with an ISO-8601 UTC time
+ * and the pid. A path renamed or removed (rotated) is reopened at the
+ * next line, by every process; worker_reopen_log does it at once (nori
+ * serve on SIGUSR1). -1 with errno when PATH cannot be opened. */
+int worker_set_log_file(const char *path);
+void worker_reopen_log(void);
+/* request_vlog with PREFIX written before the line (the supervisor's
+ * "nori serve: "); the kind for the rate limit is still FMT. */
+void worker_vlog(const char *prefix, const char *fmt, va_list ap);
+/* TEXT, already formatted, as a line of the kind KIND (its format). */
+void worker_log_text(const char *prefix, const char *kind, const char *text);
 /* How long a request's BEGIN_REQUEST and params may take to arrive, in
  * milliseconds, from the moment the worker has the connection (0:
  * forever). Past it, or when they are malformed or declare lengths

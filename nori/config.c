@@ -62,6 +62,8 @@ static const struct nori_setting settings[] = {
       "Secure cookies: auto when the request came over HTTPS, on always (TLS proxy)"),
     S("NORI_ALLOWED_ORIGINS", "allowed-origins", allowed_origins, "",
       "origins a POST may come from besides the request's Host, e.g. https://shop.example"),
+    S("NORI_LOG_FILE", "log-file", log_file, "",
+      "append log lines here, each with an ISO-8601 time and the pid (SIGUSR1 to nori serve reopens it)"),
     N("NORI_BODY_TIMEOUT_MS", "body-timeout-ms", body_timeout_ms, "5000", 0, 600000,
       "a POST body not whole after this long answers 408 (0: no limit)"),
     N("NORI_NEW_SESSIONS_PER_MIN", "new-sessions-per-min", new_sessions_per_min, "120",

@@ -22,6 +22,7 @@ struct nori_config {
     const char *cookie_path;
     const char *cookie_secure_name; /* auto|on */
     const char *allowed_origins;    /* origins besides the request's Host */
+    const char *log_file;           /* "" the web server's log (stderr) */
     unsigned long body_timeout_ms;
     unsigned long new_sessions_per_min; /* per client address; 0: no cap */
     unsigned long params_timeout_ms;

@@ -633,7 +633,8 @@ static void serve_status(struct nori_req *r)
         return;
     }
     response_header(resp, "Content-Type", "application/json");
-    response_puts(resp, "{");
+    /* Which build answers: after an upgrade and a reload, the new one. */
+    response_printf(resp, "{\"build\": \"%s\", ", nori_build_id);
     for (int i = 0; i < STAT_COUNT; i++)
         response_printf(resp, "\"%s\": %llu, ", stats_name((enum stat_id)i),
                         (unsigned long long)stats_get(svc->stats, (enum stat_id)i));

@@ -42,6 +42,7 @@ struct process {
     struct nori_limits *limits; /* RUNDIR/limits: new sessions per address */
     int app_loaded;
     int supervised;             /* a worker of nori serve, which reaps it */
+    char **argv;                /* as given, for nori serve's re-exec */
 };
 
 static int stats_path(const struct nori_config *cfg, char *out, size_t cap)
@@ -196,7 +197,7 @@ static int serve(struct process *p)
 {
     struct serve_options opt = {p->cfg.listen, (unsigned)p->cfg.workers,
                                 p->cfg.max_requests, (unsigned)p->cfg.socket_mode,
-                                p->cfg.socket_group, serve_name_given, p};
+                                p->cfg.socket_group, p->argv, serve_name_given, p};
     struct serve_app sa = {process_load, process_unload, p, process_worker,
                            process_reaped};
 
@@ -213,6 +214,7 @@ int nori_main(const struct nori_app *app, int argc, char **argv)
     int rc;
 
     p.app = app;
+    p.argv = argv;
     /* Before the settings: a version is asked for whatever they are. */
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
         printf("nori %s (build %s)\n", NORI_VERSION, nori_build_id);
@@ -237,6 +239,11 @@ int nori_main(const struct nori_app *app, int argc, char **argv)
     worker_set_body_timeout(p.cfg.body_timeout_ms);
     worker_set_params_timeout(p.cfg.params_timeout_ms);
     worker_set_sandbox(sandbox_choose(&p.cfg));
+    if (p.cfg.log_file[0] && worker_set_log_file(p.cfg.log_file) < 0) {
+        fprintf(stderr, "nori: NORI_LOG_FILE=%s: cannot open it: %s\n", p.cfg.log_file,
+                strerror(errno));
+        return 1;
+    }
     if (strcmp(cmd, "serve") == 0)
         return serve(&p);
     if (process_load(&p, err, sizeof err) < 0) {

@@ -13,7 +13,7 @@ pool=$(awk '$1 == "FcgidMaxProcessesPerClass" {print $2}' "$A_CONF")
 echo "mod_fcgid, a pool of $pool, cold"
 expect_eq "$(fcgid_noris | wc -l)" 0 "no worker before the first request"
 warm() {
-    env APACHE_RUN_USER=www-data APACHE_RUN_GROUP=www-data NORI_HOME="$STAGE" \
+    env APACHE_RUN_USER=www-data APACHE_RUN_GROUP=www-data NORI_HOME="$(stage_for_others)" \
         NORI_RUNDIR="$RUNDIR" PORT="$PORT" \
         "$ROOT/deploy/apache/nori-fcgid-warm" "$A_CONF" 2>>"$TMP/warm.err"
 }
@@ -26,7 +26,7 @@ get 200 '/shop?pg=Item&id=26' "the Item page"
 
 echo "after apachectl graceful"
 old=$(fcgid_noris | sort)
-env APACHE_RUN_USER=www-data APACHE_RUN_GROUP=www-data NORI_HOME="$STAGE" \
+env APACHE_RUN_USER=www-data APACHE_RUN_GROUP=www-data NORI_HOME="$(stage_for_others)" \
     NORI_RUNDIR="$RUNDIR" PORT="$PORT" apache2 -f "$A_CONF" -k graceful \
     && pass || fail "apache2 -k graceful"
 warm && pass || fail "nori-fcgid-warm, after graceful: $(tail -n 1 "$TMP/warm.err")"

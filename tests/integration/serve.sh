@@ -2,7 +2,9 @@
 # serve.sh -- `nori serve`, the prefork supervisor, behind lighttpd with
 # deploy/lighttpd/lighttpd-external.conf: the smoke flow, a refused
 # second start, a worker killed under load, a reload under load, worker
-# recycling, and a drain that lets the request in hand finish.
+# recycling, a drain that lets the request in hand finish, and an upgrade:
+# SIGHUP re-executes the new binary at its path, under load, losing no
+# request, and a broken binary there is refused.
 source "$(dirname "$0")/lib.sh"
 
 serve_workers() { live $(pgrep -P "$SPID" || true); }
@@ -115,6 +117,66 @@ grep -q 'reload refused' "$TMP/serve.log" && pass || fail "a broken catalog was 
 get 200 '/shop?pg=Item&id=26' "a refused reload keeps serving"
 expect_body 'Chef&#39;s special' "with the data it had"
 kill -TERM "$SPID"; wait "$SPID" || true
+
+echo "SIGHUP loads the new binary at its path, under load"
+# An upgrade: make install renames a new build over the binary nori
+# serve was started from. The new build here is the same code with
+# another build id, linked in a second; the env gives both the catalog.
+mkdir -p "$TMP/bin"
+cp "$NORI" "$TMP/bin/nori"
+printf 'const char nori_build_id[] = "0123456789abcdef";\n' > "$TMP/build_id.c"
+cc -c "$TMP/build_id.c" -o "$TMP/build_id.o"
+cc -std=c11 -D_GNU_SOURCE -I"$ROOT/include" "$ROOT/shop/main.c" "$TMP/build_id.o" \
+    "$ROOT/build/libshop.a" "$ROOT/build/libnori.a" $(make -s -C "$ROOT" --eval 'print-ldlibs: ; @echo $(LDLIBS)' print-ldlibs) \
+    -o "$TMP/nori.new" && pass || fail "linking a new build"
+build_of() { curl -s --max-time 10 "$BASE/nori-status" | sed -n 's/.*"build": "\([0-9a-f]*\)".*/\1/p'; }
+NORI=$TMP/bin/nori serve_start NORI_CATALOG="$ROOT/shop/data/catalog.tsv" NORI_USERS="$ROOT/shop/data/users"
+wait_200 "$BASE/shop?pg=Item&id=26" || fail "the copied binary does not serve"
+old_build=$(build_of)
+[ -n "$old_build" ] && [ "$old_build" != 0123456789abcdef ] && pass || fail "/nori-status names no build: '$old_build'"
+rm -f "$TMP/stop-load"
+( for i in $(seq 1 3000); do
+      [ -e "$TMP/stop-load" ] && break
+      curl -s -o /dev/null --max-time 20 -w '%{http_code}\n' "$BASE/shop?pg=Item&id=26"
+  done > "$TMP/upgrade.codes" ) &
+lpid=$!
+# The load runs from before the SIGHUP until after the last old worker
+# was replaced, by at least 50 requests either side.
+answered() { [ "$(wc -l < "$TMP/upgrade.codes")" -ge "$1" ]; }
+poll -- answered 50 || true
+mv -f "$TMP/nori.new" "$TMP/bin/nori"
+hup_at=$SECONDS
+kill -HUP "$SPID"
+new_build() { [ "$(build_of)" = 0123456789abcdef ]; }
+poll -- new_build && pass || fail "the workers do not answer as the new build: $(build_of)"
+echo "  the new build answered $((SECONDS - hup_at)) s after SIGHUP"
+"$TMP/bin/nori" --version | grep -q "build $(build_of))" && pass \
+    || fail "/nori-status and --version disagree: $(build_of), $("$TMP/bin/nori" --version)"
+reexec_done() { grep -q 're-executed' "$TMP/serve.log" && [ "$(grep -c 'reloaded 4 workers' "$TMP/serve.log")" -ge 3 ]; }
+poll -- reexec_done && pass || fail "the re-executed supervisor did not replace its 4 workers"
+poll -- has_serve_workers 4 || true
+poll -- answered $(($(wc -l < "$TMP/upgrade.codes") + 50)) || true
+touch "$TMP/stop-load"
+wait "$lpid" || true
+echo "  $(wc -l < "$TMP/upgrade.codes") requests across the upgrade"
+expect_eq "$(grep -vc '^200$' "$TMP/upgrade.codes" || true)" 0 \
+    "failed requests across the upgrade, of $(wc -l < "$TMP/upgrade.codes")"
+alive "$SPID" && pass || fail "the supervisor is gone"
+exe_new() { local p; for p in "$SPID" $(serve_workers); do
+    [ "$(readlink "/proc/$p/exe")" = "$TMP/bin/nori" ] || return 1; done; }
+exe_new && pass || fail "a process still runs the replaced file: $(for p in "$SPID" $(serve_workers); do readlink "/proc/$p/exe"; done | sort | uniq -c)"
+echo "  a broken binary at the path is refused, the old one keeps serving"
+printf '#!/bin/sh\necho "nori: not a nori" >&2\nexit 1\n' > "$TMP/broken"
+chmod 755 "$TMP/broken"
+cp "$TMP/bin/nori" "$TMP/nori.good"
+mv -f "$TMP/broken" "$TMP/bin/nori"
+kill -HUP "$SPID"
+poll -- grep -q 'reload refused, workers keep the old binary' "$TMP/serve.log" && pass \
+    || fail "a broken binary was not refused"
+alive "$SPID" && pass || fail "a broken binary took the supervisor down"
+get 200 '/shop?pg=Item&id=26' "a refused upgrade keeps serving"
+expect_eq "$(build_of)" 0123456789abcdef "with the build it had"
+kill -TERM "$SPID"; wait "$SPID" && pass || fail "the re-executed nori serve did not exit 0"
 
 echo "TCP, and FCGI_WEB_SERVER_ADDRS"
 tcp_get() {
