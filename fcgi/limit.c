@@ -200,9 +200,12 @@ static struct slot *slot_find(struct nori_limits *l, uint64_t tag)
 }
 
 /* A slot for tag, locked and emptied: a free one in its neighbourhood,
- * else the one that expires first. NULL when the neighbourhood kept
- * changing under us (the caller lets the request through). */
-static struct slot *slot_claim(struct nori_limits *l, uint64_t tag, uint64_t now)
+ * else the one that expires first; *fresh says whether it was emptied
+ * (0: another process made it meanwhile, and its entry counts). NULL when
+ * the neighbourhood kept changing under us (the caller lets the request
+ * through). */
+static struct slot *slot_claim(struct nori_limits *l, uint64_t tag, uint64_t now,
+                               int *fresh)
 {
     for (int r = 0; r < RETRIES; r++) {
         struct slot *best = NULL;
@@ -217,9 +220,12 @@ static struct slot *slot_claim(struct nori_limits *l, uint64_t tag, uint64_t now
         }
         uint64_t was = tag_load(best), until = expires_load(best);
         slot_lock(best);
-        if (best->tag == tag)
-            return best;    /* another process made it meanwhile */
-        if (best->tag == was && best->e.expires == until) {
+        if (best->tag == tag && best->e.expires > now) {
+            *fresh = 0;     /* another process made it meanwhile */
+            return best;
+        }
+        if (best->tag == tag || (best->tag == was && best->e.expires == until)) {
+            *fresh = 1;
             best->e = (struct nori_limit_entry){0};
             __atomic_store_n(&best->tag, tag, __ATOMIC_RELEASE);
             return best;
@@ -252,7 +258,7 @@ unsigned nori_limit_apply(struct nori_limits *l, char kind, const char *name,
         fresh = s == NULL;
     }
     if (s == NULL && make)
-        s = slot_claim(l, tag, now_ms);
+        s = slot_claim(l, tag, now_ms, &fresh);
     if (s == NULL)
         return rule(&scratch, 1, now_ms, arg);
     out = rule(&s->e, fresh, now_ms, arg);
