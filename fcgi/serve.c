@@ -47,6 +47,9 @@
 #define BACKOFF_MAX_MS 5000
 /* A probe of the new binary that has not exited by then is refused. */
 #define PROBE_TIMEOUT_MS 10000
+/* How long a stop waits for workers to finish what they hold: past the
+ * params and body deadlines (5 s each by default) with room to spare. */
+#define DRAIN_MAX_S 30
 
 struct slot {
     pid_t pid;              /* 0: empty, to be started at start_at */
@@ -576,12 +579,39 @@ static void workers_drain(struct sup *s)
         if (sl->ready_fd >= 0)
             close(sl->ready_fd);
     }
+    /* A request in hand is over within its deadlines (params, body,
+     * the page): a worker still there long after is stuck, and a stop
+     * must not wait for it forever. */
+    struct timespec t0, now, nap = {0, 20 * 1000 * 1000};
+    int killed = 0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
-        pid_t pid = waitpid(-1, NULL, 0);
-        if (pid > 0 && s->app->reaped)
-            s->app->reaped(s->app->ctx, pid);
-        else if (pid < 0 && errno != EINTR)
+        pid_t pid = waitpid(-1, NULL, WNOHANG);
+        if (pid > 0) {
+            for (unsigned i = 0; i < s->n; i++) {
+                if (s->slots[i].pid == pid)
+                    s->slots[i].pid = 0;
+                if (s->slots[i].old == pid)
+                    s->slots[i].old = 0;
+            }
+            if (s->app->reaped)
+                s->app->reaped(s->app->ctx, pid);
+            continue;
+        }
+        if (pid < 0 && errno != EINTR)
             break;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (!killed && now.tv_sec - t0.tv_sec >= DRAIN_MAX_S) {
+            say("draining: workers still there after %d s are killed", DRAIN_MAX_S);
+            for (unsigned i = 0; i < s->n; i++) {
+                if (s->slots[i].pid > 0)
+                    kill(s->slots[i].pid, SIGKILL);
+                if (s->slots[i].old > 0)
+                    kill(s->slots[i].old, SIGKILL);
+            }
+            killed = 1;
+        }
+        nanosleep(&nap, NULL);
     }
 }
 
