@@ -268,6 +268,9 @@ static int rundir_per_app(struct nori_config *cfg, const struct nori_app *app,
     return 0;
 }
 
+/* getopt's value for row i is ROW_VAL + i: above every option byte. */
+#define ROW_VAL 256
+
 /* The two tables as one list: nori's rows, then the application's. */
 struct table {
     const struct nori_setting *row;
@@ -305,7 +308,8 @@ enum config_err config_load(struct nori_config *cfg, const struct nori_app *app,
         const char *v = getenv(t.row->env);
         if (setting_apply(t.base, t.row, v && *v ? v : t.row->def, 0, err, errlen) < 0)
             goto done;
-        opts[i] = (struct option){t.row->flag, required_argument, NULL, (int)i};
+        /* Past any byte, so that no row's value is ':', '?' or 'h'. */
+        opts[i] = (struct option){t.row->flag, required_argument, NULL, ROW_VAL + (int)i};
     }
     opts[n] = (struct option){"help", no_argument, NULL, 'h'};
     opterr = 0;         /* one line of our own instead of getopt's */
@@ -319,12 +323,13 @@ enum config_err config_load(struct nori_config *cfg, const struct nori_app *app,
             snprintf(err, errlen, "%s: needs a value", argv[optind - 1]);
             goto done;
         }
-        if (c < 0 || (size_t)c >= n) {
+        if (c < ROW_VAL || (size_t)(c - ROW_VAL) >= n) {
             snprintf(err, errlen, "%s: unknown option (nori --help lists them)",
                      argv[optind - 1]);
             goto done;
         }
         rc = CONFIG_EVALUE;
+        c -= ROW_VAL;
         struct table t = table_row(cfg, app, (size_t)c);
         if (setting_apply(t.base, t.row, optarg, 1, err, errlen) < 0)
             goto done;

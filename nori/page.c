@@ -240,9 +240,14 @@ void nori_form_open(struct nori_req *r, const char *cls, const char *act)
     const struct visit *v = live_visit(r);
     const char *key = link_key(r);
 
-    response_puts(r->resp, "<form class=\"");
-    nori_text(r, cls);
-    response_puts(r->resp, "\" method=\"post\" action=\"");
+    /* No class is no attribute: an empty class="" says nothing. */
+    response_puts(r->resp, "<form ");
+    if (cls) {
+        response_puts(r->resp, "class=\"");
+        nori_text(r, cls);
+        response_puts(r->resp, "\" ");
+    }
+    response_puts(r->resp, "method=\"post\" action=\"");
     nori_form_action(r);
     /* A sticky balancer reads the route from the URL, never from a
      * body: with a route, the key goes in the action URL too. */

@@ -105,6 +105,14 @@ static int thing_render(struct nori_req *r)
     return 200;
 }
 
+/* A form with no class: nori writes no class attribute. */
+static int bare_render(struct nori_req *r)
+{
+    nori_form_open(r, NULL, "inc");
+    response_puts(r->resp, "</form>\n");
+    return 200;
+}
+
 static const struct nori_grammar q_grammar = {q_fields, 1, sizeof(struct q)};
 
 /* Links, each written twice on a line: by nori_url, then "|", then by
@@ -173,6 +181,7 @@ static const struct nori_page pages[] = {
     {"Home", home_render, 0},
     {"Thing", thing_render, 0},
     {"Links", links_render, 0},
+    {"Bare", bare_render, 0},
 };
 
 static const struct nori_app app = {
@@ -463,6 +472,16 @@ START_TEST(home_is_public_and_validated)
     ck_assert_uint_eq(counter(STAT_SESSIONS_CREATED), 0);
     ck_assert_uint_eq(counter(STAT_COMMITS_AVOIDED), 6);
     ck_assert_uint_eq(counter(STAT_PAGES), 4);   /* the 304s rendered nothing */
+}
+END_TEST
+
+/* A NULL class is no class attribute, not a crash. */
+START_TEST(form_without_class)
+{
+    request(HTTP_GET, "pg=Bare");
+    ck_assert_int_eq(answer(), 200);
+    ck_assert_ptr_nonnull(strstr(body, "<form method=\"post\" action=\""));
+    ck_assert_ptr_null(strstr(body, "class="));
 }
 END_TEST
 
@@ -1037,6 +1056,7 @@ int main(void)
 
     tcase_add_checked_fixture(tc, setup_memory, service_down);
     tcase_add_test(tc, home_is_public_and_validated);
+    tcase_add_test(tc, form_without_class);
     tcase_add_test(tc, page_cache_dates_pages);
     tcase_add_test(tc, http_dates);
     tcase_add_test(tc, bad_urls);
