@@ -128,9 +128,22 @@ $(BUILD)/build_id.c: $(ID_SRCS)
 $(BUILD)/obj/build_id.o: $(BUILD)/build_id.c
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
-$(BUILD)/libnori.a: $(OBJS) $(BUILD)/obj/build_id.o
+# libnori.a exports only nori_ names: its objects are linked into one
+# (ld -r) and every other global made local, so an application's own
+# store_get or arena_alloc neither clashes nor is taken for ours. The
+# library's own tests call internals: they link libnori-internal.a, the
+# same objects unlinked (docs/design.md, Architecture).
+$(BUILD)/libnori-internal.a: $(OBJS) $(BUILD)/obj/build_id.o
 	rm -f $@
 	ar rcs $@ $^
+
+$(BUILD)/libnori.a: $(OBJS) $(BUILD)/obj/build_id.o
+	rm -f $@ $(BUILD)/obj/nori.o
+	ld -r -o $(BUILD)/obj/nori.o $^
+	nm -g --defined-only $(BUILD)/obj/nori.o | awk '$$3 ~ /^nori_/ { print $$3 }' \
+	  > $(BUILD)/obj/nori.syms
+	objcopy --keep-global-symbols=$(BUILD)/obj/nori.syms $(BUILD)/obj/nori.o
+	ar rcs $@ $(BUILD)/obj/nori.o
 
 $(BUILD)/libshop.a: $(SHOP_OBJS)
 	rm -f $@
@@ -147,8 +160,8 @@ $(BUILD)/counter: examples/counter/counter.c $(BUILD)/libnori.a
 $(BUILD)/sandbox-probe: tests/apps/sandbox-probe.c $(BUILD)/libnori.a
 	$(CC) $(CFLAGS_ALL) $< $(BUILD)/libnori.a $(LIB_LIBS) -o $@
 
-$(BUILD)/test_%: tests/unit/test_%.c $(BUILD)/libshop.a $(BUILD)/libnori.a
-	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -I. $< $(BUILD)/libshop.a $(BUILD)/libnori.a \
+$(BUILD)/test_%: tests/unit/test_%.c $(BUILD)/libshop.a $(BUILD)/libnori-internal.a
+	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -I. $< $(BUILD)/libshop.a $(BUILD)/libnori-internal.a \
 	  $(LDLIBS) $(CHECK_LIBS) -o $@
 
 $(BUILD)/floor: bench/floor.c

@@ -54,7 +54,7 @@ struct request {
 };
 
 /* A response is built in memory and sent after the handler.
- * What applications write with (response_puts and the rest) is declared
+ * What applications write with (nori_response_puts and the rest) is declared
  * in nori.h. */
 struct response {
     struct arena *arena;

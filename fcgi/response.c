@@ -59,7 +59,7 @@ write_grown(struct response *r, const char *s, size_t n)
 /* Called a couple of dozen times a page: the common case, room in the
  * body, is kept free of grow()'s, which made every call save and restore
  * registers. */
-void response_write(struct response *r, const char *s, size_t n)
+void nori_response_write(struct response *r, const char *s, size_t n)
 {
     if (r->failed || r->body == NULL || r->body_cap - r->body_len < n) {
         write_grown(r, s, n);
@@ -71,9 +71,9 @@ void response_write(struct response *r, const char *s, size_t n)
 }
 
 /* In parentheses: the function, not http.h's macro of the same name. */
-void (response_puts)(struct response *r, const char *s)
+void (nori_response_puts)(struct response *r, const char *s)
 {
-    response_write(r, s, strlen(s));
+    nori_response_write(r, s, strlen(s));
 }
 
 size_t http_uint(char *out, uint64_t n)
@@ -90,34 +90,42 @@ size_t http_uint(char *out, uint64_t n)
     return len;
 }
 
-void response_uint(struct response *r, uint64_t n)
+void nori_response_uint(struct response *r, uint64_t n)
 {
     char buf[20];
 
-    response_write(r, buf, http_uint(buf, n));
+    nori_response_write(r, buf, http_uint(buf, n));
 }
 
-void response_printf(struct response *r, const char *fmt, ...)
+void nori_response_vprintf(struct response *r, const char *fmt, va_list ap)
 {
-    va_list ap;
+    va_list again;
     char small[256];
 
-    va_start(ap, fmt);
+    va_copy(again, ap);
     int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
     if (n < 0)
-        return;
+        goto out;
     if ((size_t)n < sizeof small) {
-        response_write(r, small, (size_t)n);
-        return;
+        nori_response_write(r, small, (size_t)n);
+        goto out;
     }
     char *p = response_reserve(r, (size_t)n + 1);
     if (p == NULL)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
-    va_end(ap);
+        goto out;
+    vsnprintf(p, (size_t)n + 1, fmt, again);
     r->body_len += (size_t)n;
+out:
+    va_end(again);
+}
+
+void nori_response_printf(struct response *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    nori_response_vprintf(r, fmt, ap);
+    va_end(ap);
 }
 
 /* RFC 9110 5.5: a field value is visible characters, blanks and tabs;
@@ -202,12 +210,12 @@ const char *http_reason(int status)
     return "Unknown";
 }
 
-size_t response_length(const struct response *r)
+size_t nori_response_length(const struct response *r)
 {
     return r->body_len;
 }
 
-const char *response_since(const struct response *r, size_t from)
+const char *nori_response_since(const struct response *r, size_t from)
 {
     return r->failed || from > r->body_len ? NULL : r->body + from;
 }

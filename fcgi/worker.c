@@ -394,7 +394,7 @@ static int response_send(struct io *io, const struct request *req,
         response_init(resp, req->arena);
         resp->status = 503;
         response_header(resp, "Content-Type", "text/plain; charset=utf-8");
-        response_puts(resp, "Out of memory.\n");
+        nori_response_puts(resp, "Out of memory.\n");
     } else if (resp->bad_header) {
         /* A header value held CR or LF: something upstream (SCRIPT_NAME
          * from the front end, a setting) would have split the answer. */
@@ -403,7 +403,7 @@ static int response_send(struct io *io, const struct request *req,
         resp->status = 502;
         response_header(resp, "Content-Type", "text/plain; charset=utf-8");
         response_header(resp, "Cache-Control", "no-store");
-        response_puts(resp, "The web server passed a request nori cannot answer safely.\n");
+        nori_response_puts(resp, "The web server passed a request nori cannot answer safely.\n");
     }
     int tn = status_line(top, resp->status);
     int ln = resp->status == 304 ? 0 : content_length_line(len, resp->body_len);

@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdarg.h>
 
 #define NORI_KEY_LEN   22       /* a minted key: 128 bits, unpadded base64url */
 #define NORI_USER_MAX  64       /* the logged-in principal's name, in bytes */
@@ -90,23 +91,68 @@ struct nori_link {
  * anywhere turns the answer into a 503; nothing needs checking here. */
 struct response;
 
-void response_write(struct response *r, const char *s, size_t n);
-void response_puts(struct response *r, const char *s);
-void response_uint(struct response *r, uint64_t n);   /* decimal */
+void nori_response_write(struct response *r, const char *s, size_t n);
+void nori_response_puts(struct response *r, const char *s);
+void nori_response_uint(struct response *r, uint64_t n);   /* decimal */
 #if defined(__GNUC__)
 /* A literal's length is known at compile time: no strlen for it. The
- * function is still there, (response_puts)(r, s), for taking its address. */
+ * function is still there, (nori_response_puts)(r, s), for taking its address. */
 #include <string.h>
+#define nori_response_puts(r, s)                                                 \
+    (__builtin_constant_p(s) ? nori_response_write((r), (s), strlen(s))          \
+                             : (nori_response_puts)((r), (s)))
+#endif
+void nori_response_printf(struct response *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The body's length so far, and its bytes from `from` on (NULL after a
+ * failure): what a page needs to keep a piece it rendered for reuse. */
+size_t nori_response_length(const struct response *r);
+const char *nori_response_since(const struct response *r, size_t from);
+/* The same, for a caller that holds a va_list (the old name's wrapper). */
+void nori_response_vprintf(struct response *r, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+/* The names before the library's symbols all took the nori_ prefix:
+ * they compile and behave as before for this release, with a warning.
+ * The library itself exports only nori_ names (docs/design.md). */
+__attribute__((deprecated("use nori_response_write")))
+static inline void response_write(struct response *r, const char *s, size_t n)
+{
+    nori_response_write(r, s, n);
+}
+__attribute__((deprecated("use nori_response_puts")))
+static inline void (response_puts)(struct response *r, const char *s)
+{
+    (nori_response_puts)(r, s);
+}
+#if defined(__GNUC__)
 #define response_puts(r, s)                                                 \
     (__builtin_constant_p(s) ? response_write((r), (s), strlen(s))          \
                              : (response_puts)((r), (s)))
 #endif
-void response_printf(struct response *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* The body's length so far, and its bytes from `from` on (NULL after a
- * failure): what a page needs to keep a piece it rendered for reuse. */
-size_t response_length(const struct response *r);
-const char *response_since(const struct response *r, size_t from);
+__attribute__((deprecated("use nori_response_uint")))
+static inline void response_uint(struct response *r, uint64_t n)
+{
+    nori_response_uint(r, n);
+}
+__attribute__((deprecated("use nori_response_printf"), format(printf, 2, 3)))
+static inline void response_printf(struct response *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    nori_response_vprintf(r, fmt, ap);
+    va_end(ap);
+}
+__attribute__((deprecated("use nori_response_length")))
+static inline size_t response_length(const struct response *r)
+{
+    return nori_response_length(r);
+}
+__attribute__((deprecated("use nori_response_since")))
+static inline const char *response_since(const struct response *r, size_t from)
+{
+    return nori_response_since(r, from);
+}
 /* "Not Found" for 404, and so on. */
 const char *nori_reason(int status);
 

@@ -60,8 +60,8 @@ static void answer_error(struct nori_req *r, int status, const char *why,
     if (retry)
         retry_after(resp, retry);
     if (form == ANSWER_PLAIN) {
-        response_puts(resp, why);
-        response_puts(resp, "\n");
+        nori_response_puts(resp, why);
+        nori_response_puts(resp, "\n");
     } else if (app->error_page) {
         app->error_page(r, status, why);
     } else {
@@ -332,7 +332,7 @@ static void redirect(struct nori_req *r, const struct nori_link *next)
     headers_common(r->resp);
     response_header(r->resp, "Location", url);
     response_header(r->resp, "Content-Type", "text/plain; charset=utf-8");
-    response_puts(r->resp, "See Other\n");
+    nori_response_puts(r->resp, "See Other\n");
 }
 
 /* A form posted from another site carries none of our SameSite=Lax
@@ -578,25 +578,25 @@ static void status_metrics(struct response *resp, const struct stats *stats,
         if (m.name == NULL)
             continue;
         if (fam != last_len || strncmp(m.name, last, fam) != 0) {
-            response_printf(resp, "# HELP %.*s %s\n# TYPE %.*s %s\n", (int)fam, m.name,
+            nori_response_printf(resp, "# HELP %.*s %s\n# TYPE %.*s %s\n", (int)fam, m.name,
                             m.help, (int)fam, m.name, m.type);
             last = m.name;
             last_len = fam;
         }
         if (i == STAT_STORE_MICROS)
-            response_printf(resp, "%s %llu.%06llu\n", m.name,
+            nori_response_printf(resp, "%s %llu.%06llu\n", m.name,
                             (unsigned long long)(v / 1000000),
                             (unsigned long long)(v % 1000000));
         else
-            response_printf(resp, m.label ? "%s{%s} %llu\n" : "%s%s %llu\n", m.name,
+            nori_response_printf(resp, m.label ? "%s{%s} %llu\n" : "%s%s %llu\n", m.name,
                             m.label ? m.label : "", (unsigned long long)v);
     }
-    response_printf(resp, "# HELP nori_store_up Whether the session store answered.\n"
+    nori_response_printf(resp, "# HELP nori_store_up Whether the session store answered.\n"
                     "# TYPE nori_store_up gauge\nnori_store_up{backend=\"%s\"} %d\n",
                     backend, reachable);
-    response_printf(resp, "# HELP nori_store_records Records in the session store.\n"
+    nori_response_printf(resp, "# HELP nori_store_records Records in the session store.\n"
                     "# TYPE nori_store_records gauge\nnori_store_records %zu\n", records);
-    response_printf(resp, "# HELP nori_store_bytes Bytes the session store uses.\n"
+    nori_response_printf(resp, "# HELP nori_store_bytes Bytes the session store uses.\n"
                     "# TYPE nori_store_bytes gauge\nnori_store_bytes %zu\n", bytes);
 }
 
@@ -634,13 +634,13 @@ static void serve_status(struct nori_req *r)
     }
     response_header(resp, "Content-Type", "application/json");
     /* Which build answers: after an upgrade and a reload, the new one. */
-    response_printf(resp, "{\"build\": \"%s\", ", nori_build_id);
+    nori_response_printf(resp, "{\"build\": \"%s\", ", nori_build_id);
     for (int i = 0; i < STAT_COUNT; i++)
-        response_printf(resp, "\"%s\": %llu, ", stats_name((enum stat_id)i),
+        nori_response_printf(resp, "\"%s\": %llu, ", stats_name((enum stat_id)i),
                         (unsigned long long)stats_get(svc->stats, (enum stat_id)i));
-    response_printf(resp, "\"store_backend\": \"%s\", \"store_reachable\": %s, ",
+    nori_response_printf(resp, "\"store_backend\": \"%s\", \"store_reachable\": %s, ",
                     st ? store_backend(st) : "none", reachable ? "true" : "false");
-    response_printf(resp, "\"store_records\": %zu, \"store_bytes\": %zu}\n",
+    nori_response_printf(resp, "\"store_records\": %zu, \"store_bytes\": %zu}\n",
                     records, bytes);
 }
 
@@ -662,7 +662,7 @@ static void serve_ping(struct nori_req *r)
     headers_common(r->resp);
     response_header(r->resp, "Content-Type", "text/plain; charset=utf-8");
     response_header(r->resp, "Cache-Control", "no-store");
-    response_puts(r->resp, "pong\n");
+    nori_response_puts(r->resp, "pong\n");
 }
 
 /* The FastCGI authorizer role (or nginx's auth_request subrequest to

@@ -165,7 +165,7 @@ static void prefix_write(struct nori_req *r)
     if (n->prefix_html == NULL)
         prefix_find(r);
     if (n->prefix_html)
-        response_write(r->resp, n->prefix_html, n->prefix_html_len);
+        nori_response_write(r->resp, n->prefix_html, n->prefix_html_len);
 }
 
 int nori_link_prepare(char *out, size_t cap, const struct nori_grammar *g,
@@ -198,13 +198,13 @@ void nori_href(struct nori_req *r, const char *prepared, size_t len)
     int keyed = key && key[0];
 
     if (len == 0 && r->prefix[0] == '\0' && !keyed) {
-        response_puts(r->resp, "/");
+        nori_response_puts(r->resp, "/");
         return;
     }
     prefix_write(r);
-    response_write(r->resp, prepared, len);
+    nori_response_write(r->resp, prepared, len);
     if (keyed) {
-        response_puts(r->resp, len ? "&amp;_s=" : "?_s=");
+        nori_response_puts(r->resp, len ? "&amp;_s=" : "?_s=");
         nori_text(r, key);
     }
 }
@@ -214,7 +214,7 @@ void nori_form_action(struct nori_req *r)
     if (r->prefix[0])
         prefix_write(r);
     else
-        response_puts(r->resp, "/");
+        nori_response_puts(r->resp, "/");
 }
 
 /* A hidden field's value and the end of its tag: the start, with the
@@ -222,7 +222,7 @@ void nori_form_action(struct nori_req *r)
 static void hidden_value(struct nori_req *r, const char *value)
 {
     nori_text(r, value);
-    response_puts(r->resp, "\">");
+    nori_response_puts(r->resp, "\">");
 }
 
 void nori_form_keep(struct nori_req *r)
@@ -230,7 +230,7 @@ void nori_form_keep(struct nori_req *r)
     const char *key = link_key(r);
 
     if (key) {
-        response_puts(r->resp, "<input type=\"hidden\" name=\"_s\" value=\"");
+        nori_response_puts(r->resp, "<input type=\"hidden\" name=\"_s\" value=\"");
         hidden_value(r, key);
     }
 }
@@ -241,25 +241,25 @@ void nori_form_open(struct nori_req *r, const char *cls, const char *act)
     const char *key = link_key(r);
 
     /* No class is no attribute: an empty class="" says nothing. */
-    response_puts(r->resp, "<form ");
+    nori_response_puts(r->resp, "<form ");
     if (cls) {
-        response_puts(r->resp, "class=\"");
+        nori_response_puts(r->resp, "class=\"");
         nori_text(r, cls);
-        response_puts(r->resp, "\" ");
+        nori_response_puts(r->resp, "\" ");
     }
-    response_puts(r->resp, "method=\"post\" action=\"");
+    nori_response_puts(r->resp, "method=\"post\" action=\"");
     nori_form_action(r);
     /* A sticky balancer reads the route from the URL, never from a
      * body: with a route, the key goes in the action URL too. */
     if (key && r->nori->svc->cfg.route[0]) {
-        response_puts(r->resp, "?_s=");
+        nori_response_puts(r->resp, "?_s=");
         nori_text(r, key);
     }
-    response_puts(r->resp, "\"><input type=\"hidden\" name=\"act\" value=\"");
+    nori_response_puts(r->resp, "\"><input type=\"hidden\" name=\"act\" value=\"");
     hidden_value(r, act);
     nori_form_keep(r);
     if (v) {
-        response_puts(r->resp, "<input type=\"hidden\" name=\"_k\" value=\"");
+        nori_response_puts(r->resp, "<input type=\"hidden\" name=\"_k\" value=\"");
         hidden_value(r, v->s.form_key);
     }
 }
@@ -299,14 +299,14 @@ void page_error_plain(struct nori_req *r, int status, const char *why)
     char title[64];
 
     snprintf(title, sizeof title, "%d %s", status, http_reason(status));
-    response_puts(r->resp, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    nori_response_puts(r->resp, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                   "<title>");
     nori_text(r, title);
-    response_puts(r->resp, "</title></head>\n<body>\n<main>\n<h1>");
+    nori_response_puts(r->resp, "</title></head>\n<body>\n<main>\n<h1>");
     nori_text(r, title);
-    response_puts(r->resp, "</h1>\n<p>");
+    nori_response_puts(r->resp, "</h1>\n<p>");
     nori_text(r, why);
-    response_puts(r->resp, "</p>\n<p><a href=\"");
+    nori_response_puts(r->resp, "</p>\n<p><a href=\"");
     nori_url(r, &(struct nori_link){NULL, NULL});
-    response_puts(r->resp, "\">Back</a></p>\n</main>\n</body></html>\n");
+    nori_response_puts(r->resp, "\">Back</a></p>\n</main>\n</body></html>\n");
 }

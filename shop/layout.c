@@ -37,7 +37,7 @@ void view_price(struct nori_req *r, uint64_t cents)
 {
     char price[VIEW_PRICE_MAX];
 
-    response_write(r->resp, price, view_price_format(price, cents));
+    nori_response_write(r->resp, price, view_price_format(price, cents));
 }
 
 /* ---- views: what pages write of the catalog, formatted at build ---- */
@@ -107,22 +107,22 @@ size_t view_item_entry(char *out, size_t cap, const char *name_html, const char 
 
 void view_link_to(struct nori_req *r, const struct view *v)
 {
-    response_puts(r->resp, "<a href=\"");
+    nori_response_puts(r->resp, "<a href=\"");
     nori_href(r, v->href, v->href_len);
-    response_puts(r->resp, "\">");
-    response_write(r->resp, v->name, v->name_len);
-    response_puts(r->resp, "</a>");
+    nori_response_puts(r->resp, "\">");
+    nori_response_write(r->resp, v->name, v->name_len);
+    nori_response_puts(r->resp, "</a>");
 }
 
 /* label is HTML: a literal, or catalog text escaped at load. */
 static void link_to(struct nori_req *r, const char *pg, const struct shop_query *q,
                     const char *label)
 {
-    response_puts(r->resp, "<a href=\"");
+    nori_response_puts(r->resp, "<a href=\"");
     nori_url(r, &(struct nori_link){pg, q});
-    response_puts(r->resp, "\">");
-    response_puts(r->resp, label);
-    response_puts(r->resp, "</a>");
+    nori_response_puts(r->resp, "\">");
+    nori_response_puts(r->resp, label);
+    nori_response_puts(r->resp, "</a>");
 }
 
 /* The three fields a link reads, set by hand: a whole shop_query zeroed
@@ -150,42 +150,42 @@ static void header_render(struct nori_req *r)
     const struct shop_state *s = nori_state(r);
     const char *user = nori_user(r);
 
-    response_puts(r->resp, "<header><nav class=\"site\">");
+    nori_response_puts(r->resp, "<header><nav class=\"site\">");
     view_link(r, "Home", 0, "nori sushi");
     for (size_t i = 0; i < c->ncategories; i++) {
-        response_puts(r->resp, " ");
+        nori_response_puts(r->resp, " ");
         view_link_to(r, &c->categories[i].view);
     }
-    response_puts(r->resp, " <a href=\"");
+    nori_response_puts(r->resp, " <a href=\"");
     nori_url(r, &(struct nori_link){"Cart", NULL});
-    response_puts(r->resp, "\">Cart (<span id=\"cart-count\">");
-    response_uint(r->resp, s ? cart_count(s) : 0);
-    response_puts(r->resp, "</span>)</a> ");
+    nori_response_puts(r->resp, "\">Cart (<span id=\"cart-count\">");
+    nori_response_uint(r->resp, s ? cart_count(s) : 0);
+    nori_response_puts(r->resp, "</span>)</a> ");
     view_link(r, "Counter", 0, "Counter");
-    response_puts(r->resp, " ");
+    nori_response_puts(r->resp, " ");
     /* Logging out changes state, so it is a POST form, never a link. */
     if (user[0]) {
         nori_form_open(r, "logout", "logout");
-        response_puts(r->resp, "<button>Log out ");
+        nori_response_puts(r->resp, "<button>Log out ");
         nori_text(r, user);
-        response_puts(r->resp, "</button></form>");
+        nori_response_puts(r->resp, "</button></form>");
     } else {
         view_link(r, "Login", 0, "Login");
     }
-    response_puts(r->resp, "</nav>\n<form class=\"search\" method=\"get\" action=\"");
+    nori_response_puts(r->resp, "</nav>\n<form class=\"search\" method=\"get\" action=\"");
     nori_form_action(r);
-    response_puts(r->resp, "\"><input type=\"hidden\" name=\"pg\" value=\"Search\">"
+    nori_response_puts(r->resp, "\"><input type=\"hidden\" name=\"pg\" value=\"Search\">"
                   "<input type=\"search\" name=\"q\" required maxlength=\"200\""
                   " placeholder=\"Search the menu\" aria-label=\"Search\"");
     if (query_text(r)[0]) {
-        response_puts(r->resp, " value=\"");
+        nori_response_puts(r->resp, " value=\"");
         nori_text(r, query_text(r));
-        response_puts(r->resp, "\"");
+        nori_response_puts(r->resp, "\"");
     }
-    response_puts(r->resp, ">");
+    nori_response_puts(r->resp, ">");
     /* After q, so that the URL the browser builds has _s last too. */
     nori_form_keep(r);
-    response_puts(r->resp, "<button>Search</button></form></header>\n");
+    nori_response_puts(r->resp, "<button>Search</button></form></header>\n");
 }
 
 /* Everything from </title> to <main>. */
@@ -193,15 +193,15 @@ static void frame_render(struct nori_req *r)
 {
     const struct shop *shop = shop_of(r);
 
-    response_puts(r->resp, " \xC2\xB7 nori sushi</title><link rel=\"stylesheet\" href=\"");
+    nori_response_puts(r->resp, " \xC2\xB7 nori sushi</title><link rel=\"stylesheet\" href=\"");
     nori_text(r, shop->cfg.style_url);
     /* Linked, so that a browser asks for the icon where the stylesheet
      * lives instead of guessing /favicon.ico (which is served too). */
-    response_puts(r->resp, "\"><link rel=\"icon\" href=\"");
+    nori_response_puts(r->resp, "\"><link rel=\"icon\" href=\"");
     nori_text(r, shop->cfg.icon_url);
-    response_puts(r->resp, "\"></head>\n<body>\n");
+    nori_response_puts(r->resp, "\"></head>\n<body>\n");
     header_render(r);
-    response_puts(r->resp, "<main>\n");
+    nori_response_puts(r->resp, "<main>\n");
 }
 
 /* A sessionless page's frame depends only on the prefix, the stylesheet
@@ -241,19 +241,19 @@ void view_open(struct nori_req *r, const char *title)
 {
     const struct frame *f = shop_of(r)->frame;
 
-    response_puts(r->resp,
+    nori_response_puts(r->resp,
                   "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
                   "<title>");
-    response_puts(r->resp, title);
+    nori_response_puts(r->resp, title);
     if (!frame_shared(r)) {
         frame_render(r);
     } else if (f && f->bytes && strcmp(f->prefix, r->prefix) == 0) {
-        response_write(r->resp, f->bytes, f->len);
+        nori_response_write(r->resp, f->bytes, f->len);
     } else {
-        size_t from = response_length(r->resp);
+        size_t from = nori_response_length(r->resp);
         frame_render(r);
-        frame_keep(r, response_since(r->resp, from), response_length(r->resp) - from);
+        frame_keep(r, nori_response_since(r->resp, from), nori_response_length(r->resp) - from);
     }
 }
 
@@ -268,22 +268,22 @@ void frame_free(struct frame *f)
 
 void view_close(struct nori_req *r)
 {
-    response_puts(r->resp,
+    nori_response_puts(r->resp,
                   "</main>\n<footer>nori \xE2\x80\x94 stateless navigation, "
                   "sessions only when they matter.</footer>\n</body></html>\n");
 }
 
 void view_item_list(struct nori_req *r, const struct item *items, size_t n)
 {
-    response_puts(r->resp, "<ul class=\"items\">\n");
+    nori_response_puts(r->resp, "<ul class=\"items\">\n");
     for (size_t i = 0; i < n; i++) {
         const struct view *v = &items[i].view;
 
-        response_puts(r->resp, "<li><a href=\"");
+        nori_response_puts(r->resp, "<li><a href=\"");
         nori_href(r, v->href, v->href_len);
-        response_write(r->resp, v->entry, v->entry_len);
+        nori_response_write(r->resp, v->entry, v->entry_len);
     }
-    response_puts(r->resp, "</ul>\n");
+    nori_response_puts(r->resp, "</ul>\n");
 }
 
 void view_pager(struct nori_req *r, const char *pg, const struct shop_query *base,
@@ -295,19 +295,19 @@ void view_pager(struct nori_req *r, const char *pg, const struct shop_query *bas
 
     if (npages <= 1)
         return;
-    response_puts(r->resp, "<nav class=\"pager\">");
+    nori_response_puts(r->resp, "<nav class=\"pager\">");
     if (page > 1) {
         l.page = page - 1;
         link_to(r, pg, &l, "\xE2\x80\xB9 Previous");
-        response_puts(r->resp, " ");
+        nori_response_puts(r->resp, " ");
     }
-    response_printf(r->resp, "<span>Page %u of %u</span>", page, npages);
+    nori_response_printf(r->resp, "<span>Page %u of %u</span>", page, npages);
     if (page < npages) {
         l.page = page + 1;
-        response_puts(r->resp, " ");
+        nori_response_puts(r->resp, " ");
         link_to(r, pg, &l, "Next \xE2\x80\xBA");
     }
-    response_puts(r->resp, "</nav>\n");
+    nori_response_puts(r->resp, "</nav>\n");
 }
 
 void view_error(struct nori_req *r, int status, const char *why)
@@ -316,12 +316,12 @@ void view_error(struct nori_req *r, int status, const char *why)
 
     snprintf(title, sizeof title, "%d %s", status, nori_reason(status));
     view_open(r, title);
-    response_puts(r->resp, "<h1>");
+    nori_response_puts(r->resp, "<h1>");
     nori_text(r, title);
-    response_puts(r->resp, "</h1>\n<p>");
+    nori_response_puts(r->resp, "</h1>\n<p>");
     nori_text(r, why);
-    response_puts(r->resp, "</p>\n<p><a href=\"");
+    nori_response_puts(r->resp, "</p>\n<p><a href=\"");
     nori_url(r, &(struct nori_link){"Home", NULL});
-    response_puts(r->resp, "\">Back to the shop</a></p>\n");
+    nori_response_puts(r->resp, "\">Back to the shop</a></p>\n");
     view_close(r);
 }

@@ -27,17 +27,17 @@ static int home_render(struct nori_req *r)
     size_t nf = 0;
 
     view_open(r, "Home");
-    response_puts(r->resp, "<h1>nori sushi</h1>\n<h2>Menu</h2>\n<ul class=\"categories\">\n");
+    nori_response_puts(r->resp, "<h1>nori sushi</h1>\n<h2>Menu</h2>\n<ul class=\"categories\">\n");
     for (size_t i = 0; i < c->ncategories; i++) {
         const struct category *cat = &c->categories[i];
-        response_puts(r->resp, "<li><a href=\"");
+        nori_response_puts(r->resp, "<li><a href=\"");
         nori_href(r, cat->view.href, cat->view.href_len);
-        response_write(r->resp, cat->view.entry, cat->view.entry_len);
+        nori_response_write(r->resp, cat->view.entry, cat->view.entry_len);
         if (cat->nitems && nf < sizeof featured / sizeof featured[0] &&
             catalog_category_item(c, cat, 0, &featured[nf]) == 0)
             nf++;
     }
-    response_puts(r->resp, "</ul>\n<h2>Featured</h2>\n");
+    nori_response_puts(r->resp, "</ul>\n<h2>Featured</h2>\n");
     view_item_list(r, featured, nf);
     view_close(r);
     return 200;
@@ -57,11 +57,11 @@ static int category_render(struct nori_req *r)
     if (page > npages)
         return 404;
     view_open(r, cat->name_html);
-    response_puts(r->resp, "<h1>");
-    response_write(r->resp, cat->view.name, cat->view.name_len);
-    response_puts(r->resp, "</h1>\n<p>");
-    response_write(r->resp, cat->view.description, cat->view.description_len);
-    response_puts(r->resp, "</p>\n");
+    nori_response_puts(r->resp, "<h1>");
+    nori_response_write(r->resp, cat->view.name, cat->view.name_len);
+    nori_response_puts(r->resp, "</h1>\n<p>");
+    nori_response_write(r->resp, cat->view.description, cat->view.description_len);
+    nori_response_puts(r->resp, "</p>\n");
     size_t first = (size_t)(page - 1) * ITEMS_PER_PAGE;
     for (size_t i = first; i < cat->nitems && i < first + ITEMS_PER_PAGE; i++)
         if (catalog_category_item(c, cat, i, &items[n]) == 0)
@@ -79,19 +79,19 @@ static int item_render(struct nori_req *r)
     if (catalog_item(&shop_of(r)->catalog, query_of(r)->id, &it) < 0)
         return 404;
     view_open(r, it.name_html);
-    response_puts(r->resp, "<article class=\"item\"><h1>");
-    response_write(r->resp, it.view.name, it.view.name_len);
-    response_puts(r->resp, "</h1>\n<p class=\"price\">");
-    response_write(r->resp, it.view.price, it.view.price_len);
-    response_puts(r->resp, "</p>\n<p>");
-    response_write(r->resp, it.view.description, it.view.description_len);
-    response_puts(r->resp, "</p>\n<p>In ");
+    nori_response_puts(r->resp, "<article class=\"item\"><h1>");
+    nori_response_write(r->resp, it.view.name, it.view.name_len);
+    nori_response_puts(r->resp, "</h1>\n<p class=\"price\">");
+    nori_response_write(r->resp, it.view.price, it.view.price_len);
+    nori_response_puts(r->resp, "</p>\n<p>");
+    nori_response_write(r->resp, it.view.description, it.view.description_len);
+    nori_response_puts(r->resp, "</p>\n<p>In ");
     view_link_to(r, &it.category->view);
-    response_puts(r->resp, "</p>\n");
+    nori_response_puts(r->resp, "</p>\n");
     nori_form_open(r, "add", "add");
-    response_puts(r->resp, "<input type=\"hidden\" name=\"id\" value=\"");
-    response_uint(r->resp, it.id);
-    response_puts(r->resp,
+    nori_response_puts(r->resp, "<input type=\"hidden\" name=\"id\" value=\"");
+    nori_response_uint(r->resp, it.id);
+    nori_response_puts(r->resp,
                   "\"><label>Quantity <input type=\"number\" name=\"qty\" value=\"1\""
                   " min=\"1\" max=\"99\"></label> <button>Add to cart</button>"
                   "</form></article>\n");
@@ -112,7 +112,7 @@ static int search_render(struct nori_req *r)
         if (q->page > 1)
             return 404;
         view_open(r, "Search");
-        response_puts(r->resp, "<h1>Search</h1>\n"
+        nori_response_puts(r->resp, "<h1>Search</h1>\n"
                       "<p>Type part of a dish's name in the search box.</p>\n");
         view_close(r);
         return 200;
@@ -130,11 +130,11 @@ static int search_render(struct nori_req *r)
     if (q->page > npages)
         return 404;
     view_open(r, "Search");
-    response_puts(r->resp, "<h1>Search</h1>\n");
-    response_printf(r->resp, "<p class=\"hits\">%zu %s \xE2\x80\x9C", total,
+    nori_response_puts(r->resp, "<h1>Search</h1>\n");
+    nori_response_printf(r->resp, "<p class=\"hits\">%zu %s \xE2\x80\x9C", total,
                     total == 1 ? "dish matches" : "dishes match");
     nori_text(r, q->q);
-    response_puts(r->resp, "\xE2\x80\x9D.</p>\n");
+    nori_response_puts(r->resp, "\xE2\x80\x9D.</p>\n");
     size_t shown = total - skip, n = 0;
     for (size_t i = 0; i < shown && i < ITEMS_PER_PAGE; i++)
         if (catalog_item_at(&shop_of(r)->catalog, hits[i], &items[n]) == 0)
@@ -150,18 +150,18 @@ static int search_render(struct nori_req *r)
 static void cart_line_render(struct nori_req *r, const struct cart_line *l,
                              const struct item *it)
 {
-    response_puts(r->resp, "<tr><td>");
+    nori_response_puts(r->resp, "<tr><td>");
     view_link_to(r, &it->view);
-    response_puts(r->resp, "</td><td>");
+    nori_response_puts(r->resp, "</td><td>");
     nori_form_open(r, "qty", "set");
-    response_printf(r->resp,
+    nori_response_printf(r->resp,
                     "<input type=\"hidden\" name=\"id\" value=\"%u\">"
                     "<input type=\"number\" name=\"qty\" value=\"%u\" min=\"0\""
                     " max=\"99\" aria-label=\"Quantity\"> <button>Update</button></form>"
                     "</td><td class=\"price\">",
                     it->id, l->qty);
     view_price(r, (uint64_t)it->price_cents * l->qty);
-    response_puts(r->resp, "</td></tr>\n");
+    nori_response_puts(r->resp, "</td></tr>\n");
 }
 
 /* A cart line whose item left the catalog since is not shown or charged. */
@@ -171,13 +171,13 @@ static int cart_render(struct nori_req *r)
     uint64_t total = 0;
 
     view_open(r, "Cart");
-    response_puts(r->resp, "<h1>Your cart</h1>\n");
+    nori_response_puts(r->resp, "<h1>Your cart</h1>\n");
     if (s == NULL || s->ncart == 0) {
-        response_puts(r->resp, "<p class=\"empty\">Your cart is empty.</p>\n");
+        nori_response_puts(r->resp, "<p class=\"empty\">Your cart is empty.</p>\n");
         view_close(r);
         return 200;
     }
-    response_puts(r->resp, "<table class=\"cart\">\n<tr><th>Dish</th><th>Quantity</th>"
+    nori_response_puts(r->resp, "<table class=\"cart\">\n<tr><th>Dish</th><th>Quantity</th>"
                   "<th>Price</th></tr>\n");
     for (uint32_t i = 0; i < s->ncart; i++) {
         struct item it;
@@ -186,9 +186,9 @@ static int cart_render(struct nori_req *r)
         cart_line_render(r, &s->cart[i], &it);
         total += (uint64_t)it.price_cents * s->cart[i].qty;
     }
-    response_puts(r->resp, "<tr class=\"total\"><td>Total</td><td></td><td class=\"price\">");
+    nori_response_puts(r->resp, "<tr class=\"total\"><td>Total</td><td></td><td class=\"price\">");
     view_price(r, total);
-    response_puts(r->resp, "</td></tr>\n</table>\n");
+    nori_response_puts(r->resp, "</td></tr>\n</table>\n");
     view_close(r);
     return 200;
 }
@@ -196,7 +196,7 @@ static int cart_render(struct nori_req *r)
 static void action_form(struct nori_req *r, const char *act, const char *label)
 {
     nori_form_open(r, "inline", act);
-    response_printf(r->resp, "<button>%s</button></form>\n", label);
+    nori_response_printf(r->resp, "<button>%s</button></form>\n", label);
 }
 
 static int counter_render(struct nori_req *r)
@@ -204,7 +204,7 @@ static int counter_render(struct nori_req *r)
     const struct shop_state *s = nori_state(r);
 
     view_open(r, "Counter");
-    response_printf(r->resp, "<h1>Counter</h1>\n<p class=\"counter\">"
+    nori_response_printf(r->resp, "<h1>Counter</h1>\n<p class=\"counter\">"
                     "<span id=\"count\">%lld</span></p>\n",
                     s ? (long long)s->counter : 0LL);
     action_form(r, "inc", "++");
@@ -218,19 +218,19 @@ static int login_render(struct nori_req *r)
     const char *user = nori_user(r);
 
     view_open(r, "Login");
-    response_puts(r->resp, "<h1>Login</h1>\n");
+    nori_response_puts(r->resp, "<h1>Login</h1>\n");
     if (r->notice) {
-        response_puts(r->resp, "<p class=\"error\">");
+        nori_response_puts(r->resp, "<p class=\"error\">");
         nori_text(r, r->notice);
-        response_puts(r->resp, "</p>\n");
+        nori_response_puts(r->resp, "</p>\n");
     }
     if (user[0]) {
-        response_puts(r->resp, "<p>You are logged in as ");
+        nori_response_puts(r->resp, "<p>You are logged in as ");
         nori_text(r, user);
-        response_puts(r->resp, ".</p>\n");
+        nori_response_puts(r->resp, ".</p>\n");
     }
     nori_form_open(r, "login", "login");
-    response_puts(r->resp,
+    nori_response_puts(r->resp,
                   "<label>User <input name=\"user\" required maxlength=\"64\""
                   " autocomplete=\"username\"></label> "
                   "<label>Password <input type=\"password\" name=\"password\" required"

@@ -42,23 +42,23 @@ static int count_decode(void *state, unsigned version, const unsigned char *buf,
 static void button(struct nori_req *r, const char *act, const char *label)
 {
     nori_form_open(r, "inline", act);
-    response_puts(r->resp, "<button>");
-    response_puts(r->resp, label);
-    response_puts(r->resp, "</button></form>\n");
+    nori_response_puts(r->resp, "<button>");
+    nori_response_puts(r->resp, label);
+    nori_response_puts(r->resp, "</button></form>\n");
 }
 
 static int counter_render(struct nori_req *r)
 {
     const struct count *c = nori_state(r);
 
-    response_puts(r->resp, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
+    nori_response_puts(r->resp, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
                   "<meta charset=\"utf-8\"><title>Counter</title></head>\n"
                   "<body>\n<main>\n<h1>Counter</h1>\n<p><span id=\"count\">");
-    response_printf(r->resp, "%lld", c ? (long long)c->n : 0LL);
-    response_puts(r->resp, "</span></p>\n");
+    nori_response_printf(r->resp, "%lld", c ? (long long)c->n : 0LL);
+    nori_response_puts(r->resp, "</span></p>\n");
     button(r, "inc", "++");
     button(r, "dec", "--");
-    response_puts(r->resp, "</main>\n</body></html>\n");
+    nori_response_puts(r->resp, "</main>\n</body></html>\n");
     return 200;
 }
 

@@ -15,7 +15,7 @@
 
 static int said(struct nori_req *r, const char *what, int rc, int err)
 {
-    response_printf(r->resp, "%s: %d %s\n", what, rc, rc < 0 ? strerror(err) : "ok");
+    nori_response_printf(r->resp, "%s: %d %s\n", what, rc, rc < 0 ? strerror(err) : "ok");
     return 200;
 }
 

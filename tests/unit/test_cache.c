@@ -47,11 +47,11 @@ static int find_render(struct nori_req *r)
 {
     const struct q *q = r->query;
 
-    response_puts(r->resp, "<h1>Find</h1><p>");
+    nori_response_puts(r->resp, "<h1>Find</h1><p>");
     nori_text(r, q->q);
-    response_puts(r->resp, "</p><a href=\"");
+    nori_response_puts(r->resp, "</p><a href=\"");
     nori_url(r, &(struct nori_link){"Find", NULL});
-    response_puts(r->resp, "\">again</a>\n");
+    nori_response_puts(r->resp, "\">again</a>\n");
     return 200;
 }
 

@@ -79,19 +79,19 @@ static int home_render(struct nori_req *r)
 {
     const struct count *c = nori_state(r);
 
-    response_puts(r->resp, "<h1>Home</h1>\n<p>count=");
-    response_printf(r->resp, "%lld", c ? (long long)c->n : 0LL);
-    response_puts(r->resp, "</p>\n");
+    nori_response_puts(r->resp, "<h1>Home</h1>\n<p>count=");
+    nori_response_printf(r->resp, "%lld", c ? (long long)c->n : 0LL);
+    nori_response_puts(r->resp, "</p>\n");
     if (r->notice) {
-        response_puts(r->resp, "<p class=\"notice\">");
+        nori_response_puts(r->resp, "<p class=\"notice\">");
         nori_text(r, r->notice);
-        response_puts(r->resp, "</p>\n");
+        nori_response_puts(r->resp, "</p>\n");
     }
-    response_puts(r->resp, "<a href=\"");
+    nori_response_puts(r->resp, "<a href=\"");
     nori_url(r, &(struct nori_link){"Thing", &(struct q){1}});
-    response_puts(r->resp, "\">thing</a>\n");
+    nori_response_puts(r->resp, "\">thing</a>\n");
     nori_form_open(r, "f", "inc");
-    response_puts(r->resp, "<button>++</button></form>\n");
+    nori_response_puts(r->resp, "<button>++</button></form>\n");
     return 200;
 }
 
@@ -101,7 +101,7 @@ static int thing_render(struct nori_req *r)
 
     if (q->id != 1)
         return 404;
-    response_puts(r->resp, "<h1>Thing 1</h1>\n");
+    nori_response_puts(r->resp, "<h1>Thing 1</h1>\n");
     return 200;
 }
 
@@ -132,9 +132,9 @@ static int links_render(struct nori_req *r)
                                            &links[i], &len), 0);
         ck_assert_uint_eq(strlen(prepared), len);
         nori_url(r, &links[i]);
-        response_puts(r->resp, "|");
+        nori_response_puts(r->resp, "|");
         nori_href(r, prepared, len);
-        response_puts(r->resp, "\n");
+        nori_response_puts(r->resp, "\n");
     }
     return 200;
 }
