@@ -21,6 +21,43 @@ expect_eq "$(echo "$flags" | grep -c -- "-I$PREFIX/include")" 1 "pkg-config --cf
 (cd "$BUILDDIR" && cc -std=c11 -Wall -Wextra -Werror counter.c $flags -o counter) \
     2>"$TMP/cc.log" && pass || { fail "the counter does not build"; cat "$TMP/cc.log" >&2; finish; exit 1; }
 COUNTER=$BUILDDIR/counter
+
+echo "the installed library exports nori_ names only"
+others=$(nm -g --defined-only "$PREFIX/lib/libnori.a" | awk 'NF == 3 && $3 !~ /^nori_/ {print $3}')
+[ -z "$others" ] && pass || fail "global symbols without nori_: $(echo $others | head -c 300)"
+nm -g --defined-only "$PREFIX/lib/libnori.a" | grep -q ' T nori_main$' && pass \
+    || fail "nori_main is not exported"
+# An application may name its own functions as nori's internals are named.
+cat > "$BUILDDIR/clash.c" <<'C'
+int store_get(void) { return 42; }
+void *arena_alloc(void) { return 0; }
+int response_write_count;
+C
+(cd "$BUILDDIR" && cc -std=c11 -Wall -Wextra -Werror counter.c clash.c $flags -o clash) \
+    2>"$TMP/clash.log" && pass || fail "an app with its own store_get does not link: $(head -3 "$TMP/clash.log")"
+mkdir -m 700 "$TMP/clashrun"
+[ -x "$BUILDDIR/clash" ] && REQUEST_METHOD=GET QUERY_STRING= SCRIPT_NAME=/counter \
+    NORI_RUNDIR="$TMP/clashrun" "$BUILDDIR/clash" 2>/dev/null | grep -q '^Status: 200' \
+    && pass || fail "the app with its own store_get does not answer 200"
+# The old names still compile (deprecated) and write what they wrote.
+cat > "$BUILDDIR/old.c" <<'C'
+#include <nori.h>
+void old_api(struct response *r)
+{
+    void (*puts_fn)(struct response *, const char *) = (response_puts);
+    response_puts(r, "a");
+    puts_fn(r, "b");
+    response_write(r, "c", 1);
+    response_uint(r, 7);
+    response_printf(r, "%d", 8);
+    (void)response_length(r);
+    (void)response_since(r, 0);
+}
+C
+(cd "$BUILDDIR" && cc -std=c11 -Wall -Wextra -Werror -Wno-error=deprecated-declarations \
+    -c old.c $(PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig pkg-config --cflags nori) -o old.o) \
+    2>"$TMP/old.log" && pass || fail "the old response_* calls do not compile: $(head -3 "$TMP/old.log")"
+grep -q 'deprecated' "$TMP/old.log" && pass || fail "the old names are not marked deprecated"
 lines=$(wc -l < "$ROOT/examples/counter/counter.c")
 [ "$lines" -lt 120 ] && pass || fail "counter.c has $lines lines, not under 120"
 

@@ -109,7 +109,7 @@ static int thing_render(struct nori_req *r)
 static int bare_render(struct nori_req *r)
 {
     nori_form_open(r, NULL, "inc");
-    response_puts(r->resp, "</form>\n");
+    nori_response_puts(r->resp, "</form>\n");
     return 200;
 }
 
