@@ -11,18 +11,21 @@ source "$(dirname "$0")/lib.sh"
 
 # The library's default run directory, as `make install STATEDIR=...`
 # would compile it, here $TMP/state: nori/config.c built with it, linked
-# before libnori.a (whose own config.o is then not pulled in).
+# before libnori-internal.a (whose own config.o is then not pulled in).
 STATE=$TMP/state
 CC_FLAGS=(-std=c11 -D_GNU_SOURCE -O2 -I"$ROOT/include")
 cc "${CC_FLAGS[@]}" -DNORI_RUNDIR="\"$STATE\"" -c "$ROOT/nori/config.c" -o "$TMP/config.o" \
     && pass || fail "nori/config.c with a default run directory of the test's"
+make -s -C "$ROOT" build/libnori-internal.a >/dev/null
 # What libnori.a links against, as the Makefile declares it.
 read -ra LIBS < <(make -s --no-print-directory -C "$ROOT" lib-libs)
-# build SRC OUT [config.o]: an application against the tree's libnori.a.
+# build SRC OUT [config.o]: an application against the tree's objects
+# (libnori-internal.a: config.o replaces one of them, which the exported
+# archive, its internals local, would not let it do).
 build() {
     cc "${CC_FLAGS[@]}" -DNORI_DATADIR="\"$ROOT/shop/data\"" "$1" ${3:+"$3"} \
         $( [ "$1" = "$ROOT/shop/main.c" ] && echo "$ROOT/build/libshop.a" ) \
-        "$ROOT/build/libnori.a" "${LIBS[@]}" -lcrypt -o "$2" 2>>"$TMP/cc.log"
+        "$ROOT/build/libnori-internal.a" "${LIBS[@]}" -lcrypt -o "$2" 2>>"$TMP/cc.log"
 }
 build "$ROOT/shop/main.c" "$TMP/shop" "$TMP/config.o" && pass || fail "the shop does not build"
 build "$ROOT/examples/counter/counter.c" "$TMP/counter" "$TMP/config.o" && pass \
