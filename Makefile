@@ -206,7 +206,7 @@ unit-asan:
 	$(MAKE) --no-print-directory BUILD=build/asan OPT='-O1 -g -fno-omit-frame-pointer' \
 	  SAN='-fsanitize=address,undefined -fno-sanitize-recover=all' unit
 
-integration: $(BUILD)/nori
+integration: $(BUILD)/nori $(BUILD)/libnori-internal.a
 	bash tests/integration/run.sh
 
 # The unit tests and a flow through `nori serve` under memcheck, each

@@ -32,7 +32,7 @@ echo "a new build: nori check, then the workers told to finish"
 printf 'const char nori_build_id[] = "0123456789abcdef";\n' > "$TMP/build_id.c"
 cc -c "$TMP/build_id.c" -o "$TMP/build_id.o"
 cc -std=c11 -D_GNU_SOURCE -I"$ROOT/include" -DNORI_DATADIR="\"$HOME_STAGED/shop/data\"" \
-    "$ROOT/shop/main.c" "$TMP/build_id.o" "$ROOT/build/libshop.a" "$ROOT/build/libnori.a" \
+    "$ROOT/shop/main.c" "$TMP/build_id.o" "$ROOT/build/libshop.a" "$ROOT/build/libnori-internal.a" \
     $(make -s -C "$ROOT" --eval 'print-ldlibs: ; @echo $(LDLIBS)' print-ldlibs) -o "$TMP/nori.new" && pass || fail "linking a new build"
 mv -f "$TMP/nori.new" "$HOME_STAGED/build/nori"
 # The guide's two commands, with this test's settings and pid.

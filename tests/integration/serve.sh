@@ -124,10 +124,12 @@ echo "SIGHUP loads the new binary at its path, under load"
 # another build id, linked in a second; the env gives both the catalog.
 mkdir -p "$TMP/bin"
 cp "$NORI" "$TMP/bin/nori"
+# Linked from the internal archive: the installed one keeps its own
+# nori_build_id, which this one replaces.
 printf 'const char nori_build_id[] = "0123456789abcdef";\n' > "$TMP/build_id.c"
 cc -c "$TMP/build_id.c" -o "$TMP/build_id.o"
 cc -std=c11 -D_GNU_SOURCE -I"$ROOT/include" "$ROOT/shop/main.c" "$TMP/build_id.o" \
-    "$ROOT/build/libshop.a" "$ROOT/build/libnori.a" $(make -s -C "$ROOT" --eval 'print-ldlibs: ; @echo $(LDLIBS)' print-ldlibs) \
+    "$ROOT/build/libshop.a" "$ROOT/build/libnori-internal.a" $(make -s -C "$ROOT" --eval 'print-ldlibs: ; @echo $(LDLIBS)' print-ldlibs) \
     -o "$TMP/nori.new" && pass || fail "linking a new build"
 build_of() { curl -s --max-time 10 "$BASE/nori-status" | sed -n 's/.*"build": "\([0-9a-f]*\)".*/\1/p'; }
 NORI=$TMP/bin/nori serve_start NORI_CATALOG="$ROOT/shop/data/catalog.tsv" NORI_USERS="$ROOT/shop/data/users"
