@@ -160,9 +160,21 @@ $(BUILD)/counter: examples/counter/counter.c $(BUILD)/libnori.a
 $(BUILD)/sandbox-probe: tests/apps/sandbox-probe.c $(BUILD)/libnori.a
 	$(CC) $(CFLAGS_ALL) $< $(BUILD)/libnori.a $(LIB_LIBS) -o $@
 
-$(BUILD)/test_%: tests/unit/test_%.c $(BUILD)/libshop.a $(BUILD)/libnori-internal.a
-	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -I. $< $(BUILD)/libshop.a $(BUILD)/libnori-internal.a \
-	  $(LDLIBS) $(CHECK_LIBS) -o $@
+# The library's unit tests need an application, not the shop: they link
+# their own (tests/unit/testapp.c) and the library's libraries only.
+# Those in SHOP_TESTS test the shop's own code and link libshop.a too.
+TESTAPP_OBJ = $(BUILD)/obj/tests/unit/testapp.o
+SHOP_TESTS  = $(BUILD)/test_catalog $(BUILD)/test_views $(BUILD)/test_harden $(BUILD)/test_cart
+$(TESTAPP_OBJ): tests/unit/testapp.h
+
+$(BUILD)/test_%: tests/unit/test_%.c $(TESTAPP_OBJ) $(BUILD)/libnori-internal.a
+	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -I. $< $(TESTAPP_OBJ) $(BUILD)/libnori-internal.a \
+	  $(LIB_LIBS) $(CHECK_LIBS) -o $@
+
+$(SHOP_TESTS): $(BUILD)/test_%: tests/unit/test_%.c $(TESTAPP_OBJ) $(BUILD)/libshop.a \
+               $(BUILD)/libnori-internal.a
+	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -I. $< $(TESTAPP_OBJ) $(BUILD)/libshop.a \
+	  $(BUILD)/libnori-internal.a $(LDLIBS) $(CHECK_LIBS) -o $@
 
 $(BUILD)/floor: bench/floor.c
 	$(CC) $(CSTD) $(WARN) -O2 $< -lfcgi -o $@
