@@ -88,12 +88,14 @@ FUZZ_BINS  = $(BUILD)/fuzz_query $(BUILD)/fuzz_form $(BUILD)/fuzz_record \
              $(BUILD)/fuzz_headers $(BUILD)/fuzz_fcgi $(BUILD)/fuzz_cookie \
              $(BUILD)/fuzz_storespec
 # The pure parsers the fuzzers call: no libfcgi, no store (cookie.c and
-# origin.c read strings only; http.h merely declares the rest), and the
-# shop's state codec, which decodes what a record carries, and the store
-# spec parser (storespec.c: strings only).
+# origin.c read strings only; http.h merely declares the rest), the store
+# spec parser (storespec.c: strings only), and the tests' application
+# (tests/unit/testapp.c: the grammars parsed by, and the state codec that
+# decodes what a record carries; no shop).
 FUZZ_DEPS  = nav/nav.c session/record.c session/session.c session/key.c \
-             fcgi/cookie.c fcgi/origin.c shop/state.c shop/fields.c fcgi/records.c \
-             session/storespec.c
+             fcgi/cookie.c fcgi/origin.c fcgi/records.c session/storespec.c \
+             tests/unit/testapp.c
+FUZZ_HDRS  = tests/fuzz/fuzz_check.h tests/fuzz/invariant.h tests/unit/testapp.h
 # fuzz_fcgi hands what records_scan accepts to libfcgi itself.
 $(BUILD)/fuzz_fcgi: FUZZ_LIBS = -lfcgi
 
@@ -182,7 +184,7 @@ $(BUILD)/floor: bench/floor.c
 $(BUILD)/commit-floor: bench/commit-floor.c
 	$(CC) $(CSTD) $(WARN) -O2 $< -lfcgi -llmdb -o $@
 
-$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_check.h $(FUZZ_DEPS) $(HEADERS)
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDRS) $(FUZZ_DEPS) $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -I. $< $(FUZZ_DEPS) $(FUZZ_LIBS) -o $@
 
@@ -190,7 +192,7 @@ $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_check.h $(FUZZ_DEPS) $(HEAD
 # no other backend: fuzz_cookie.c refuses them).
 FUZZ_COOKIE_DEPS = session/visit.c session/store.c session/memory.c \
                    session/sweeper.c fcgi/stats.c fcgi/arena.c fcgi/response.c fcgi/limit.c
-$(BUILD)/fuzz_cookie: tests/fuzz/fuzz_cookie.c tests/fuzz/fuzz_check.h $(FUZZ_DEPS) \
+$(BUILD)/fuzz_cookie: tests/fuzz/fuzz_cookie.c $(FUZZ_HDRS) $(FUZZ_DEPS) \
                       $(FUZZ_COOKIE_DEPS) $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -I. $< $(FUZZ_DEPS) $(FUZZ_COOKIE_DEPS) -lpthread -o $@

@@ -22,7 +22,7 @@
 #include "fcgi/http.h"
 #include "session/store_impl.h"
 #include "session/visit.h"
-#include "fuzz_check.h"
+#include "invariant.h"
 
 /* This target links the memory store only: "memory" is the spec, and
  * the other backends' tables are here to be refused. */
