@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "fcgi/stats.h"
+#include "session/memory.h"
 #include "session/store.h"
 #include "session/storespec.h"
 
