@@ -40,7 +40,7 @@ struct store_options {
     size_t memory_max;        /* NORI_MEMORY_MAX: records one worker keeps */
     /* memory: where the live records a closed store still held are
      * counted (sessions_lost); NULL: nowhere. sessions_store (visit.h)
-     * passes its sessions' stats. */
+     * gives its sessions' counters. */
     struct stats *stats;
     /* memory, under a supervisor: the directory where the store keeps
      * DIR/memory.PID, its record count for store_memory_orphans
