@@ -28,7 +28,6 @@
 #include "../fcgi/serve.h"
 #include "../fcgi/stats.h"
 #include "../fcgi/worker.h"
-#include "../session/memory.h"
 #include "../session/store.h"
 #include "../session/storespec.h"
 #include "service.h"
@@ -132,9 +131,9 @@ static int process_load(void *ctx, char *err, size_t errlen)
         }
         p->svc.sessions.limits = p->limits;
     }
-    /* Under nori serve a memory store publishes its count, for a kill
-     * (process_reaped); it counts what it loses at close in the sessions'
-     * counters (sessions_store). */
+    /* A memory store counts the sessions it loses at close; under nori
+     * serve it also publishes its count, for a kill (process_reaped). */
+    p->svc.sessions.store_opt.stats = p->stats;
     p->svc.sessions.store_opt.orphan_dir = p->supervised ? p->cfg.rundir : NULL;
     if (cache_open(&p->svc.cache, p->cfg.rundir, p->cfg.page_cache,
                    p->cfg.page_cache_max_kb << 10, p->svc.etag,

@@ -28,7 +28,6 @@
 #include <uthash.h>
 
 #include "../fcgi/stats.h"
-#include "memory.h"
 #include "store_impl.h"
 
 #define SESSION_KEY_MAX 64

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum store_err {
     STORE_OK = 0,
@@ -39,12 +40,11 @@ struct store_options {
     unsigned redis_wait;      /* NORI_REDIS_WAIT: replicas a commit waits for */
     size_t memory_max;        /* NORI_MEMORY_MAX: records one worker keeps */
     /* memory: where the live records a closed store still held are
-     * counted (sessions_lost); NULL: nowhere. sessions_store (visit.h)
-     * gives its sessions' counters. */
+     * counted (sessions_lost); NULL: nowhere. */
     struct stats *stats;
     /* memory, under a supervisor: the directory where the store keeps
-     * DIR/memory.PID, its record count for store_memory_orphans
-     * (memory.h) to read if the worker is killed; NULL: no such file. */
+     * DIR/memory.PID, its record count for store_memory_orphans to read
+     * if the worker is killed; NULL: no such file. */
     const char *orphan_dir;
 };
 
@@ -110,5 +110,12 @@ enum store_err store_stat(struct store *st, size_t *records, size_t *bytes);
  * what a health check asks. */
 enum store_err store_ping(struct store *st);
 const char *store_strerror(enum store_err err);
+
+/* The supervisor's side of a memory store's published count: when worker
+ * pid has gone (reaped) leaving dir/memory.PID behind, it never counted
+ * its own sessions at close; returns the records it held then (0 when
+ * the latest expiry among them had passed at `now`, unix seconds), and
+ * removes the file. 0 when there is no such file. */
+uint64_t store_memory_orphans(const char *dir, pid_t pid, uint64_t now);
 
 #endif

@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "fcgi/stats.h"
-#include "session/memory.h"
 #include "session/store.h"
 #include "session/storespec.h"
 
