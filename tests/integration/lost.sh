@@ -2,9 +2,9 @@
 # lost.sh -- the memory store's lost sessions are counted (sessions_lost),
 # however its worker goes: killed (nori serve, or whoever claims first,
 # counts for it from the RUNDIR/memory.PID it published), replaced on
-# SIGHUP, drained on SIGTERM
-# or recycled by --max-requests (each counts its own at close). Requests
-# go straight to the socket, as a web server would pass them.
+# SIGHUP, drained on SIGTERM or recycled by --max-requests (each counts
+# its own at close). Requests go straight to the socket, as a web server
+# would pass them. lost-fronts.sh: the same kill without nori serve.
 source "$(dirname "$0")/lib.sh"
 
 # add: a POST that puts one item in a new cart: a new session, 303.
