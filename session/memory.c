@@ -172,7 +172,7 @@ static uint64_t claim_one(const char *dir, pid_t pid, uint64_t now, struct stats
     if (lost == 0)
         return 0;
     stats_add(stats, STAT_SESSIONS_LOST, lost);
-    /* The line an operator greps for after a crash: the counter alone
+    /* The line an operator greps for after a crash: sessions_lost alone
      * says that sessions went, not which worker took them. */
     snprintf(line, sizeof line, "worker %ld died holding %llu live sessions of its "
              "memory store; they are lost (sessions_lost)", (long)pid,
