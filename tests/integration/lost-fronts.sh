@@ -5,7 +5,8 @@
 # lighttpd's bin-path (a respawned worker claims the dead one's
 # RUNDIR/memory.PID as it starts, several at once after a kill of all
 # four) and under spawn-fcgi (nothing respawns: the worker left claims it
-# when its status page is asked). lost.sh: the same under nori serve.
+# when its status page is asked; and, as its guide says, SIGHUP ends that
+# worker for good). lost.sh: the same under nori serve.
 source "$(dirname "$0")/lib.sh"
 
 # add SOCKET: a POST that puts one item in a new cart, straight to one
@@ -114,6 +115,12 @@ grep -q "^nori_sessions_lost_total $most\$" "$TMP/metrics" && pass ||
 expect_eq "$(lost "$SP")" "$most" "nori stats"
 expect_eq "$(grep -c "\[[0-9]*\] nori: worker $victim died holding $most live sessions" "$SP/nori.log")" 1 \
     "the log file's line for worker $victim"
-kill -TERM $(live $pids) 2>/dev/null || true
-wait_gone $pids || fail "spawn-fcgi's workers ignored SIGTERM"
+# deploy/spawn-fcgi/README.md: "SIGHUP kills a worker here", and
+# spawn-fcgi does not start it again.
+left=$(live $pids)
+kill -HUP $left
+wait_gone $left && pass || fail "SIGHUP did not end the spawn-fcgi worker $left"
+expect_eq "$(pgrep -f "^$NORI\$" | while read -r p; do
+    tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "NORI_RUNDIR=$SP" && echo "$p"
+done | wc -l)" 0 "spawn-fcgi started no worker again"
 finish
