@@ -40,18 +40,34 @@ enum answer_form { ANSWER_PAGE, ANSWER_PLAIN };
 /* What the application got wrong (a page's status, a link to no page,
  * an action's result) is logged once per worker, not once per request:
  * a page asked a thousand times a second would write as many lines.
- * Past the table's size the log's own rate limit still holds. */
+ * The log's rate limit goes by format, and would keep all but the first
+ * few faults of a burst from being named at all: a fault seen for the
+ * first time is its own format, the line kept in the table (a '%'
+ * doubled). Past the table's size, the limit of one shared format. */
 static void fault_log(struct nori_req *r, const char *what)
 {
     struct service *svc = r->nori->svc;
     uint64_t h = nori_hash(NORI_HASH_INIT, what, strlen(what));
+    struct service_fault *f;
+    size_t n = 0;
 
     for (size_t i = 0; i < svc->nfaults; i++)
-        if (svc->faults[i] == h)
+        if (svc->faults[i].digest == h)
             return;
-    if (svc->nfaults < sizeof svc->faults / sizeof svc->faults[0])
-        svc->faults[svc->nfaults++] = h;
-    request_log(r->nori->req, "nori: %s; answered 500", what);
+    if (svc->nfaults == sizeof svc->faults / sizeof svc->faults[0]) {
+        request_log(r->nori->req, "nori: %s; answered 500", what);
+        return;
+    }
+    f = &svc->faults[svc->nfaults++];
+    f->digest = h;
+    n = (size_t)snprintf(f->line, sizeof f->line, "nori: ");
+    for (const char *p = what; *p && n + 20 < sizeof f->line; p++) {
+        if (*p == '%')
+            f->line[n++] = '%';
+        f->line[n++] = *p;
+    }
+    memcpy(f->line + n, "; answered 500", sizeof "; answered 500");
+    request_log(r->nori->req, f->line);
 }
 
 /* The name a link gave, as much of it as a log line needs. */

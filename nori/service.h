@@ -33,9 +33,12 @@ struct service {
     char *prefix_html;          /* what links start with (page.c) */
     size_t prefix_html_len;
     /* What the application got wrong and nori has logged already
-     * (dispatch.c: a page's status, a link to no page), by digest: each
-     * once per worker, not once per request. */
-    uint64_t faults[32];
+     * (dispatch.c: a page's status, a link to no page): each once per
+     * worker, not once per request. */
+    struct service_fault {
+        uint64_t digest;
+        char line[200];         /* the log line, a format of its own */
+    } faults[16];
     size_t nfaults;
 };
 
