@@ -211,6 +211,7 @@ int nori_main(const struct nori_app *app, int argc, char **argv)
     int rc;
 
     p.app = app;
+    page_table_set(app);        /* before load, which may prepare links */
     p.argv = argv;
     /* Before the settings: a version is asked for whatever they are. */
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
