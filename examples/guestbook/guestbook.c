@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -82,7 +83,8 @@ static int entry_parse(char *line, size_t n, struct entry *e)
  * file edited by hand. */
 static void book_parse(char *buf, size_t len, struct entry *e, size_t cap, struct book *b)
 {
-    size_t off = 0;
+    char *nl = memchr(buf, '\n', len);
+    size_t off = len && buf[0] == '#' && nl ? (size_t)(nl - buf) + 1 : 0;
     struct entry scratch;
 
     b->e = e;
@@ -357,23 +359,41 @@ static int state_decode(void *state, unsigned version, const unsigned char *buf,
 
 /* ---- loading ---- */
 
+/* The book's first line names it: "#guestbook ID", ID 16 random hex
+ * digits written when the file is made. The ETag covers ID, so another
+ * book (the file removed, the app restarted) is a new page-cache
+ * generation, and no entry cached from the old book is served. */
 static int gb_load(void *data, const char *rundir, char *err, size_t errlen)
 {
     struct guestbook *gb = data;
     int n = snprintf(gb->path, sizeof gb->path, "%s/guestbook.tsv", rundir);
-    int fd;
+    char head[32] = "";
+    int fd = -1, rc = -1;
 
-    if (n < 0 || (size_t)n >= sizeof gb->path) {
+    if (n < 0 || (size_t)n >= sizeof gb->path)
         snprintf(err, errlen, "NORI_RUNDIR=%s: path too long", rundir);
-        return -1;
-    }
-    if ((fd = open(gb->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+    else if ((fd = open(gb->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0 ||
+             flock(fd, LOCK_EX) < 0 || pread(fd, head, sizeof head - 1, 0) < 0)
         snprintf(err, errlen, "NORI_RUNDIR=%s: cannot open %s: %s", rundir, gb->path,
                  strerror(errno));
-        return -1;
-    }
-    close(fd);
-    return 0;
+    else if (head[0] == '\0' && (getrandom(&gb->id, sizeof gb->id, 0) != sizeof gb->id ||
+                                 dprintf(fd, "#guestbook %016llx\n",
+                                         (unsigned long long)gb->id) != 28))
+        snprintf(err, errlen, "NORI_RUNDIR=%s: cannot write %s", rundir, gb->path);
+    else if (head[0] && sscanf(head, "#guestbook %16llx\n", &gb->id) != 1)
+        snprintf(err, errlen, "NORI_RUNDIR=%s: %s is not a guestbook", rundir, gb->path);
+    else
+        rc = 0;
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+static uint64_t gb_etag(const void *data)
+{
+    const struct guestbook *gb = data;
+
+    return nori_hash(NORI_HASH_INIT, &gb->id, sizeof gb->id);
 }
 
 static const struct nori_page pages[] = {
@@ -402,5 +422,6 @@ const struct nori_app guestbook_app = {
     .nsettings = 1,
     .config = &guestbook_data.cfg,
     .load = gb_load,
+    .etag = gb_etag,
     .data = &guestbook_data,
 };

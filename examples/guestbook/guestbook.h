@@ -32,6 +32,7 @@ struct gb_config {
 struct guestbook {
     struct gb_config cfg;
     char path[4096];                /* RUNDIR/guestbook.tsv */
+    unsigned long long id;          /* the book's, from its first line */
 };
 
 extern struct guestbook guestbook_data;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <nori_test.h>
 
@@ -55,6 +56,9 @@ static void sign_and_read(struct nori_test *t)
           "the book is no-store");
     CHECK(nori_test_header(t, "Last-Modified") == NULL, "the book has no Last-Modified");
     CHECK(nori_test_header(t, "ETag") == NULL, "the book has no ETag");
+    nori_test_request_header(t, "If-Modified-Since", "Fri, 01 Jan 2100 00:00:00 GMT");
+    CHECK(nori_test_get(t, "", &a) == 200, "the book is never 304");
+    nori_test_request_header(t, "If-Modified-Since", NULL);
 
     CHECK(nori_test_post(t, "", "act=sign&name=Ann&text=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
                          &a) == 303, "signing redirects");
@@ -137,6 +141,32 @@ static void torn_and_full(void)
     unsetenv("NORI_GUESTBOOK_MAX");
 }
 
+/* Another book file is another generation: no validator of the old
+ * book's pages holds for the new one's (with the page cache off, the
+ * validator is the ETag). */
+static void new_book(void)
+{
+    char path[128], etag[64] = "";
+    struct nori_test *t;
+
+    setenv("NORI_PAGE_CACHE", "off", 1);
+    t = open_book();
+    CHECK(nori_test_get(t, "pg=Entry&id=1", &a) == 200, "entry 1 of the old book");
+    snprintf(etag, sizeof etag, "%s", nori_test_header(t, "ETag") ? nori_test_header(t, "ETag") : "");
+    CHECK(etag[0] != '\0', "an entry has an ETag with the page cache off");
+    nori_test_close(t);
+    snprintf(path, sizeof path, "%s/guestbook.tsv", rundir);
+    CHECK(unlink(path) == 0, "the old book removed");
+    t = open_book();
+    CHECK(nori_test_post(t, "", "act=sign&name=Di&text=new", &a) == 303, "sign the new book");
+    nori_test_forget(t);        /* a page with a session has no validator */
+    CHECK(nori_test_get(t, "pg=Entry&id=1", &a) == 200, "entry 1 of the new book");
+    CHECK(nori_test_header(t, "ETag") && strcmp(nori_test_header(t, "ETag"), etag) != 0,
+          "the new book's pages have another ETag");
+    nori_test_close(t);
+    unsetenv("NORI_PAGE_CACHE");
+}
+
 int main(void)
 {
     struct nori_test *t;
@@ -152,6 +182,7 @@ int main(void)
     bad_forms(t);
     nori_test_close(t);
     torn_and_full();
+    new_book();
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", rundir);
     if (system(cmd) != 0)
         failures++;
