@@ -100,28 +100,34 @@ static void book_parse(char *buf, size_t len, struct entry *e, size_t cap, struc
     b->good_len = off;
 }
 
+/* Reads the locked book from fd into the arena and parses it (e NULL:
+ * counted only). The header line and max lines bound what is read. */
+static int book_from(struct nori_req *r, int fd, struct entry *e, struct book *b)
+{
+    unsigned long max = ((const struct guestbook *)r->data)->cfg.max;
+    size_t cap = 32 + max * LINE_MAX_, len = 0;
+    char *buf = nori_alloc(r, cap);
+    ssize_t got = 0;
+
+    while (buf && len < cap && (got = read(fd, buf + len, cap - len)) > 0)
+        len += (size_t)got;
+    if (buf == NULL || got < 0)
+        return -1;
+    book_parse(buf, len, e, max, b);
+    return 0;
+}
+
 static int book_read(struct nori_req *r, struct book *b)
 {
     const struct guestbook *gb = r->data;
-    size_t cap = gb->cfg.max * LINE_MAX_, len = 0;
-    char *buf = nori_alloc(r, cap + 1);
     struct entry *e = nori_alloc(r, gb->cfg.max * sizeof *e);
-    int fd = open(gb->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    ssize_t got = 0;
+    int fd = open(gb->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc = -1;
 
-    if (buf == NULL || e == NULL || fd < 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    flock(fd, LOCK_SH);
-    while (len < cap && (got = read(fd, buf + len, cap - len)) > 0)
-        len += (size_t)got;
-    close(fd);
-    if (got < 0)
-        return -1;
-    book_parse(buf, len, e, gb->cfg.max, b);
-    return 0;
+    if (fd >= 0 && e && flock(fd, LOCK_SH) == 0)
+        rc = book_from(r, fd, e, b);
+    if (fd >= 0)
+        close(fd);
+    return rc;
 }
 
 /* Once per signing, after the commit (the act may run twice; this may
@@ -135,27 +141,14 @@ static void book_append(struct nori_req *r, const struct gb_form *f)
                      f->name, f->text);
     int fd = open(gb->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     struct book b;
-    char *buf;
 
-    if (fd < 0 || flock(fd, LOCK_EX) < 0) {
-        nori_log(r, "guestbook: %s: %s", gb->path, strerror(errno));
-        goto done;
-    }
-    size_t cap = gb->cfg.max * LINE_MAX_, len = 0;
-    ssize_t got = 0;
-    if ((buf = nori_alloc(r, cap)) == NULL)
-        goto done;
-    while (len < cap && (got = read(fd, buf + len, cap - len)) > 0)
-        len += (size_t)got;
-    book_parse(buf, len, NULL, gb->cfg.max, &b);
-    if (b.count >= gb->cfg.max) {
+    if (fd < 0 || flock(fd, LOCK_EX) < 0 || book_from(r, fd, NULL, &b) < 0)
+        nori_log(r, "guestbook: cannot read %s: %s", gb->path, strerror(errno));
+    else if (b.count >= gb->cfg.max)
         nori_log(r, "guestbook: the book is full (%lu entries)", gb->cfg.max);
-        goto done;
-    }
-    if (ftruncate(fd, (off_t)b.good_len) < 0 ||
-        pwrite(fd, line, (size_t)n, (off_t)b.good_len) != n)
+    else if (ftruncate(fd, (off_t)b.good_len) < 0 ||
+             pwrite(fd, line, (size_t)n, (off_t)b.good_len) != n)
         nori_log(r, "guestbook: cannot write %s: %s", gb->path, strerror(errno));
-done:
     if (fd >= 0)
         close(fd);
 }
