@@ -204,7 +204,11 @@ static void serve_sessionless(struct nori_req *r, const struct nori_page *page)
         headers_common(r->resp);
     } else if (render(r, page) != 200) {
         return;
-    } else if (page->cache && svc->cache.on) {
+    } else if (page->cache && svc->cache.on && !r->nori->page_private) {
+        /* The web server serves a kept page by its URL alone, as
+         * text/html with nori's headers: a page that set its own type or
+         * headers would lose them there, and one that read a request
+         * header depends on more than its URL. */
         page_keep(r);
     }
     if (svc->cache.on)
