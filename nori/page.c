@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <ctype.h>
 
 #include "service.h"
 
@@ -411,7 +413,23 @@ struct nori_result nori_redirect_to(struct nori_req *r, const char *pg, const vo
 
 const char *nori_request_header(const struct nori_req *r, const char *name)
 {
+    char param[5 + 64 + 1] = "HTTP_";
+    size_t n = name ? strlen(name) : 0;
+
+    /* Read: the answer depends on more than its URL (dispatch.c). */
     r->nori->page_private = 1;
-    (void)name;     /* the worker's environment lookup comes next */
-    return NULL;
+    if (n == 0 || n > 64)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-'))
+            return NULL;
+        param[5 + i] = c == '-' ? '_' : (char)toupper((unsigned char)c);
+    }
+    param[5 + n] = '\0';
+    /* CGI passes these two without the HTTP_ (RFC 3875 4.1). */
+    if (strcmp(param, "HTTP_CONTENT_TYPE") == 0 || strcmp(param, "HTTP_CONTENT_LENGTH") == 0)
+        return request_param(r->nori->req, param + 5);
+    return request_param(r->nori->req, param);
 }
