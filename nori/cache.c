@@ -36,33 +36,50 @@ int cache_entry_is_dir(int dirfd, const char *name, unsigned char d_type)
     return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* A stream over the directory fd on a descriptor of its own, so that
+ * closedir leaves fd open for the caller. NULL when it cannot. */
+static DIR *dir_stream(int fd)
+{
+    int rfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = rfd < 0 ? NULL : fdopendir(rfd);
+
+    if (d == NULL && rfd >= 0)
+        close(rfd);
+    return d;
+}
+
+static void tree_empty(int fd, int depth);
+
+/* The directory name in fd, with what is in it; a symlink in its place
+ * is not followed (O_NOFOLLOW), and past DEPTH_MAX it is only rmdir'd. */
+static void subtree_remove(int fd, const char *name, int depth)
+{
+    int sub = depth < DEPTH_MAX
+        ? openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+
+    if (sub >= 0) {
+        tree_empty(sub, depth + 1);
+        close(sub);
+    }
+    unlinkat(fd, name, AT_REMOVEDIR);
+}
+
 /* Everything in the directory fd, depth first, through descriptors: a
  * symlink is removed as itself, never followed. fd stays open. */
 static void tree_empty(int fd, int depth)
 {
-    int rfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = rfd < 0 ? NULL : fdopendir(rfd);
+    DIR *d = dir_stream(fd);
     struct dirent *e;
 
-    if (d == NULL) {
-        if (rfd >= 0)
-            close(rfd);
+    if (d == NULL)
         return;
-    }
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        if (!cache_entry_is_dir(fd, e->d_name, e->d_type)) {
+        if (cache_entry_is_dir(fd, e->d_name, e->d_type))
+            subtree_remove(fd, e->d_name, depth);
+        else
             unlinkat(fd, e->d_name, 0);
-            continue;
-        }
-        int sub = depth < DEPTH_MAX
-            ? openat(fd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
-        if (sub >= 0) {
-            tree_empty(sub, depth + 1);
-            close(sub);
-        }
-        unlinkat(fd, e->d_name, AT_REMOVEDIR);
     }
     closedir(d);
 }
@@ -70,25 +87,16 @@ static void tree_empty(int fd, int depth)
 /* Every generation but keep (a directory name), with what is in it. */
 static void generations_prune(int pages_fd, const char *keep)
 {
-    int rfd = openat(pages_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = rfd < 0 ? NULL : fdopendir(rfd);
+    DIR *d = dir_stream(pages_fd);
     struct dirent *e;
 
-    if (d == NULL) {
-        if (rfd >= 0)
-            close(rfd);
+    if (d == NULL)
         return;
-    }
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.' || strcmp(e->d_name, keep) == 0 ||
             !cache_entry_is_dir(pages_fd, e->d_name, e->d_type))
             continue;
-        int sub = openat(pages_fd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (sub >= 0) {
-            tree_empty(sub, 1);
-            close(sub);
-        }
-        unlinkat(pages_fd, e->d_name, AT_REMOVEDIR);
+        subtree_remove(pages_fd, e->d_name, 0);
     }
     closedir(d);
 }

@@ -32,6 +32,7 @@ struct service {
     char *prefix;               /* the first SCRIPT_NAME seen, and escaped: */
     char *prefix_html;          /* what links start with (page.c) */
     size_t prefix_html_len;
+    struct nori_state_codec codec;  /* the application's, or nori's default */
 };
 
 /* nori's side of one request (struct nori of nori.h). */
@@ -44,6 +45,18 @@ struct nori {
     int write_failed;           /* an action's session could not be made */
     const char *prefix_html;    /* the prefix escaped, from its first link on */
     size_t prefix_html_len;
+    /* html.c: the open elements (from the arena, at the first open one),
+     * and whether a bad call turned the page into a 500. */
+    char (*html_open)[NORI_NAME_MAX + 1];
+    unsigned html_depth;
+    int html_bad;
+    /* The action the table picked for this POST, or NULL (app->act). */
+    const struct nori_action *action;
+    /* A page's own answer: its reason (nori_page_fail), its type, and
+     * whether it set headers or read the request's (never cached). */
+    const char *page_why;
+    const char *content_type;
+    int page_private;
 };
 
 int service_init(struct service *svc, const struct nori_app *app,
