@@ -1,14 +1,10 @@
-/* guestbook.c -- a guestbook on nori: visitors sign it with a name and a
- * line of text; everyone reads what was signed. Three pages (the book,
- * one entry, the book as JSON), one action (sign), the visitor's name
- * remembered in the session, one setting (how many entries the book
- * holds).
- *
- * The entries are a file in the run directory, which every worker of
- * the app shares: one line per entry, appended under flock(2), read
- * back and checked line by line. An entry never changes once written,
- * so its page depends on its URL alone and the web server may serve it
- * from the page cache; the book grows, so its page is NORI_PAGE_LIVE.
+/* guestbook.c -- a guestbook on nori: visitors sign it with a name and
+ * a line of text, everyone reads it. Pages Book, Entry and Json, action
+ * sign, the visitor's name in the session, the setting NORI_GUESTBOOK_MAX.
+ * Entries are lines of a file in the run directory that every worker
+ * shares, appended under flock(2) and checked when read. An entry never
+ * changes, so its page may come from the page cache; the book grows, so
+ * its pages are NORI_PAGE_LIVE. docs/design.md, "Writing an application".
  *
  *   cc guestbook.c main.c $(pkg-config --cflags --libs nori) -o guestbook
  */
@@ -24,7 +20,6 @@
 #include <unistd.h>
 
 #include "guestbook.h"
-#include "shim.h"
 
 #define LINE_MAX_ (20 + 1 + GB_NAME_MAX + 1 + GB_TEXT_MAX + 1)
 #define LIST_SHOWN 10               /* entries on the book's page */
@@ -34,8 +29,8 @@ static const struct nori_field query_fields[] = {
 };
 
 static const struct nori_field form_fields[] = {
-    NORI_FIELD_TEXT(struct gb_form, name, "name", 0, GB_NAME_MAX),
-    NORI_FIELD_TEXT(struct gb_form, text, "text", 0, GB_TEXT_MAX),
+    NORI_FIELD_TEXT(struct gb_form, name, "name", 1, GB_NAME_MAX),
+    NORI_FIELD_TEXT(struct gb_form, text, "text", 1, GB_TEXT_MAX),
 };
 
 /* ---- the book: a file of lines "UNIXTIME\tNAME\tTEXT\n" ---- */
@@ -73,7 +68,7 @@ static int entry_parse(char *line, size_t n, struct entry *e)
         !field_ok(t1 + 1, (size_t)(t2 - t1 - 1), GB_NAME_MAX) ||
         !field_ok(t2 + 1, n - (size_t)(t2 + 1 - line), GB_TEXT_MAX))
         return -1;
-    *t1 = *t2 = '\0';
+    *t1 = *t2 = line[n] = '\0';     /* line[n] is its newline */
     *e = (struct entry){at, t1 + 1, t2 + 1};
     return 0;
 }
@@ -155,6 +150,14 @@ static void book_append(struct nori_req *r, const struct gb_form *f)
 
 /* ---- pages ---- */
 
+/* <tag class="cls">s</tag>, all escaped; cls NULL: no class. */
+static void text_in(struct nori_req *r, const char *tag, const char *cls, const char *s)
+{
+    nori_elem(r, tag, cls ? "class" : NULL, cls, NULL);
+    nori_text(r, s);
+    nori_close(r);
+}
+
 static void entry_write(struct nori_req *r, const struct entry *e, uint32_t id)
 {
     char when[32];
@@ -164,36 +167,27 @@ static void entry_write(struct nori_req *r, const struct entry *e, uint32_t id)
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime_r(&t, &tm));
     nori_elem(r, "article", "class", "entry", NULL);
     nori_elem(r, "h2", NULL);
-    nori_link_open(r, &(struct nori_link){"Entry", &(struct gb_query){id}}, NULL);
+    nori_elem_link(r, &(struct nori_link){"Entry", &(struct gb_query){id}}, NULL);
     nori_textf(r, "#%u", id);
     nori_close(r);
-    nori_text(r, " ");
-    nori_text(r, e->name);
+    nori_textf(r, " %s", e->name);
     nori_close(r);
-    nori_elem(r, "p", NULL);
-    nori_text(r, e->text);
-    nori_close(r);
-    nori_elem(r, "p", "class", "when", NULL);
-    nori_text(r, when);
-    nori_close(r);
+    text_in(r, "p", NULL, e->text);
+    text_in(r, "p", "when", when);
     nori_close(r);
 }
 
 static void page_open(struct nori_req *r, const char *title)
 {
-    nori_doctype(r);
+    nori_html_unescaped_trusted(r, "<!DOCTYPE html>\n", 16);
     nori_elem(r, "html", "lang", "en", NULL);
     nori_elem(r, "head", NULL);
     nori_elem(r, "meta", "charset", "utf-8", NULL);
-    nori_elem(r, "title", NULL);
-    nori_text(r, title);
-    nori_close(r);
+    text_in(r, "title", NULL, title);
     nori_close(r);
     nori_elem(r, "body", NULL);
     nori_elem(r, "main", NULL);
-    nori_elem(r, "h1", NULL);
-    nori_text(r, title);
-    nori_close(r);
+    text_in(r, "h1", NULL, title);
 }
 
 static void sign_form(struct nori_req *r)
@@ -201,18 +195,13 @@ static void sign_form(struct nori_req *r)
     const struct gb_state *st = nori_state(r);
 
     nori_form_open(r, "sign", "sign");
-    nori_elem(r, "label", NULL);
-    nori_text(r, "Name ");
+    text_in(r, "label", NULL, "Name ");
     nori_elem(r, "input", "name", "name", "maxlength", "40", "required", "",
               "value", st ? st->name : "", NULL);
-    nori_close(r);
-    nori_elem(r, "label", NULL);
-    nori_text(r, "Text ");
+    text_in(r, "label", NULL, "Text ");
     nori_elem(r, "input", "name", "text", "maxlength", "200", "required", "", NULL);
-    nori_close(r);
-    nori_elem(r, "button", NULL);
-    nori_text(r, "Sign");
-    nori_close_all(r);
+    text_in(r, "button", NULL, "Sign");
+    nori_html_unescaped_trusted(r, "</form>\n", 8);  /* nori_form_open's */
 }
 
 static int book_render(struct nori_req *r)
@@ -222,11 +211,8 @@ static int book_render(struct nori_req *r)
     if (book_read(r, &b) < 0)
         return nori_page_fail(r, 503, "The book cannot be read just now.");
     page_open(r, "Guestbook");
-    if (r->notice) {
-        nori_elem(r, "p", "class", "notice", NULL);
-        nori_text(r, r->notice);
-        nori_close(r);
-    }
+    if (r->notice)
+        text_in(r, "p", "notice", r->notice);
     sign_form(r);
     nori_elem(r, "p", "id", "count", NULL);
     nori_textf(r, "%zu entries", b.count);
@@ -248,24 +234,25 @@ static int entry_render(struct nori_req *r)
         return nori_page_fail(r, 404, "The book has no entry of that number.");
     page_open(r, "Guestbook entry");
     entry_write(r, &b.e[q->id - 1], q->id);
-    nori_link_open(r, &(struct nori_link){"Book", NULL}, NULL);
+    nori_elem_link(r, &(struct nori_link){"Book", NULL}, NULL);
     nori_text(r, "The whole book");
     nori_close_all(r);
     return 200;
 }
 
-/* A JSON string: nori_textf's escaping is HTML's, so this is raw output
- * of bytes the book's check let through (no control characters). */
-static void json_string(struct nori_req *r, const char *s)
+/* JSON is not HTML: the book's bytes (no control characters, by its
+ * check) go through the raw writer, with what could end a string or
+ * open markup where JSON is pasted into a page written as \u escapes. */
+static void json_string(struct response *out, const char *s)
 {
-    nori_raw(r, "\"");
+    nori_response_puts(out, "\"");
     for (; *s; s++) {
-        if (*s == '"' || *s == '\\' || *s == '<' || *s == '>' || *s == '&')
-            nori_rawf(r, "\\u%04x", (unsigned)(unsigned char)*s);
+        if (strchr("\"\\<>&", *s))
+            nori_response_printf(out, "\\u%04x", (unsigned)(unsigned char)*s);
         else
-            nori_response_write(r->resp, s, 1);
+            nori_response_write(out, s, 1);
     }
-    nori_raw(r, "\"");
+    nori_response_puts(out, "\"");
 }
 
 static int json_render(struct nori_req *r)
@@ -275,16 +262,16 @@ static int json_render(struct nori_req *r)
     if (book_read(r, &b) < 0)
         return nori_page_fail(r, 503, "The book cannot be read just now.");
     nori_content_type(r, "application/json");
-    nori_raw(r, "[");
+    nori_response_puts(r->resp, "[");
     for (size_t i = 0; i < b.count; i++) {
-        nori_rawf(r, "%s\n{\"id\":%zu,\"at\":%llu,\"name\":", i ? "," : "", i + 1,
-                  (unsigned long long)b.e[i].at);
-        json_string(r, b.e[i].name);
-        nori_raw(r, ",\"text\":");
-        json_string(r, b.e[i].text);
-        nori_raw(r, "}");
+        nori_response_printf(r->resp, "%s\n{\"id\":%zu,\"at\":%llu,\"name\":",
+                             i ? "," : "", i + 1, (unsigned long long)b.e[i].at);
+        json_string(r->resp, b.e[i].name);
+        nori_response_puts(r->resp, ",\"text\":");
+        json_string(r->resp, b.e[i].text);
+        nori_response_puts(r->resp, "}");
     }
-    nori_raw(r, "]\n");
+    nori_response_puts(r->resp, "]\n");
     return 200;
 }
 
@@ -312,17 +299,10 @@ static void gb_acted(struct nori_req *r, const struct nori_result *res)
         book_append(r, r->form);
 }
 
-/* TEMPORARY until the action table lands: required fields by hand. */
-static struct nori_result gb_act(struct nori_req *r)
-{
-    const struct gb_form *f = r->form;
-
-    if (strcmp(r->act, "sign") != 0)
-        return nori_fail(400, "There is no such action.");
-    if (!f->name[0] || !f->text[0])
-        return nori_fail(400, "A name and a text are required.");
-    return gb_sign(r);
-}
+/* Both fields required: a form without one answers 400 before gb_sign. */
+static const struct nori_action actions[] = {
+    {"sign", {form_fields, 2, sizeof(struct gb_form)}, 1u << 0 | 1u << 1, gb_sign},
+};
 
 /* ---- the session state: the visitor's name, as its bytes ---- */
 
@@ -405,10 +385,10 @@ struct guestbook guestbook_data;
 const struct nori_app guestbook_app = {
     .name = "guestbook",
     .query = {query_fields, 1, sizeof(struct gb_query)},
-    .form = {form_fields, 2, sizeof(struct gb_form)},
     .pages = pages,
     .npages = sizeof pages / sizeof pages[0],
-    .act = gb_act,
+    .actions = actions,
+    .nactions = 1,
     .acted = gb_acted,
     .state = {sizeof(struct gb_state), 1, state_encode, state_decode},
     .settings = settings,
