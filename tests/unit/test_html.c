@@ -576,6 +576,7 @@ START_TEST(request_headers)
     req.env = env;
     ck_assert_int_eq(answer(), 200);
     ck_assert_str_eq(body, "de, en;q=0.5|text/x-test|(none)|(none)");
+    header_is("Cache-Control", "private, max-age=60");
     request(HTTP_GET, "pg=Answers&id=6");
     ck_assert_int_eq(answer(), 200);
     ck_assert_str_eq(body, "(none)|(none)|(none)|(none)");
