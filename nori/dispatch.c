@@ -48,6 +48,10 @@ static void answer_error(struct nori_req *r, int status, const char *why,
     struct response *resp = r->resp;
 
     response_clear(resp);
+    /* The error page writes a document of its own: none of the page's
+     * open elements, nor a refused call of the page's, is its. */
+    r->nori->html_depth = 0;
+    r->nori->html_bad = 0;
     resp->status = status;
     headers_common(resp);
     response_header(resp, "Content-Type", form == ANSWER_PLAIN
