@@ -48,6 +48,10 @@ static void answer_error(struct nori_req *r, int status, const char *why,
     struct response *resp = r->resp;
 
     response_clear(resp);
+    /* The error page writes a document of its own: none of the page's
+     * open elements, nor a refused call of the page's, is its. */
+    r->nori->html_depth = 0;
+    r->nori->html_bad = 0;
     resp->status = status;
     headers_common(resp);
     response_header(resp, "Content-Type", form == ANSWER_PLAIN
@@ -226,7 +230,11 @@ static void serve_sessionless(struct nori_req *r, const struct nori_page *page)
     /* Not "public": nothing here answers an Authorization, so it adds
      * nothing, and it is what lighttpd's mod_expire sends with a page
      * from the cache (lighttpd.conf). */
-    response_header(r->resp, "Cache-Control", "max-age=60");
+    /* A page that read a request header (Accept-Language, say) differs
+     * between visitors at the same URL: only the visitor's own cache may
+     * keep it. */
+    response_header(r->resp, "Cache-Control", r->nori->read_request ? "private, max-age=60"
+                                                                    : "max-age=60");
     /* With the cookie carrier the same URL is a personal page for a
      * nori_s holder: a shared cache must not hand this one to them, nor
      * theirs to anyone (theirs is no-store anyway). The url carrier puts

@@ -418,6 +418,7 @@ const char *nori_request_header(const struct nori_req *r, const char *name)
 
     /* Read: the answer depends on more than its URL (dispatch.c). */
     r->nori->page_private = 1;
+    r->nori->read_request = 1;
     if (n == 0 || n > 64)
         return NULL;
     for (size_t i = 0; i < n; i++) {

@@ -57,6 +57,7 @@ struct nori {
     const char *page_why;
     const char *content_type;
     int page_private;
+    int read_request;           /* nori_request_header: no shared cache either */
 };
 
 int service_init(struct service *svc, const struct nori_app *app,

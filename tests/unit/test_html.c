@@ -157,7 +157,8 @@ static int answers_render(struct nori_req *r)
         v = nori_request_header(r, "Bad=Name");
         nori_text(r, v ? v : "(none)");
         return 200;
-    case 7:
+    case 7:     /* with an element left open: the error page's is its own */
+        nori_elem(r, "section", NULL);
         return nori_page_fail(r, 404, "No such entry.");
     case 8:
         return 404;
@@ -214,6 +215,15 @@ static const struct nori_page pages[] = {
     {"Answers", answers_render, 1},
 };
 
+/* Written with the writer too: after a page's refused call or with the
+ * page's elements still open, it starts from nothing open. */
+static void error_page(struct nori_req *r, int status, const char *why)
+{
+    nori_elem(r, "div", "class", "err", NULL);
+    nori_textf(r, "%d %s", status, why);
+    nori_close_all(r);
+}
+
 /* No act, no codec: an action table and nori's state codec. */
 static const struct nori_app app = {
     .name = "test_html",
@@ -223,6 +233,7 @@ static const struct nori_app app = {
     .state = {.size = sizeof(struct st)},
     .actions = actions,
     .nactions = sizeof actions / sizeof actions[0],
+    .error_page = error_page,
 };
 
 /* Pages only: nothing a POST could do. */
@@ -432,7 +443,7 @@ START_TEST(writer_refuses_bad_calls)
         header_is("Cache-Control", "no-store");
         body_lacks(cases[i].unwanted);
         body_lacks("after");
-        body_has("500 Internal Server Error");
+        ck_assert_str_eq(body, "<div class=\"err\">500 Please try again.</div>");
     }
 }
 END_TEST
@@ -576,6 +587,7 @@ START_TEST(request_headers)
     req.env = env;
     ck_assert_int_eq(answer(), 200);
     ck_assert_str_eq(body, "de, en;q=0.5|text/x-test|(none)|(none)");
+    header_is("Cache-Control", "private, max-age=60");
     request(HTTP_GET, "pg=Answers&id=6");
     ck_assert_int_eq(answer(), 200);
     ck_assert_str_eq(body, "(none)|(none)|(none)|(none)");
@@ -585,7 +597,7 @@ END_TEST
 START_TEST(page_reasons)
 {
     ck_assert_int_eq(get("pg=Answers&id=7"), 404);
-    body_has("No such entry.");
+    ck_assert_str_eq(body, "<div class=\"err\">404 No such entry.</div>");
     body_lacks("Nothing here has that number.");
     /* A page that just returns 404 keeps today's wording. */
     ck_assert_int_eq(get("pg=Answers&id=8"), 404);
