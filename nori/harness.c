@@ -230,20 +230,44 @@ static int key_after(const char *s, const char *marker, char *out, size_t cap)
     return 1;
 }
 
+/* The session key of the page's forms, or else of its first link that
+ * carries one: looked for only where nori writes it (a hidden field, an
+ * href), never in the page's text, where a visitor may have typed
+ * "_s=" (escaped, "&amp;_s=" too). */
+static int key_of_page(const char *body, char *out, size_t cap)
+{
+    if (key_after(body, "name=\"_s\" value=\"", out, cap))
+        return 1;
+    for (const char *p = body; (p = strstr(p, "href=\"")) != NULL; ) {
+        const char *end = strchr(p += 6, '"');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        char href[NAV_QUERY_MAX + 256];
+
+        if (n < sizeof href) {
+            memcpy(href, p, n);
+            href[n] = '\0';
+            if (key_after(href, "?_s=", out, cap) || key_after(href, "&amp;_s=", out, cap))
+                return 1;
+        }
+        p += n;
+    }
+    return 0;
+}
+
 /* A page's links and forms carry the keys a visitor goes on with; a
  * redirect's Location the session key. An error page is one the visitor
  * goes back from, so it changes nothing remembered. */
 static void keys_remember(struct nori_test *t)
 {
     if (t->resp.status == 303) {
-        if (!key_after(t->location, "_s=", t->key, sizeof t->key))
+        if (!key_after(t->location, "?_s=", t->key, sizeof t->key) &&
+            !key_after(t->location, "&_s=", t->key, sizeof t->key))
             t->key[0] = '\0';
         return;
     }
     if (t->resp.status != 200 || t->body == NULL)
         return;
-    if (!key_after(t->body, "_s=", t->key, sizeof t->key) &&
-        !key_after(t->body, "name=\"_s\" value=\"", t->key, sizeof t->key))
+    if (!key_of_page(t->body, t->key, sizeof t->key))
         t->key[0] = '\0';
     if (!key_after(t->body, "name=\"_k\" value=\"", t->form_key, sizeof t->form_key))
         t->form_key[0] = '\0';

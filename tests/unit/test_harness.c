@@ -188,6 +188,57 @@ START_TEST(open_refuses)
 }
 END_TEST
 
+/* A page whose text shows a key-like "_s=" before its links: the key
+ * the harness goes on with is the one nori wrote, not the visitor's. */
+static int decoy_render(struct nori_req *r)
+{
+    const struct count *c = nori_state(r);
+
+    nori_textf(r, "count=%lld; see ?_s=AAAAAAAAAAAAAAAAAAAAAA and &_s=BBBBBBBBBBBBBBBBBBBBBB ",
+               c ? (long long)c->n : 0LL);
+    nori_elem_link(r, &(struct nori_link){"Decoy", NULL}, NULL);
+    nori_text(r, "again");
+    nori_close(r);
+    nori_form_open(r, NULL, "inc");
+    nori_html_unescaped_trusted(r, "</form>", 7);
+    return 200;
+}
+
+static struct nori_result decoy_act(struct nori_req *r)
+{
+    struct count *c = nori_state_write(r);
+
+    if (c == NULL)
+        return nori_fail(503, "no session");
+    c->n++;
+    return nori_redirect("Decoy", NULL);
+}
+
+START_TEST(key_not_from_text)
+{
+    static const struct nori_page decoy_pages[] = {{"Decoy", decoy_render, 0}};
+    struct nori_app decoy = {
+        .name = "decoy", .pages = decoy_pages, .npages = 1, .act = decoy_act,
+        .state = {sizeof(struct count), 1, count_encode, count_decode},
+    };
+    char err[256], dir[128];
+    struct nori_test *d;
+    struct count c;
+
+    snprintf(dir, sizeof dir, "%s/decoy", rundir);      /* a store of its own */
+    d = nori_test_open(&decoy, dir, err, sizeof err);
+    ck_assert_msg(d != NULL, "%s", err);
+    ck_assert_int_eq(nori_test_post(d, "", "act=inc", &a), 303);
+    ck_assert_int_eq(nori_test_follow(d, &a), 200);
+    ck_assert_ptr_nonnull(strstr(a.body, "?_s=AAAA"));
+    ck_assert_int_eq(nori_test_get(d, "", &a), 200);    /* the key of the link */
+    ck_assert_int_eq(nori_test_post(d, "", "act=inc", &a), 303);
+    ck_assert_int_eq(nori_test_state(d, &c), 0);
+    ck_assert_int_eq(c.n, 2);
+    nori_test_close(d);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("harness");
@@ -202,6 +253,7 @@ int main(void)
     tcase_add_test(tc, validators);
     tcase_add_test(tc, cookie_carrier);
     tcase_add_test(tc, open_refuses);
+    tcase_add_test(tc, key_not_from_text);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
