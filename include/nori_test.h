@@ -42,7 +42,9 @@ struct nori_test *nori_test_open(const struct nori_app *app, const char *rundir,
 void nori_test_close(struct nori_test *t);
 
 /* A GET of the app's URL with query (no leading '?'), from 127.0.0.1,
- * under the mount prefix /app. Returns the status, as a->status. */
+ * under the mount prefix /app. A query starting with '/' names a path
+ * below the app first ("/nori-status", "/nori-status?openmetrics"): its
+ * PATH_INFO. Returns the status, as a->status. */
 int nori_test_get(struct nori_test *t, const char *query, struct nori_test_answer *a);
 /* A POST of form (application/x-www-form-urlencoded) to the URL with
  * query, as a browser sends one from a page of the same site: Origin

@@ -54,6 +54,7 @@ struct nori_test {
     char cookie[JAR_MAX * (COOKIE_MAX + 70)];
     char *extra[RH_COUNT];      /* nori_test_request_header */
     char *query, *form;         /* what was sent: the caller's and the keys */
+    char *path;                 /* PATH_INFO, "" for the app itself */
 };
 
 static int stats_path(const char *rundir, const char *file, char *out, size_t cap)
@@ -160,6 +161,7 @@ void nori_test_close(struct nori_test *t)
     free(t->split);
     free(t->query);
     free(t->form);
+    free(t->path);
     free(t->rundir_flag);
     free(t);
 }
@@ -397,12 +399,21 @@ static int send_request(struct nori_test *t, enum http_method method, const char
                         const char *form, struct nori_test_answer *a)
 {
     struct request *req = &t->req;
+    size_t path_len = 0;
 
     *a = (struct nori_test_answer){503, "", 0, "", 0};
     free(t->query);
     free(t->form);
-    t->form = NULL;
-    if ((t->query = with_keys(query, "_s", t->key, NULL, "")) == NULL)
+    free(t->path);
+    t->form = t->path = NULL;
+    /* "/nori-status?x": a path below the app (PATH_INFO), then the query. */
+    const char *path = query;
+    if (query[0] == '/') {
+        path_len = strcspn(query, "?");
+        query += path_len + (query[path_len] == '?');
+    }
+    if ((t->path = dup_n(path, path_len)) == NULL ||
+        (t->query = with_keys(query, "_s", t->key, NULL, "")) == NULL)
         return 503;
     if (form && (t->form = with_keys(form, "_s", t->key, "_k", t->form_key)) == NULL)
         return 503;
@@ -413,7 +424,7 @@ static int send_request(struct nori_test *t, enum http_method method, const char
     req->query = t->query;
     req->query_len = strlen(t->query);
     req->script_name = PREFIX;
-    req->path_info = "";
+    req->path_info = t->path;
     req->remote_addr = "127.0.0.1";
     req->host = t->extra[RH_HOST] ? t->extra[RH_HOST] : HOST;
     req->cookie = jar_header(t);

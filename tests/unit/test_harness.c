@@ -115,6 +115,19 @@ START_TEST(session_carries_over)
 }
 END_TEST
 
+/* A path below the app is PATH_INFO: nori's status page, which does not
+ * count itself, and a 404 for anything else there. */
+START_TEST(status_page)
+{
+    ck_assert_int_eq(nori_test_get(t, "", &a), 200);
+    ck_assert_int_eq(nori_test_get(t, "/nori-status", &a), 200);
+    ck_assert_ptr_nonnull(strstr(a.body, "\"requests\": 1,"));
+    ck_assert_int_eq(nori_test_get(t, "/nori-status", &a), 200);
+    ck_assert_ptr_nonnull(strstr(a.body, "\"requests\": 1,"));
+    ck_assert_int_eq(nori_test_get(t, "/elsewhere?pg=Counter", &a), 404);
+}
+END_TEST
+
 START_TEST(bad_requests)
 {
     ck_assert_int_eq(nori_test_get(t, "pg=Nope", &a), 404);
@@ -250,6 +263,7 @@ int main(void)
     tcase_add_test(tc, window_shopping);
     tcase_add_test(tc, session_carries_over);
     tcase_add_test(tc, bad_requests);
+    tcase_add_test(tc, status_page);
     tcase_add_test(tc, validators);
     tcase_add_test(tc, cookie_carrier);
     tcase_add_test(tc, open_refuses);
