@@ -258,7 +258,8 @@ static int key_of_page(const char *body, char *out, size_t cap)
 
 /* A page's links and forms carry the keys a visitor goes on with; a
  * redirect's Location the session key. An error page is one the visitor
- * goes back from, so it changes nothing remembered. */
+ * goes back from, so it changes nothing remembered; nor does an answer
+ * that is not an HTML page of the app. */
 static void keys_remember(struct nori_test *t)
 {
     if (t->resp.status == 303) {
@@ -267,7 +268,12 @@ static void keys_remember(struct nori_test *t)
             t->key[0] = '\0';
         return;
     }
-    if (t->resp.status != 200 || t->body == NULL)
+    const char *type = nori_test_header(t, "Content-Type");
+
+    /* Only an HTML page of the app has links a visitor follows: JSON or
+     * the status page is read and left. */
+    if (t->resp.status != 200 || t->body == NULL || t->req.path_info[0] ||
+        type == NULL || strncmp(type, "text/html", 9) != 0)
         return;
     if (!key_of_page(t->body, t->key, sizeof t->key))
         t->key[0] = '\0';

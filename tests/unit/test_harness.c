@@ -125,6 +125,13 @@ START_TEST(status_page)
     ck_assert_int_eq(nori_test_get(t, "/nori-status", &a), 200);
     ck_assert_ptr_nonnull(strstr(a.body, "\"requests\": 1,"));
     ck_assert_int_eq(nori_test_get(t, "/elsewhere?pg=Counter", &a), 404);
+    /* Reading the status page in between does not lose the session. */
+    ck_assert_int_eq(nori_test_post(t, "", "act=inc", &a), 303);
+    ck_assert_int_eq(nori_test_follow(t, &a), 200);
+    ck_assert_int_eq(nori_test_get(t, "/nori-status", &a), 200);
+    ck_assert_int_eq(nori_test_post(t, "", "act=inc", &a), 303);
+    ck_assert_int_eq(nori_test_follow(t, &a), 200);
+    count_is(2);
 }
 END_TEST
 
