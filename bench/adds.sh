@@ -7,13 +7,25 @@
 #   the commit floor (bench/commit-floor.c, 8 processes): one LMDB
 #     write transaction, fsynced, per request;
 #   PHP-FPM (8 static children), session_start() + a $_SESSION write,
-#     the files handler: no fsync, not durable.
+#     the files handler: no fsync, not durable;
+#   nori serve --workers 8 on the Redis store, one redis-server with
+#     appendonly yes and appendfsync always (fsynced on that node before
+#     Redis answers), one with appendfsync everysec (up to a second of
+#     acknowledged commits lost if the node loses power), NORI_REDIS_WAIT=0.
 # Then nori's lazy read rate (Item pages) against the 5 % and 20 % add
 # mixes, and the p99 latency of an add (wrk --latency). Medians of
 # BENCH_ROUNDS interleaved rounds.
 #
 #   BENCH_SECONDS (10), BENCH_ROUNDS (3)
+#   BENCH_OUT (build/bench)   adds.txt (the tables) and adds.dat, which
+#                             bench/table.sh adds to the bench table and plot
 source "$(dirname "$0")/lib.sh"
+TMP=$DIR
+track() { PIDS+=("$1"); }
+fail() { echo "bench: $*" >&2; exit 1; }
+source "$ROOT/tests/integration/redis-lib.sh"
+OUT=${BENCH_OUT:-$ROOT/build/bench}
+mkdir -p "$OUT"
 
 NORI=$ROOT/build/nori
 WRK="wrk -t1 -c50 -d${SECONDS_EACH}s --latency --timeout 10s"
@@ -40,6 +52,11 @@ serve() {   # serve NAME VAR=value...: nori serve, 8 workers, on DIR/NAME.sock
 }
 serve fsync NORI_SYNC=fsync
 serve bg NORI_SYNC=background NORI_SYNC_MS=100
+# Two Redis servers, one per appendfsync policy (redis_start sets RPORT).
+redis_start --appendonly yes --appendfsync always --appenddirname aof-always
+serve redis_always NORI_STORE=redis://127.0.0.1:$RPORT NORI_REDIS_WAIT=0
+redis_start --appendonly yes --appendfsync everysec --appenddirname aof-everysec
+serve redis_everysec NORI_STORE=redis://127.0.0.1:$RPORT NORI_REDIS_WAIT=0
 
 cat > "$DIR/www/add.php" <<'PHP'
 <?php
@@ -75,6 +92,8 @@ server.max-connections = 1024
 fastcgi.server = (
   "/shop" => (( "socket" => "$DIR/fsync.sock", "check-local" => "disable" )),
   "/bg" => (( "socket" => "$DIR/bg.sock", "check-local" => "disable" )),
+  "/ra" => (( "socket" => "$DIR/redis_always.sock", "check-local" => "disable" )),
+  "/re" => (( "socket" => "$DIR/redis_everysec.sock", "check-local" => "disable" )),
   "/commit" => ((
     "bin-path" => "$ROOT/build/commit-floor", "socket" => "$DIR/commit.sock",
     "max-procs" => 8, "min-procs" => 8, "check-local" => "disable",
@@ -83,7 +102,7 @@ fastcgi.server = (
   ".php" => (( "socket" => "$DIR/php.sock", "check-local" => "disable" )),
 )
 CONF
-for i in $(seq 1 200); do [ -S "$DIR/fsync.sock" ] && [ -S "$DIR/bg.sock" ] && [ -S "$DIR/php.sock" ] && break; sleep 0.05; done
+for i in $(seq 1 200); do [ -S "$DIR/fsync.sock" ] && [ -S "$DIR/bg.sock" ] && [ -S "$DIR/php.sock" ] && [ -S "$DIR/redis_always.sock" ] && [ -S "$DIR/redis_everysec.sock" ] && break; sleep 0.05; done
 lighttpd -D -f "$DIR/lighttpd.conf" 2>"$DIR/error.log" &
 LPID=$!
 code=
@@ -92,7 +111,7 @@ for i in $(seq 1 200); do
     [ "$code" = 200 ] && break
     sleep 0.05
 done
-for u in /shop /bg /add.php; do
+for u in /shop /bg /ra /re /add.php; do
     c=$(curl -s -o /dev/null -w '%{http_code}' --data 'act=add&id=26&qty=1' "$BASE$u" || true)
     [ "$c" = 303 ] || { echo "bench: an add to $u answers $c" >&2; tail "$DIR"/*.log >&2; exit 1; }
 done
@@ -118,15 +137,17 @@ for r in $(seq 1 "$ROUNDS"); do
     adds floor /commit 100
     adds php /add.php 100
     adds bg /bg 100
+    adds ra /ra 100
+    adds re /re 100
     adds read /shop 0
     adds mix5 /shop 5
     adds mix20 /shop 20
 done
 
-n=$(median nori) f=$(median floor) p=$(median php) b=$(median bg)
+n=$(median nori) f=$(median floor) p=$(median php) b=$(median bg) ra=$(median ra) re=$(median re)
 rd=$(median read) m5=$(median mix5) m20=$(median mix20)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
-echo
+{
 echo "adds: every request a new session, committed, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores $(uname -m)," \
      "$(lighttpd -v 2>&1 | head -1 | cut -d' ' -f1), $("$PHPFPM" -v | head -1 | cut -d' ' -f1-2)"
 echo "$ROUNDS interleaved rounds, medians; $WRK, bench/adds.lua; nori serve --workers 8; NORI_NEW_SESSIONS_PER_MIN=0"
@@ -135,10 +156,25 @@ printf '%-58s %9s %8s %10s\n' "nori, LMDB, NORI_SYNC=fsync (group commit)" "$n" 
 printf '%-58s %9s %8s %10s\n' "commit floor: libfcgi + 1 LMDB txn/request, 8 procs" "$f" "$(p99 floor)" yes
 printf '%-58s %9s %8s %10s\n' "PHP-FPM 8 children, session_start + files handler" "$p" "$(p99 php)" no
 printf '%-58s %9s %8s %10s\n' "nori, NORI_SYNC=background NORI_SYNC_MS=100" "$b" "$(p99 bg)" "100 ms"
+printf '%-58s %9s %8s %10s\n' "nori, Redis, appendfsync always, NORI_REDIS_WAIT=0" "$ra" "$(p99 ra)" "that node"
+printf '%-58s %9s %8s %10s\n' "nori, Redis, appendfsync everysec, NORI_REDIS_WAIT=0" "$re" "$(p99 re)" "1 s"
 echo "nori/floor $(ratio "$n" "$f") (goal >= 3)   nori/php $(ratio "$n" "$p") (goal >= 1)   background/fsync $(ratio "$b" "$n")"
 echo
 printf '%-58s %9s %8s\n' "nori, fsync, mixes" "req/s" "of read"
 printf '%-58s %9s %8s\n' "lazy read: Item pages only" "$rd" 1.00
 printf '%-58s %9s %8s\n' "5 % adds (new sessions), 95 % Item" "$m5" "$(ratio "$m5" "$rd")"
 printf '%-58s %9s %8s\n' "20 % adds (new sessions), 80 % Item" "$m20" "$(ratio "$m20" "$rd")"
-for k in nori floor php bg read mix5 mix20; do printf '%s rounds: %s\n' "$k" "$(tr '\n' ' ' < "$DIR/rates/$k")"; done
+for k in nori floor php bg ra re read mix5 mix20; do printf '%s rounds: %s\n' "$k" "$(tr '\n' ' ' < "$DIR/rates/$k")"; done
+} | tee "$OUT/adds.txt"
+# For the plot: one bar a candidate, adds/s and p99.
+{
+    echo "# candidate adds/s p99_ms"
+    echo "\"nori fsync\" $n $(p99 nori)"
+    echo "\"floor\" $f $(p99 floor)"
+    echo "\"PHP-FPM files\" $p $(p99 php)"
+    echo "\"nori background\" $b $(p99 bg)"
+    echo "\"Redis always\" $ra $(p99 ra)"
+    echo "\"Redis everysec\" $re $(p99 re)"
+} > "$OUT/adds.dat"
+echo "adds: $OUT/adds.txt, $OUT/adds.dat"
+

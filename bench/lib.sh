@@ -16,6 +16,7 @@ ITEM='/shop?pg=Item&id=26'
 LPID=
 
 source "$ROOT/tests/integration/port.sh"
+source "$ROOT/tests/integration/wait.sh"
 
 # Every benchmark makes its sessions from one address (127.0.0.1) at full
 # speed, which the cap on new sessions per address exists to refuse: it

@@ -11,7 +11,7 @@
 #
 #   BENCH_SECONDS (10), BENCH_ROUNDS (3)
 source "$(dirname "$0")/lib.sh"
-source "$ROOT/tests/integration/redis-lib.sh" 2>/dev/null || true
+source "$ROOT/tests/integration/redis-lib.sh"
 
 NORI=$ROOT/build/nori
 TMP=$DIR

@@ -383,6 +383,12 @@ echo "RSS: the pool's workers summed, read from /proc after the last round; $(( 
 # whatever the machine's noise did to the rows above.
 echo
 env -u NORI_CATALOG -u NORI_SESSION_BIND bash "$ROOT/bench/instructions.sh"
+# The burst of adds (bench/adds.sh, run before this by make bench): its
+# tables as it printed them, in this run's output directory.
+if [ -f "$OUT/adds.txt" ]; then
+    echo
+    cat "$OUT/adds.txt"
+fi
 } | tee "$OUT/table.txt"
 
 # ---- the plot ---------------------------------------------------------------------
@@ -414,10 +420,24 @@ cplots+=("'$OUT/table-concurrency.dat' using 1:$((n + 3)) with linespoints dasht
 wplots=("'$OUT/table-workers.dat' using 1:2 with linespoints title 'Item, lazy'"
         "'$OUT/table-workers.dat' using 1:3 with linespoints title 'Item, eager'")
 # The page cache has no pool-size rows: its line on the right is absent.
+# A third panel when bench/adds.sh left its figures: adds/s a candidate.
+PANELS=2 ADDS_PLOT=
+if [ -f "$OUT/adds.dat" ]; then
+    PANELS=3
+    ADDS_PLOT="unset logscale
+unset xrange
+set xtics rotate by -30
+set xlabel 'every request a new session (wrk -c50, 8 workers); p99 ms above each bar'
+set ylabel 'adds/s'
+set style fill solid 0.5
+set boxwidth 0.6
+set yrange [0:*]
+plot '$OUT/adds.dat' using 0:2:xtic(1) with boxes notitle, '' using 0:2:(sprintf('%.1f', \$3)) with labels offset 0,1 notitle"
+fi
 gnuplot <<EOF
-set terminal png size 1200,540 noenhanced
+set terminal png size $((600 * PANELS)),540 noenhanced
 set output '$OUT/table.png'
-set multiplot layout 1,2 title "nori: pages/s, $ITEMS-item catalog ($(date -u '+%Y-%m-%d'), $CORES cores $(uname -m), wrk -t1, ${S} s x $ROUNDS, median)"
+set multiplot layout 1,$PANELS title "nori: pages/s, $ITEMS-item catalog ($(date -u '+%Y-%m-%d'), $CORES cores $(uname -m), wrk -t1, ${S} s x $ROUNDS, median)"
 set logscale y
 set grid
 set key outside below
@@ -429,6 +449,7 @@ set logscale x 2
 set xrange [0.8:10]
 set xtics ($(echo $WORKERS | tr " " ,))
 plot $(IFS=,; echo "${wplots[*]}")
+$ADDS_PLOT
 unset multiplot
 EOF
 echo "table: $OUT/table.txt  plot: $OUT/table.png (data: $OUT/table-concurrency.dat, $OUT/table-workers.dat)"

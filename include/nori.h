@@ -197,8 +197,9 @@ void nori_url(struct nori_req *r, const struct nori_link *link);
  * once, at load: its query part, canonical and HTML-escaped ("?pg=...",
  * without the prefix and the session key, which are the request's),
  * into out, NUL-terminated, and its length in *len. -1 when it does not
- * fit in cap. nori_href writes from it the bytes nori_url writes for
- * the link, at the cost of a copy. */
+ * fit in cap, or names a page the application's table lacks (a link
+ * to one from nori_url or nori_href answers 500). nori_href writes from
+ * it the bytes nori_url writes for the link, at the cost of a copy. */
 int nori_link_prepare(char *out, size_t cap, const struct nori_grammar *g,
                       const struct nori_link *link, size_t *len);
 void nori_href(struct nori_req *r, const char *prepared, size_t len);
@@ -272,7 +273,8 @@ void nori_limit_forget(struct nori_limits *l, char kind, const char *name);
  * A page renders its whole answer and returns 200, or returns 404 (or
  * another 4xx/5xx) having written nothing; nori then answers with the
  * error page. Without a session a page must depend only on its URL and
- * what the ETag covers: nori validates and caches it as such. */
+ * what the ETag covers: nori validates and caches it as such. Any other
+ * status is answered 500 and logged (docs/design.md). */
 struct nori_page {
     const char *name;           /* letters, digits, - and _; at most 32 */
     int (*render)(struct nori_req *r);

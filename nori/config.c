@@ -290,6 +290,45 @@ static struct table table_row(struct nori_config *cfg, const struct nori_app *ap
     return (struct table){&app->settings[i - NSETTINGS], app->config};
 }
 
+/* Two rows of one variable would leave it to the order of the tables
+ * which one the value fills, and two of one flag to getopt; the other
+ * setting would keep its default without a word. Refused at start,
+ * before any value is read, with both rows named. --help and --version
+ * are nori's command line, not rows, but a row's flag must not hide
+ * them either. */
+static int table_clash(const struct nori_app *app, char *err, size_t errlen)
+{
+    static const char *const reserved[] = {"help", "version"};
+    size_t n = table_size(app);
+
+    for (size_t i = NSETTINGS; i < n; i++) {
+        const struct nori_setting *a = &app->settings[i - NSETTINGS];
+        if (a->env == NULL || a->flag == NULL || a->env[0] == '\0' || a->flag[0] == '\0') {
+            snprintf(err, errlen, "setting %zu of %s: it needs a variable and a flag",
+                     i - NSETTINGS + 1, app->name);
+            return -1;
+        }
+        for (size_t k = 0; k < sizeof reserved / sizeof reserved[0]; k++)
+            if (strcmp(a->flag, reserved[k]) == 0) {
+                snprintf(err, errlen, "%s (--%s) of %s: --%s is nori's own flag",
+                         a->env, a->flag, app->name, reserved[k]);
+                return -1;
+            }
+        for (size_t j = 0; j < i; j++) {
+            const struct nori_setting *b = j < NSETTINGS ? &settings[j]
+                                                         : &app->settings[j - NSETTINGS];
+            int env = strcmp(a->env, b->env) == 0, flag = strcmp(a->flag, b->flag) == 0;
+            if (!env && !flag)
+                continue;
+            snprintf(err, errlen, "%s (--%s) of %s has the %s of %s (--%s), a setting of %s",
+                     a->env, a->flag, app->name, env ? "variable" : "flag", b->env, b->flag,
+                     j < NSETTINGS ? "nori" : app->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 enum config_err config_load(struct nori_config *cfg, const struct nori_app *app,
                             int argc, char **argv, char *err, size_t errlen)
 {
@@ -303,6 +342,8 @@ enum config_err config_load(struct nori_config *cfg, const struct nori_app *app,
         return CONFIG_EVALUE;
     }
     memset(cfg, 0, sizeof *cfg);
+    if (table_clash(app, err, errlen) < 0)
+        goto done;
     for (size_t i = 0; i < n; i++) {
         struct table t = table_row(cfg, app, i);
         const char *v = getenv(t.row->env);

@@ -37,6 +37,45 @@ static void retry_after(struct response *resp, unsigned seconds)
 
 enum answer_form { ANSWER_PAGE, ANSWER_PLAIN };
 
+/* What the application got wrong (a page's status, a link to no page,
+ * an action's result) is logged once per worker, not once per request:
+ * a page asked a thousand times a second would write as many lines.
+ * The log's rate limit goes by format, and would keep all but the first
+ * few faults of a burst from being named at all: a fault seen for the
+ * first time is its own format, the line kept in the table (a '%'
+ * doubled). Past the table's size, the limit of one shared format. */
+static void fault_log(struct nori_req *r, const char *what)
+{
+    struct service *svc = r->nori->svc;
+    uint64_t h = nori_hash(NORI_HASH_INIT, what, strlen(what));
+    struct service_fault *f;
+    size_t n = 0;
+
+    for (size_t i = 0; i < svc->nfaults; i++)
+        if (svc->faults[i].digest == h)
+            return;
+    if (svc->nfaults == sizeof svc->faults / sizeof svc->faults[0]) {
+        request_log(r->nori->req, "nori: %s; answered 500", what);
+        return;
+    }
+    f = &svc->faults[svc->nfaults++];
+    f->digest = h;
+    n = (size_t)snprintf(f->line, sizeof f->line, "nori: ");
+    for (const char *p = what; *p && n + 20 < sizeof f->line; p++) {
+        if (*p == '%')
+            f->line[n++] = '%';
+        f->line[n++] = *p;
+    }
+    memcpy(f->line + n, "; answered 500", sizeof "; answered 500");
+    request_log(r->nori->req, f->line);
+}
+
+/* The name a link gave, as much of it as a log line needs. */
+static int shown_len(size_t n)
+{
+    return n > 64 ? 64 : (int)n;
+}
+
 /* Every error answer: what was written is dropped, nothing is cached,
  * and the body is the application's error page (or a line of text, for
  * callers that are not a browser). retry: seconds for Retry-After, 0 for
@@ -68,7 +107,17 @@ static void answer_error(struct nori_req *r, int status, const char *why,
         nori_response_puts(resp, why);
         nori_response_puts(resp, "\n");
     } else if (app->error_page) {
+        r->nori->bad_link = NULL;
         app->error_page(r, status, why);
+        /* Too late for a 500: the answer is an error already. */
+        if (r->nori->bad_link) {
+            char what[160];
+            snprintf(what, sizeof what, "the error page links to page '%.*s', which is "
+                     "not in the page table", shown_len(r->nori->bad_link_len),
+                     r->nori->bad_link);
+            fault_log(r, what);
+            r->nori->bad_link = NULL;
+        }
     } else {
         page_error_plain(r, status, why);
     }
@@ -115,27 +164,48 @@ static int read_only(struct visit *v, void *arg)
 }
 
 /* A page, or the error page when its lookups fail; errors are never
- * cached (answer_error says so), pages get their cache headers after. */
+ * cached (answer_error says so), pages get their cache headers after.
+ * A page answers 200, or a 4xx or 5xx (nori.h); any other status, and a
+ * link to a page the table does not have, is the application's mistake:
+ * a 500, logged, and the worker goes on. */
 static int render(struct nori_req *r, const struct nori_page *page)
 {
+    struct nori *n = r->nori;
+    char what[160];
     int status;
 
     r->pg = page->name;
+    n->bad_link = NULL;
     status = page->render(r);
-    /* A refused call of the HTML writer wrote nothing of its own: the
-     * page is not what its author meant, and says so (html.c logged it). */
-    if (r->nori->html_bad)
+    if (n->bad_link) {
+        snprintf(what, sizeof what, "page %s links to page '%.*s', which is not in the "
+                 "page table", page->name, shown_len(n->bad_link_len), n->bad_link);
+        fault_log(r, what);
+        n->bad_link = NULL;
         status = 500;
+        n->page_why = NULL;
+    } else if (status != 200 && (status < 400 || status > 599)) {
+        snprintf(what, sizeof what, "page %s returned %d (a page returns 200, or a 4xx or "
+                 "5xx having written nothing)", page->name, status);
+        fault_log(r, what);
+        status = 500;
+        n->page_why = NULL;
+    } else if (n->html_bad) {
+        /* A refused call of the HTML writer wrote nothing of its own:
+         * the page is not what its author meant (html.c logged it). */
+        status = 500;
+        n->page_why = NULL;
+    }
     if (status != 200) {
-        const char *why = r->nori->page_why;
-        if (why == NULL || r->nori->html_bad)
+        const char *why = n->page_why;
+        if (why == NULL)
             why = status == 404 ? "Nothing here has that number." : "Please try again.";
         answer_error(r, status, why, ANSWER_PAGE, 0);
         return status;
     }
     stats_add(r->nori->svc->stats, STAT_PAGES, 1);
-    response_header(r->resp, "Content-Type", r->nori->content_type
-                    ? r->nori->content_type : "text/html; charset=utf-8");
+    response_header(r->resp, "Content-Type", n->content_type
+                    ? n->content_type : "text/html; charset=utf-8");
     headers_common(r->resp);
     return 200;
 }
@@ -433,10 +503,49 @@ static int cross_site(struct nori_req *r)
 struct action_run {
     struct nori_req *r;
     struct nori_result res;
+    char fault[160];            /* what was wrong with act's result, "" nothing */
     struct session saved;
     char saved_carried[NAV_SKEY_MAX + 1];   /* KEY.ROUTE, as links carry it */
     void *saved_state;
 };
+
+/* What act may return: each outcome with its one status, and a page
+ * the table has (NULL: the first). Anything else is the application's
+ * mistake, said in what: the answer is a 500 and nothing is kept. */
+static int result_check(const struct service *svc, const struct nori_result *res,
+                        char *what, size_t cap)
+{
+    switch (res->outcome) {
+    case NORI_REDIRECT:
+        if (res->status != 303)
+            snprintf(what, cap, "a redirect of status %d (a redirect is a 303)",
+                     res->status);
+        else if (res->next.pg && route_find(svc->routes, res->next.pg) == NULL)
+            snprintf(what, cap, "a redirect to page '%.64s', which is not in the page "
+                     "table", res->next.pg);
+        else
+            return 0;
+        return -1;
+    case NORI_SHOW:
+        if (res->status != 200)
+            snprintf(what, cap, "a page shown with status %d (a page shown is a 200)",
+                     res->status);
+        else if (res->page && route_find(svc->routes, res->page) == NULL)
+            snprintf(what, cap, "page '%.64s' to show, which is not in the page table",
+                     res->page);
+        else
+            return 0;
+        return -1;
+    case NORI_FAIL:
+        if (res->status >= 400 && res->status <= 599)
+            return 0;
+        snprintf(what, cap, "a failure of status %d (a failure is a 4xx or 5xx)",
+                 res->status);
+        return -1;
+    }
+    snprintf(what, cap, "outcome %d, which is none of nori.h's", (int)res->outcome);
+    return -1;
+}
 
 static int action_visit(struct visit *v, void *arg)
 {
@@ -447,6 +556,7 @@ static int action_visit(struct visit *v, void *arg)
 
     n->visit = v;
     n->write_failed = 0;
+    a->fault[0] = '\0';
     if (!visit_form_ok(v, n->nav.k)) {
         a->res = nori_fail(403, "This form is not from your session (or it is too "
                            "old); nothing was changed. Reload the page and try again.");
@@ -466,6 +576,8 @@ static int action_visit(struct visit *v, void *arg)
     n->in_action = 0;
     if (n->write_failed)
         a->res = nori_fail(503, "No session could be made; please try again.");
+    else if (result_check(n->svc, &a->res, a->fault, sizeof a->fault) < 0)
+        a->res = nori_fail(500, "Please try again.");
     if (a->res.outcome == NORI_REDIRECT)
         return 303;
     if (live) {
@@ -515,12 +627,18 @@ static void serve_action(struct nori_req *r, uint64_t now)
         return;
     }
     n->visit = visit;
+    if (a.fault[0]) {
+        char what[200];
+        snprintf(what, sizeof what, "action %s returned %s", r->act, a.fault);
+        fault_log(r, what);
+    }
     stats_add(svc->stats, STAT_ACTIONS, 1);
     if (svc->app->acted)
         svc->app->acted(r, &a.res);
     switch (a.res.outcome) {
     case NORI_SHOW: {
-        const struct nori_page *page = route_find(svc->routes, a.res.page);
+        const struct nori_page *page = route_find(svc->routes, a.res.page ? a.res.page
+                                                               : svc->app->pages[0].name);
         r->notice = a.res.why;
         status = page ? render(r, page) : 404;
         if (page == NULL)
@@ -970,12 +1088,18 @@ int service_init(struct service *svc, const struct nori_app *app,
         .codec = &svc->codec,
         .new_per_min = (unsigned)cfg->new_sessions_per_min,
     };
+    page_table_set(app);
     if ((svc->routes = route_new()) == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
     for (size_t i = 0; i < app->npages; i++) {
         const char *name = app->pages[i].name;
+        if (name == NULL || app->pages[i].render == NULL) {
+            snprintf(err, errlen, "page %zu of %s: it needs a name and a render function",
+                     i + 1, app->name);
+            goto fail;
+        }
         if (!nav_word(name, strlen(name)) || strlen(name) > NAV_PG_MAX ||
             route_add(svc->routes, name, &app->pages[i]) < 0) {
             snprintf(err, errlen, "page '%s': not a name of 1..%d of A-Z a-z 0-9 - _, "

@@ -28,6 +28,7 @@
 #include "../fcgi/serve.h"
 #include "../fcgi/stats.h"
 #include "../fcgi/worker.h"
+#include "../session/memory.h"
 #include "../session/store.h"
 #include "../session/storespec.h"
 #include "service.h"
@@ -41,7 +42,6 @@ struct process {
     struct stats *stats;
     struct nori_limits *limits; /* RUNDIR/limits: new sessions per address */
     int app_loaded;
-    int supervised;             /* a worker of nori serve, which reaps it */
     char **argv;                /* as given, for nori serve's re-exec */
 };
 
@@ -140,10 +140,14 @@ static int process_load(void *ctx, char *err, size_t errlen)
         }
         p->svc.sessions.limits = p->limits;
     }
-    /* A memory store counts the sessions it loses at close; under nori
-     * serve it also publishes its count, for a kill (process_reaped). */
+    /* A memory store counts the sessions it loses at close, and publishes
+     * its count for a kill, whoever started the worker: a worker that
+     * starts claims what killed ones left (lighttpd's bin-path respawns
+     * one in their place), as nori serve does when it reaps them. */
     p->svc.sessions.store_opt.stats = p->stats;
-    p->svc.sessions.store_opt.orphan_dir = p->supervised ? p->cfg.rundir : NULL;
+    p->svc.sessions.store_opt.orphan_dir = p->cfg.rundir;
+    if (strcmp(p->cfg.store_spec, "memory") == 0)
+        memory_claim_orphans(p->cfg.rundir, 0, (uint64_t)time(NULL), p->stats, "nori: ");
     if (cache_open(&p->svc.cache, p->cfg.rundir, p->cfg.page_cache,
                    p->cfg.page_cache_max_kb << 10, p->svc.etag,
                    p->stats, err, errlen) != CACHE_OK)
@@ -163,23 +167,18 @@ static struct worker_app process_worker(void *ctx)
 }
 
 /* In nori serve, a worker reaped: if it was killed with sessions in a
- * memory store, it left their count behind, and it is added here. */
+ * memory store, it left their count behind, and it is claimed here (if a
+ * starting worker or a status page has not already). */
 static void process_reaped(void *ctx, pid_t pid)
 {
     struct process *p = ctx;
     char path[4096];
     struct stats *st;
-    uint64_t lost = store_memory_orphans(p->cfg.rundir, pid, (uint64_t)time(NULL));
 
-    if (lost == 0)
+    if (strcmp(p->cfg.store_spec, "memory") != 0 ||
+        stats_path(&p->cfg, path, sizeof path) < 0 || (st = stats_open(path, 1)) == NULL)
         return;
-    /* The line an operator greps for after a crash: the counter alone
-     * says that sessions went, not which worker took them. */
-    fprintf(stderr, "nori serve: worker %ld died holding %llu live sessions of its memory "
-            "store; they are lost (sessions_lost)\n", (long)pid, (unsigned long long)lost);
-    if (stats_path(&p->cfg, path, sizeof path) < 0 || (st = stats_open(path, 1)) == NULL)
-        return;
-    stats_add(st, STAT_SESSIONS_LOST, lost);
+    memory_claim_orphans(p->cfg.rundir, pid, (uint64_t)time(NULL), st, "nori serve: ");
     stats_close(st);
 }
 
@@ -210,8 +209,6 @@ static int serve(struct process *p)
     struct serve_app sa = {process_load, process_unload, p, process_worker,
                            process_reaped};
 
-    p->supervised = 1;
-
     return serve_run(&opt, &sa);
 }
 
@@ -223,6 +220,7 @@ int nori_main(const struct nori_app *app, int argc, char **argv)
     int rc;
 
     p.app = app;
+    page_table_set(app);        /* before load, which may prepare links */
     p.argv = argv;
     /* Before the settings: a version is asked for whatever they are. */
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {

@@ -110,6 +110,44 @@ void nori_text(struct nori_req *r, const char *s)
         response_commit(r->resp, nav_html_escape(p, s, len));
 }
 
+/* ---- page names in links ---- */
+
+static const struct nori_app *table_app;
+
+void page_table_set(const struct nori_app *app)
+{
+    table_app = app;
+}
+
+int page_known(const struct nori_app *app, const char *name, size_t n)
+{
+    for (size_t i = 0; i < app->npages; i++)
+        if (app->pages[i].name && strlen(app->pages[i].name) == n &&
+            memcmp(app->pages[i].name, name, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* A link to a page the table does not have is a typo the visitor would
+ * meet as a 404: the request is marked, and its answer is a 500
+ * (dispatch.c logs the name). */
+static void link_check(struct nori_req *r, const char *pg, size_t n)
+{
+    struct nori *nori = r->nori;
+    char name[NAV_PG_MAX + 1];
+
+    if (n <= NAV_PG_MAX) {
+        memcpy(name, pg, n);
+        name[n] = '\0';
+        if (route_find(nori->svc->routes, name))
+            return;
+    }
+    if (nori->bad_link == NULL) {
+        nori->bad_link = pg;
+        nori->bad_link_len = n;
+    }
+}
+
 static const char *link_key(const struct nori_req *r)
 {
     return r->nori->visit ? visit_link_key(r->nori->visit) : NULL;
@@ -120,6 +158,8 @@ void nori_url(struct nori_req *r, const struct nori_link *link)
 {
     char url[NAV_QUERY_MAX + 1024];
 
+    if (link->pg)
+        link_check(r, link->pg, strlen(link->pg));
     if (nav_url(url, sizeof url, r->prefix, &r->nori->svc->app->query, link,
                 link_key(r)) == 0)
         snprintf(url, sizeof url, "%s", r->prefix[0] ? r->prefix : "/");
@@ -174,9 +214,13 @@ int nori_link_prepare(char *out, size_t cap, const struct nori_grammar *g,
                       const struct nori_link *link, size_t *len)
 {
     char url[NAV_QUERY_MAX + 1024], html[sizeof url * NAV_HTML_WORST];
-    size_t n = nav_url(url, sizeof url, "", g, link, NULL);
+    size_t n;
 
-    if (n == 0)
+    /* At load there is no request to answer 500: the link is refused,
+     * and the application's load says so at start. */
+    if (link->pg && table_app && !page_known(table_app, link->pg, strlen(link->pg)))
+        return -1;
+    if ((n = nav_url(url, sizeof url, "", g, link, NULL)) == 0)
         return -1;
     /* Without a prefix, a link with no fields is nav_url's "/": that
      * belongs to the request (nori_href writes it), not to the link. */
@@ -191,6 +235,26 @@ int nori_link_prepare(char *out, size_t cap, const struct nori_grammar *g,
     return 0;
 }
 
+/* A prepared link names its page first (nav_url's order), but one
+ * written by hand may name it anywhere: each parameter is looked at,
+ * after the ? and after each & (or &amp;). */
+static void href_check(struct nori_req *r, const char *p, size_t len)
+{
+    const char *end = p + len;
+
+    if (len == 0 || p[0] != '?')
+        return;
+    for (p++; p < end;) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        if (stop - p >= 3 && memcmp(p, "pg=", 3) == 0)
+            link_check(r, p + 3, (size_t)(stop - p - 3));
+        if (amp == NULL)
+            break;
+        p = end - amp >= 5 && memcmp(amp, "&amp;", 5) == 0 ? amp + 5 : amp + 1;
+    }
+}
+
 /* nori_url's bytes, nav_url's rules: the prefix, the prepared query, _s
  * last (a key is base64url and a dot: nothing in it is encoded or
  * escaped), and "/" for a URL that would be empty. */
@@ -199,6 +263,7 @@ void nori_href(struct nori_req *r, const char *prepared, size_t len)
     const char *key = link_key(r);
     int keyed = key && key[0];
 
+    href_check(r, prepared, len);
     if (len == 0 && r->prefix[0] == '\0' && !keyed) {
         nori_response_puts(r->resp, "/");
         return;

@@ -33,6 +33,14 @@ struct service {
     char *prefix_html;          /* what links start with (page.c) */
     size_t prefix_html_len;
     struct nori_state_codec codec;  /* the application's, or nori's default */
+    /* What the application got wrong and nori has logged already
+     * (dispatch.c: a page's status, a link to no page): each once per
+     * worker, not once per request. */
+    struct service_fault {
+        uint64_t digest;
+        char line[200];         /* the log line, a format of its own */
+    } faults[16];
+    size_t nfaults;
 };
 
 /* nori's side of one request (struct nori of nori.h). */
@@ -58,6 +66,10 @@ struct nori {
     const char *content_type;
     int page_private;
     int read_request;           /* nori_request_header: no shared cache either */
+    /* A link or a prepared link the page wrote names no page of the
+     * table (page.c): the answer is a 500 (dispatch.c). Not terminated. */
+    const char *bad_link;
+    size_t bad_link_len;
 };
 
 int service_init(struct service *svc, const struct nori_app *app,
@@ -65,6 +77,13 @@ int service_init(struct service *svc, const struct nori_app *app,
 void service_free(struct service *svc);
 /* The worker's handler: one request through the pipeline. */
 void service_handle(const struct request *req, struct response *resp, void *svc);
+
+/* page.c: the application whose page names nori_link_prepare checks
+ * links against (it has no request to find them by): nori_main sets it
+ * before the application's load, service_init again. */
+void page_table_set(const struct nori_app *app);
+/* Whether name (n bytes) is a page of the application's table. */
+int page_known(const struct nori_app *app, const char *name, size_t n);
 
 /* page.c: the error page of nori's, used when the application has none. */
 void page_error_plain(struct nori_req *r, int status, const char *why);

@@ -42,9 +42,9 @@ struct store_options {
     /* memory: where the live records a closed store still held are
      * counted (sessions_lost); NULL: nowhere. */
     struct stats *stats;
-    /* memory, under a supervisor: the directory where the store keeps
-     * DIR/memory.PID, its record count for store_memory_orphans to read
-     * if the worker is killed; NULL: no such file. */
+    /* memory: the directory (the run directory) where the store keeps
+     * DIR/memory.PID, its record count, for whoever claims it if the
+     * worker is killed (memory.h); NULL: no such file. */
     const char *orphan_dir;
 };
 
@@ -110,12 +110,5 @@ enum store_err store_stat(struct store *st, size_t *records, size_t *bytes);
  * what a health check asks. */
 enum store_err store_ping(struct store *st);
 const char *store_strerror(enum store_err err);
-
-/* The supervisor's side of a memory store's published count: when worker
- * pid has gone (reaped) leaving dir/memory.PID behind, it never counted
- * its own sessions at close; returns the records it held then (0 when
- * the latest expiry among them had passed at `now`, unix seconds), and
- * removes the file. 0 when there is no such file. */
-uint64_t store_memory_orphans(const char *dir, pid_t pid, uint64_t now);
 
 #endif

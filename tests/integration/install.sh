@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # install.sh -- `make install` honours PREFIX and DESTDIR, the installed
 # binary knows its installed paths, the man page renders cleanly, and the
-# binary, nori.pc and the page say one version. An upgrade (a second make
+# binary, an application linked with the installed libnori.a, nori.pc
+# and every installed man page say one version. An upgrade (a second make
 # install) keeps the operator's edited data files and the modes they set,
 # the new defaults beside them as *.dist; make uninstall removes what
 # install wrote and keeps the data.
@@ -39,6 +40,18 @@ pc=$(PKG_CONFIG_PATH=$DEST/opt/nori/lib/pkgconfig pkg-config --modversion nori)
     || fail "pkg-config finds no installed nori.pc"
 grep -q "^\.TH NORI 8 [0-9-]* \"nori $pc\"" "$DEST/opt/nori/share/man/man8/nori.8" && pass \
     || fail "the installed nori(8) is not of version $pc: $(grep '^\.TH' "$DEST/opt/nori/share/man/man8/nori.8")"
+# Every installed page, the library's section 3 too, not nori(8) alone.
+for page in "$DEST"/opt/nori/share/man/man*/*; do
+    grep -Eq "^\.TH [^ ]+ [0-9][a-z]* [^ ]+ \"nori $pc\"" "$page" && pass \
+        || fail "${page#$DEST/opt/nori/} is not of version $pc: $(grep '^\.TH' "$page")"
+done
+# An application's --version is the library's it was linked with.
+read -ra LIBS < <(make -s --no-print-directory -C "$ROOT" lib-libs)
+cc -std=c11 -D_GNU_SOURCE -I"$DEST/opt/nori/include" "$ROOT/examples/counter/counter.c" \
+    "$DEST/opt/nori/lib/libnori.a" "${LIBS[@]}" -o "$TMP/counter" 2>"$TMP/cc.log" \
+    && expect_eq "$("$TMP/counter" --version | awk '{print $2}')" "$pc" \
+        "the counter's --version, linked against the installed libnori.a" \
+    || fail "the counter does not build against the installed library: $(head -3 "$TMP/cc.log")"
 
 echo "an upgrade keeps the operator's work"
 D=$DEST/opt/nori/share/nori/data

@@ -10,8 +10,13 @@
  * Thing (id=1 only, 404 otherwise); a query grammar with one NORI_UINT
  * `id` in 1..1000; a form grammar with one NORI_UINT `n`; a counter as
  * session state; actions inc (writes, redirects), bad (writes, then fails
- * 409), show (writes, then shows Home with a notice) and login. */
+ * 409), show (writes, then shows Home with a notice) and login. Pages
+ * and actions an application gets wrong: Odd returns odd_status, Typo
+ * links to a page the table lacks, Hand writes such a link by hand
+ * (nori_href); the actions failok, failfound, redirectfound, redirectnope,
+ * shownope and outcomethree write, then return what act may not. */
 #include <check.h>
+#include <fcntl.h>
 #include <locale.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -115,6 +120,35 @@ static int bare_render(struct nori_req *r)
 
 static const struct nori_grammar q_grammar = {q_fields, 1, sizeof(struct q)};
 
+static int odd_status;
+
+static int odd_render(struct nori_req *r)
+{
+    nori_response_puts(r->resp, "odd\n");
+    return odd_status;
+}
+
+static int typo_render(struct nori_req *r)
+{
+    nori_response_puts(r->resp, "<a href=\"");
+    nori_url(r, &(struct nori_link){"Thnig", NULL});
+    nori_response_puts(r->resp, "\">typo</a>\n");
+    return 200;
+}
+
+static int hand_render(struct nori_req *r)
+{
+    static const char ok[] = "?pg=Thing&amp;id=1", bad[] = "?id=1&amp;pg=Nope";
+
+    nori_response_puts(r->resp, "<a href=\"");
+    nori_href(r, ok, sizeof ok - 1);
+    nori_response_puts(r->resp, "\">ok</a><a href=\"");
+    if (((const struct q *)r->query)->id == 2)
+        nori_href(r, bad, sizeof bad - 1);
+    nori_response_puts(r->resp, "\">bad</a>\n");
+    return 200;
+}
+
 /* Links, each written twice on a line: by nori_url, then "|", then by
  * nori_href from nori_link_prepare. The two halves must be the same. */
 static int links_render(struct nori_req *r)
@@ -163,6 +197,23 @@ static struct nori_result test_act(struct nori_req *r)
     }
     /* bad and show write first: what they wrote must not be kept. */
     c->n += 100;
+    struct nori_result res = nori_redirect("Home", NULL);
+    if (strcmp(r->act, "failok") == 0)
+        return nori_fail(200, "Not a failure");
+    if (strcmp(r->act, "failfound") == 0)
+        return nori_fail(302, "Not a failure");
+    if (strcmp(r->act, "redirectfound") == 0) {
+        res.status = 302;
+        return res;
+    }
+    if (strcmp(r->act, "redirectnope") == 0)
+        return nori_redirect("Nope", NULL);
+    if (strcmp(r->act, "shownope") == 0)
+        return nori_show("Nope", "A notice for no page");
+    if (strcmp(r->act, "outcomethree") == 0) {
+        res.outcome = (enum nori_outcome)3;
+        return res;
+    }
     if (strcmp(r->act, "bad") == 0)
         return nori_fail(409, "That conflicts.");
     if (strcmp(r->act, "show") == 0)
@@ -182,6 +233,9 @@ static const struct nori_page pages[] = {
     {"Thing", thing_render, 0},
     {"Links", links_render, 0},
     {"Bare", bare_render, 0},
+    {"Odd", odd_render, 1},
+    {"Typo", typo_render, 1},
+    {"Hand", hand_render, 0},
 };
 
 static const struct nori_app app = {
@@ -1046,6 +1100,195 @@ START_TEST(ping_endpoint)
 }
 END_TEST
 
+/* ---- what an application gets wrong ---- */
+
+/* Lines the service logs (request_log: stderr, here) while capturing. */
+static int saved_stderr = -1;
+static char log_file[128];
+
+static void log_capture(void)
+{
+    int fd;
+
+    snprintf(log_file, sizeof log_file, "%s/log", rundir);
+    fflush(stderr);
+    ck_assert_int_ge(fd = open(log_file, O_WRONLY | O_CREAT | O_TRUNC, 0600), 0);
+    ck_assert_int_ge(saved_stderr = dup(2), 0);
+    ck_assert_int_ge(dup2(fd, 2), 0);
+    close(fd);
+}
+
+/* Stops capturing; how many lines hold needle. */
+static int log_lines(const char *needle)
+{
+    char line[1024];
+    int n = 0;
+    FILE *f;
+
+    fflush(stderr);
+    dup2(saved_stderr, 2);
+    close(saved_stderr);
+    ck_assert_ptr_nonnull(f = fopen(log_file, "r"));
+    while (fgets(line, sizeof line, f))
+        n += strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}
+
+/* A page's status other than 200 or a 4xx/5xx: a 500 (not "0 Unknown",
+ * not a 302 without a Location), nothing cached, one log line per page
+ * and status however often it is asked, and the next page is served. */
+START_TEST(page_statuses_checked)
+{
+    static const int odd[] = {0, 302, 600, -1, 304, 399};
+
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+        char needle[64];
+
+        odd_status = odd[i];
+        snprintf(needle, sizeof needle, "page Odd returned %d ", odd[i]);
+        log_capture();
+        for (int k = 0; k < 3; k++) {
+            request(HTTP_GET, "pg=Odd");
+            error_is(500);
+            ck_assert_ptr_null(strstr(body, "odd\n"));
+        }
+        ck_assert_int_eq(log_lines(needle), 1);
+        request(HTTP_GET, "pg=Home");
+        ck_assert_int_eq(answer(), 200);
+    }
+    /* What a page may return is answered as it is. */
+    odd_status = 404;
+    request(HTTP_GET, "pg=Odd");
+    error_is(404);
+    odd_status = 418;
+    request(HTTP_GET, "pg=Odd");
+    error_is(418);
+    odd_status = 200;
+    request(HTTP_GET, "pg=Odd");
+    ck_assert_int_eq(answer(), 200);
+}
+END_TEST
+
+/* A link to a page not in the table: 500, with the name in the log;
+ * a prepared one is refused when it is prepared. */
+START_TEST(unknown_page_links)
+{
+    char prepared[64];
+    size_t len = 0;
+
+    log_capture();
+    request(HTTP_GET, "pg=Typo");
+    error_is(500);
+    request(HTTP_GET, "pg=Typo");
+    error_is(500);
+    ck_assert_int_eq(log_lines("page Typo links to page 'Thnig'"), 1);
+
+    request(HTTP_GET, "pg=Hand&id=1");
+    ck_assert_int_eq(answer(), 200);
+    ck_assert_ptr_nonnull(strstr(body, "href=\"/app?pg=Thing&amp;id=1\""));
+    log_capture();
+    request(HTTP_GET, "pg=Hand&id=2");
+    error_is(500);
+    ck_assert_int_eq(log_lines("page Hand links to page 'Nope'"), 1);
+
+    ck_assert_int_eq(nori_link_prepare(prepared, sizeof prepared, &q_grammar,
+                                       &(struct nori_link){"Nope", NULL}, &len), -1);
+    ck_assert_int_eq(nori_link_prepare(prepared, sizeof prepared, &q_grammar,
+                                       &(struct nori_link){"Thing", NULL}, &len), 0);
+    ck_assert_str_eq(prepared, "?pg=Thing");
+}
+END_TEST
+
+/* What act returns: a failure that is not a 4xx/5xx, a redirect that is
+ * not a 303 or goes to no page, a page to show that is not in the table,
+ * an outcome nori.h does not have. Each is a 500, logged with what was
+ * wrong; what the action wrote is not kept, so no session is made. */
+START_TEST(action_results_checked)
+{
+    static const struct {
+        const char *act, *logged;
+    } wrong[] = {
+        {"failok", "action failok returned a failure of status 200"},
+        {"failfound", "action failfound returned a failure of status 302"},
+        {"redirectfound", "action redirectfound returned a redirect of status 302"},
+        {"redirectnope", "action redirectnope returned a redirect to page 'Nope'"},
+        {"shownope", "action shownope returned page 'Nope' to show"},
+        {"outcomethree", "action outcomethree returned outcome 3"},
+    };
+
+    for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
+        char form[64];
+
+        snprintf(form, sizeof form, "act=%s", wrong[i].act);
+        log_capture();
+        for (int k = 0; k < 2; k++) {
+            post_form("", form);
+            error_is(500);
+            ck_assert_ptr_null(header("Location"));
+            ck_assert_msg(!carries_key(body), "%s: a key no store holds: %s", wrong[i].act,
+                          body);
+        }
+        ck_assert_msg(log_lines(wrong[i].logged) == 1, "%s: not logged once", wrong[i].act);
+    }
+    ck_assert_uint_eq(counter(STAT_SESSIONS_CREATED), 0);
+    ck_assert_uint_eq(counter(STAT_COMMITS), 0);
+    post_form("", "act=inc");
+    ck_assert_int_eq(answer(), 303);
+}
+END_TEST
+
+/* On a live session too: the state the action wrote is put back. */
+START_TEST(action_result_keeps_session)
+{
+    char s[NORI_KEY_LEN + 1], k[NORI_KEY_LEN + 1], form[128];
+
+    service_up("memory", "", CARRIER_URL);
+    post_form("", "act=inc");
+    ck_assert_int_eq(answer(), 303);
+    key_after(header("Location"), "_s=", s);
+    count_is(s, 1);
+    key_after(body, "name=\"_k\" value=\"", k);
+    snprintf(form, sizeof form, "act=failok&_s=%s&_k=%s", s, k);
+    post_form("", form);
+    error_is(500);
+    count_is(s, 1);
+    ck_assert_uint_eq(counter(STAT_COMMITS), 1);
+    service_down();
+}
+END_TEST
+
+/* At start: a page table with a name twice, or a page without a name or
+ * a render function, is refused with a line naming it. */
+START_TEST(page_table_checked)
+{
+    struct nori_page twice[] = {{"Home", home_render, 0}, {"Home", thing_render, 0}};
+    struct nori_page nameless[] = {{"Home", home_render, 0}, {NULL, thing_render, 0}};
+    struct nori_page blank[] = {{"Home", home_render, 0}, {"Thing", NULL, 0}};
+    struct nori_page spaced[] = {{"Home page", home_render, 0}};
+    struct {
+        struct nori_page *pages;
+        size_t n;
+        const char *said;
+    } bad[] = {
+        {twice, 2, "page 'Home'"}, {nameless, 2, "page 2 of"}, {blank, 2, "page 2 of"},
+        {spaced, 1, "page 'Home page'"},
+    };
+    struct service other;
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct nori_app a = app;
+        char err[256] = "";
+
+        a.pages = bad[i].pages;
+        a.npages = bad[i].n;
+        ck_assert_int_eq(service_init(&other, &a, &cfg, err, sizeof err), -1);
+        ck_assert_msg(strstr(err, bad[i].said) != NULL, "%s", err);
+    }
+    page_table_set(&app);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dispatch");
@@ -1064,12 +1307,17 @@ int main(void)
     tcase_add_test(tc, refused_actions_make_no_session);
     tcase_add_test(tc, status_endpoint);
     tcase_add_test(tc, ping_endpoint);
+    tcase_add_test(tc, page_statuses_checked);
+    tcase_add_test(tc, unknown_page_links);
+    tcase_add_test(tc, action_results_checked);
+    tcase_add_test(tc, page_table_checked);
     suite_add_tcase(s, tc);
     /* Loop 0: the memory store; 1: LMDB in the run directory. */
     tcase_add_loop_test(ts, session_lifecycle, 0, 2);
     tcase_add_test(ts, routed_keys);
     tcase_add_test(ts, cookie_carrier);
     tcase_add_test(ts, prepared_links);
+    tcase_add_test(ts, action_result_keeps_session);
     suite_add_tcase(s, ts);
     sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);

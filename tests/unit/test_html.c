@@ -594,6 +594,25 @@ START_TEST(request_headers)
 }
 END_TEST
 
+/* The page cache keeps Answers (cache 1) as nori renders it, but never
+ * one that set its own type or a header, or read a request header. */
+START_TEST(shaped_pages_are_not_kept)
+{
+    char err[256];
+
+    ck_assert_msg(cache_open(&svc.cache, rundir, 1, 1 << 20, svc.etag, stats, err,
+                             sizeof err) == CACHE_OK, "%s", err);
+    ck_assert_uint_eq(stats_get(stats, STAT_CACHE_PAGES), 0);
+    ck_assert_int_eq(get("pg=Answers&id=4"), 200);
+    ck_assert_uint_eq(stats_get(stats, STAT_CACHE_PAGES), 1);
+    ck_assert_int_eq(get("pg=Answers&id=1"), 200);     /* its own type */
+    ck_assert_int_eq(get("pg=Answers&id=2"), 200);
+    ck_assert_int_eq(get("pg=Answers&id=5"), 200);     /* its own header */
+    ck_assert_int_eq(get("pg=Answers&id=6"), 200);     /* read a request header */
+    ck_assert_uint_eq(stats_get(stats, STAT_CACHE_PAGES), 1);
+}
+END_TEST
+
 START_TEST(page_reasons)
 {
     ck_assert_int_eq(get("pg=Answers&id=7"), 404);
@@ -748,6 +767,7 @@ int main(void)
     tcase_add_test(tc, own_headers);
     tcase_add_test(tc, request_headers);
     tcase_add_test(tc, page_reasons);
+    tcase_add_test(tc, shaped_pages_are_not_kept);
     tcase_add_test(tc, init_refuses);
     suite_add_tcase(s, tc);
     tcase_add_checked_fixture(tp, setup_pages_only, teardown);

@@ -6,6 +6,7 @@
  * fork mode), and a process that forks closes its store first: LMDB
  * environments must not cross a fork. */
 #include <check.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "fcgi/stats.h"
+#include "session/memory.h"
 #include "session/store.h"
 #include "session/storespec.h"
 
@@ -827,10 +829,10 @@ START_TEST(memory_close_counts_lost_sessions)
 }
 END_TEST
 
-/* Under a supervisor the store keeps DIR/memory.PID current: a killed
- * worker's count is read from it by store_memory_orphans (which removes
- * it), and a store that counted itself at close leaves none behind. */
-START_TEST(memory_publishes_for_the_supervisor)
+/* Every memory store keeps DIR/memory.PID current: a killed worker's
+ * count is claimed from it by memory_claim_orphans (which removes it),
+ * and a store that counted itself at close leaves none behind. */
+START_TEST(memory_publishes_for_the_claimant)
 {
     struct store_options mo = opt;
     char err[256], path[160];
@@ -852,10 +854,13 @@ START_TEST(memory_publishes_for_the_supervisor)
     ck_assert_msg(st != NULL, "%s", err);
     ck_assert_int_eq(stat(path, &sb), 0);
     ck_assert_uint_eq(sb.st_mode & 0777, 0600);
-    ck_assert_uint_eq(sb.st_size, 16);
+    ck_assert_uint_eq(sb.st_size, 24);
+    /* Its own file is not claimed while it runs. */
+    ck_assert_uint_eq(memory_claim_orphans(dir, 0, now, NULL, ""), 0);
+    ck_assert_int_eq(stat(path, &sb), 0);
     store_close(st);
     ck_assert_int_eq(stat(path, &sb), -1);          /* counted itself: gone */
-    ck_assert_uint_eq(store_memory_orphans(dir, getpid(), now), 0);
+    ck_assert_uint_eq(memory_claim_orphans(dir, getpid(), now, NULL, ""), 0);
 
     /* A child that dies without closing: its count survives it. */
     pid = fork();
@@ -875,7 +880,7 @@ START_TEST(memory_publishes_for_the_supervisor)
     snprintf(path, sizeof path, "%s/memory.%ld", dir, (long)pid);
     ck_assert_int_eq(stat(path, &sb), 0);
     /* Once every record it held has expired, nothing live was lost. */
-    ck_assert_uint_eq(store_memory_orphans(dir, pid, now + 3600), 0);
+    ck_assert_uint_eq(memory_claim_orphans(dir, pid, now + 3600, NULL, ""), 0);
     ck_assert_int_eq(stat(path, &sb), -1);
 
     pid = fork();
@@ -890,8 +895,150 @@ START_TEST(memory_publishes_for_the_supervisor)
     }
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    ck_assert_uint_eq(store_memory_orphans(dir, pid, now), 2);
-    ck_assert_uint_eq(store_memory_orphans(dir, pid, now), 0);    /* once */
+    ck_assert_uint_eq(memory_claim_orphans(dir, 0, now, NULL, ""), 2);
+    ck_assert_uint_eq(memory_claim_orphans(dir, pid, now, NULL, ""), 0);    /* once */
+    store_gone(NULL);
+}
+END_TEST
+
+/* A child with a memory store of `records` live records that, told to
+ * (a byte to read on go; -1: at once), dies without closing it. Its pid. */
+static pid_t memory_child(const struct store_options *mo, unsigned records, int go)
+{
+    uint64_t now = (uint64_t)time(NULL), v;
+    unsigned n;
+    char err[256], key[16], c;
+    pid_t pid = fork();
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct store *cs = store_open("memory", mo, err, sizeof err);
+        int ok = cs != NULL;
+        for (unsigned i = 0; ok && i < records; i++) {
+            snprintf(key, sizeof key, "k%u", i);
+            ok = put(cs, key, "x", 0, now + 3600, now, &v, &n) == STORE_OK;
+        }
+        if (go >= 0 && read(go, &c, 1) < 0)
+            ok = 0;
+        _exit(ok ? 0 : 1);
+    }
+    return pid;
+}
+
+/* Until pid's DIR/memory.PID says it holds `records` (libcheck's
+ * timeout bounds the wait). */
+static void memory_wait_records(pid_t pid, uint64_t records)
+{
+    char path[160];
+    uint64_t held = 0;
+    int fd;
+
+    snprintf(path, sizeof path, "%s/memory.%ld", dir, (long)pid);
+    while (held < records) {
+        usleep(1000);
+        if ((fd = open(path, O_RDONLY)) < 0)
+            continue;
+        if (pread(fd, &held, 8, 0) != 8)
+            held = 0;
+        close(fd);
+    }
+}
+
+static void reap_ok(pid_t pid)
+{
+    int status;
+
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* A live worker's file is its own, unless the pid it names now belongs
+ * to a process started at another time (the writer died and the pid was
+ * reused): then it is claimed. */
+START_TEST(memory_claim_guards_pid_reuse)
+{
+    struct store_options mo = opt;
+    char path[160];
+    uint64_t now = (uint64_t)time(NULL), started;
+    int go[2];
+    pid_t pid;
+
+    dir_fresh();
+    mo.orphan_dir = dir;
+    ck_assert_int_eq(pipe(go), 0);
+    pid = memory_child(&mo, 2, go[0]);
+    memory_wait_records(pid, 2);
+    snprintf(path, sizeof path, "%s/memory.%ld", dir, (long)pid);
+    int fd;
+    ck_assert_uint_eq(memory_claim_orphans(dir, 0, now, NULL, ""), 0);
+    ck_assert_uint_eq(memory_claim_orphans(dir, pid, now, NULL, ""), 0);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    /* The same pid, another start time: an earlier process's file. */
+    fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pread(fd, &started, 8, 16), 8);
+    ck_assert_uint_ne(started, 0);
+    started++;
+    ck_assert_int_eq(pwrite(fd, &started, 8, 16), 8);
+    close(fd);
+    ck_assert_uint_eq(memory_claim_orphans(dir, 0, now, NULL, ""), 2);
+    ck_assert_int_eq(access(path, F_OK), -1);
+    ck_assert_int_eq(write(go[1], "x", 1), 1);
+    reap_ok(pid);
+    store_gone(NULL);
+}
+END_TEST
+
+/* Several claimants at once (workers starting together after a kill of
+ * several): every dead worker's sessions are counted exactly once. */
+START_TEST(memory_claims_count_once)
+{
+    struct store_options mo = opt;
+    char path[160];
+    uint64_t now = (uint64_t)time(NULL);
+    enum { DEAD = 4, CLAIMANTS = 6 };
+    pid_t claimant[CLAIMANTS];
+    int go[2];
+
+    pid_t dead[DEAD];
+    int die[2];
+
+    dir_fresh();
+    mo.orphan_dir = dir;
+    /* Alive together until each has published (a store that opens claims
+     * the files of those already dead), then all gone. */
+    ck_assert_int_eq(pipe(die), 0);
+    for (unsigned i = 0; i < DEAD; i++)
+        dead[i] = memory_child(&mo, i + 1, die[0]);     /* 1 + 2 + 3 + 4 */
+    for (unsigned i = 0; i < DEAD; i++)
+        memory_wait_records(dead[i], i + 1);
+    ck_assert_int_eq(write(die[1], "xxxx", DEAD), DEAD);   /* a byte each */
+    for (unsigned i = 0; i < DEAD; i++)
+        reap_ok(dead[i]);
+    close(die[0]);
+    close(die[1]);
+    snprintf(path, sizeof path, "%s/stats", dir);
+    struct stats *stats = stats_open(path, 1);
+    ck_assert_ptr_nonnull(stats);
+    ck_assert_int_eq(pipe(go), 0);
+    for (int i = 0; i < CLAIMANTS; i++) {
+        claimant[i] = fork();
+        ck_assert_int_ge(claimant[i], 0);
+        if (claimant[i] == 0) {
+            char c;
+            close(go[1]);
+            int ok = read(go[0], &c, 1) == 0;     /* all at once, at EOF */
+            memory_claim_orphans(dir, 0, now, stats, "");
+            _exit(ok ? 0 : 1);
+        }
+    }
+    close(go[0]);
+    close(go[1]);
+    for (int i = 0; i < CLAIMANTS; i++)
+        reap_ok(claimant[i]);
+    ck_assert_uint_eq(stats_get(stats, STAT_SESSIONS_LOST), 10);
+    ck_assert_uint_eq(memory_claim_orphans(dir, 0, now, stats, ""), 0);
+    stats_close(stats);
     store_gone(NULL);
 }
 END_TEST
@@ -1092,7 +1239,9 @@ int main(void)
     tcase_add_test(tc, redis_down_is_edown);
     tcase_add_test(tc, memory_store);
     tcase_add_test(tc, memory_close_counts_lost_sessions);
-    tcase_add_test(tc, memory_publishes_for_the_supervisor);
+    tcase_add_test(tc, memory_publishes_for_the_claimant);
+    tcase_add_test(tc, memory_claim_guards_pid_reuse);
+    tcase_add_test(tc, memory_claims_count_once);
     tcase_add_test(tc, spec_check_refuses_malformed_redis);
     tcase_add_test(tc, spec_parse_parts);
     tcase_add_test(tc, spec_mask_hides_the_password);
