@@ -70,7 +70,8 @@ MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/serve.c fcgi/stats.c
             session/key.c session/record.c session/session.c session/store.c session/storespec.c \
             session/lmdb.c session/redis.c session/memory.c \
             session/sweeper.c session/visit.c \
-            nori/config.c nori/dispatch.c nori/page.c nori/cache.c nori/main.c
+            nori/config.c nori/dispatch.c nori/page.c nori/html.c nori/cache.c nori/main.c \
+            nori/harness.c
 # The demo shop, an application on it (shop/main.c holds its main()).
 SHOP      = shop/textfile.c shop/catalog.c shop/users.c shop/throttle.c \
             shop/fields.c shop/state.c shop/layout.c shop/pages.c shop/actions.c
@@ -293,7 +294,7 @@ INSTALL_PATHS = -e 's|home + "/build/nori|"$(PREFIX)/bin/nori|g' \
 # root-owned one is refused), the guides make it for their user, and the
 # systemd unit's StateDirectory= for its own (docs/design.md).
 INSTALL_DATA = shop/data/catalog.tsv shop/data/users
-INSTALL_FILES = bin/nori lib/libnori.a include/nori.h lib/pkgconfig/nori.pc \
+INSTALL_FILES = bin/nori lib/libnori.a include/nori.h include/nori_test.h lib/pkgconfig/nori.pc \
                 share/man/man8/nori.8 share/nori/static/nori.css \
                 share/nori/static/favicon.ico
 install:
@@ -307,6 +308,7 @@ install:
 	mv -f $(DESTDIR)$(PREFIX)/bin/.nori.new $(DESTDIR)$(PREFIX)/bin/nori
 	install -m 644 build/install/libnori.a $(DESTDIR)$(PREFIX)/lib/libnori.a
 	install -m 644 include/nori.h $(DESTDIR)$(PREFIX)/include/nori.h
+	install -m 644 include/nori_test.h $(DESTDIR)$(PREFIX)/include/nori_test.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS@|$(LIB_LIBS)|' -e 's|@VERSION@|$(VERSION)|' \
 	  nori.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nori.pc
 	sed -e 's|@VERSION@|$(VERSION)|' man/nori.8 > $(DESTDIR)$(PREFIX)/share/man/man8/nori.8

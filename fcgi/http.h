@@ -51,6 +51,7 @@ struct request {
     size_t body_len;
     enum body_err body_err;
     void *log_stream;           /* where request_log writes */
+    char *const *env;           /* every parameter, NAME=value; NULL: none */
 };
 
 /* A response is built in memory and sent after the handler.
@@ -148,6 +149,11 @@ size_t cookie_find(const char *header, const char *name, char *out, size_t cap,
  * COOKIE_PATH_MAX bytes. */
 #define COOKIE_PATH_MAX 1024
 int cookie_path_valid(const char *path);
+
+/* The value of the request's parameter NAME (HTTP_ACCEPT_LANGUAGE),
+ * the first when it is given twice, as FCGX_GetParam has it; NULL when
+ * absent. A scan of the environment: for what a page asks now and then. */
+const char *request_param(const struct request *req, const char *name);
 
 /* Logs to the FastCGI stderr stream, which ends in the web server's
  * error log (stderr in one-shot mode). */

@@ -55,4 +55,9 @@ void worker_set_params_timeout(unsigned long ms);
  * accept. SANDBOX_OFF unless set. */
 void worker_set_sandbox(enum sandbox_mode mode);
 
+/* Whether the worker's table of the parameters it reads is sorted as
+ * its binary search needs: a unit test asks, so that a name added out
+ * of place fails there, not silently in a request. */
+int worker_params_sorted(void);
+
 #endif

@@ -281,9 +281,14 @@ struct nori_page {
     /* 1: without a session, the page may be kept in the page cache and
      * served by the web server (NORI_PAGE_CACHE) for its canonical URL.
      * Only for pages that depend on nothing but their URL and the ETag's
-     * inputs, never for one that reads the request otherwise. */
+     * inputs, never for one that reads the request otherwise.
+     * NORI_PAGE_LIVE: the page changes without its URL changing (a list
+     * that other visitors' actions grow): without a session it is sent
+     * with Cache-Control: no-store and no validator, never a 304, and
+     * never kept. */
     int cache;
 };
+#define NORI_PAGE_LIVE (-1)
 
 /* ---- actions -----------------------------------------------------------
  *
@@ -307,6 +312,19 @@ struct nori_result {
     const char *page;           /* NORI_SHOW */
     const char *why;            /* the notice, or the failure's explanation */
     unsigned retry_after;       /* seconds, for a 429 or 503; 0: none */
+};
+
+/* An action table (nori_app.actions) names each action a form may ask
+ * for, with its own fields: the form's act picks one (an unknown act
+ * answers 400), the body is parsed by its grammar into a struct of
+ * form.size bytes that r->form points at, and a field it requires that
+ * the form does not give answers 400 naming it, all before run, which
+ * is called as act would be (perhaps more than once). */
+struct nori_action {
+    const char *name;           /* the act: lower-case letters, at most 16 */
+    struct nori_grammar form;
+    uint32_t required;          /* bit i: form.fields[i] must be given */
+    struct nori_result (*run)(struct nori_req *r);
 };
 
 static inline struct nori_result nori_redirect(const char *pg, const void *query)
@@ -404,7 +422,74 @@ struct nori_app {
      * settings): the ETag of every such page. */
     uint64_t (*etag)(const void *data);
     void *data;
+    /* Added after the first release (members above keep their places):
+     * an action table, picked by the form's act, instead of act; NULL
+     * and 0 for an application that has act (or no actions at all). */
+    const struct nori_action *actions;
+    size_t nactions;
+    /* Called instead of load when set: the same, with the application's
+     * settings as nori read them (the struct at config). */
+    int (*load_config)(void *data, const void *config, const char *rundir,
+                       char *err, size_t errlen);
 };
+
+/* ---- HTML, escaped by default ------------------------------------------
+ *
+ * The short calls are the safe ones: tag and attribute names are checked
+ * ([a-z0-9-], a letter first, at most NORI_NAME_MAX bytes), attribute
+ * values and text are HTML-escaped, URLs are built by the grammar. A bad
+ * name, closing with nothing open, or more than NORI_HTML_DEPTH open
+ * elements writes nothing and turns the page into a 500 (logged). The
+ * elements still open are kept in the request's memory, so nori_close
+ * knows what it closes. Void elements (br, img, input, meta, ...) are
+ * never open: they need no close. */
+#define NORI_HTML_DEPTH 64
+#define NORI_NAME_MAX   32
+
+/* <tag name="value" ...>: pairs of attribute name and value, then NULL.
+ * A value "" gives name="" (a boolean attribute, e.g. "checked", ""). */
+void nori_elem(struct nori_req *r, const char *tag, ...)
+    __attribute__((sentinel));
+void nori_elemv(struct nori_req *r, const char *tag, va_list ap);
+/* <a href="URL" ...>: the URL nori_url writes for link (canonical, with
+ * the session's key when it travels in URLs), then pairs as nori_elem. */
+void nori_elem_link(struct nori_req *r, const struct nori_link *link, ...)
+    __attribute__((sentinel));
+/* </tag> of the innermost open element; every open element. */
+void nori_close(struct nori_req *r);
+void nori_close_all(struct nori_req *r);
+/* Formatted text, escaped as nori_text escapes. */
+void nori_textf(struct nori_req *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Bytes that are written as they are, for markup the application made
+ * and trusts (a piece it escaped at load, say). The long name is the
+ * warning: nothing here is escaped. */
+void nori_html_unescaped_trusted(struct nori_req *r, const char *html, size_t n);
+
+/* ---- answers a page shapes itself -------------------------------------- */
+
+/* The Content-Type of a page's 200 answer instead of text/html; a text
+ * type (text/plain, text/csv) gets "; charset=utf-8" unless it names a charset. 0, or -1 for a
+ * value that is not a type/subtype of token characters (logged). */
+int nori_content_type(struct nori_req *r, const char *type);
+/* A response header of the page's. Refused, -1 and logged: a name that
+ * is not a token, a value with CR, LF or another control character, and
+ * the headers nori owns (Status, Content-Type, Content-Length, Location,
+ * Set-Cookie, Cache-Control, ETag, Vary, Content-Security-Policy and the
+ * other security headers). 0 otherwise. A page that sets a header is
+ * never kept in the page cache. */
+int nori_header(struct nori_req *r, const char *name, const char *value);
+/* A request header by its HTTP name ("Accept-Language"), NULL when the
+ * request has none. A page that reads one is never kept in the page cache. */
+const char *nori_request_header(const struct nori_req *r, const char *name);
+/* What a page returns to fail with its own reason on the error page:
+ *     return nori_page_fail(r, 404, "No such entry.");
+ * status must be 4xx or 5xx; why is kept for the request. */
+int nori_page_fail(struct nori_req *r, int status, const char *why);
+/* nori_redirect, with the query (of the query grammar's size) copied
+ * into the request's memory: it may live on the caller's stack. */
+struct nori_result nori_redirect_to(struct nori_req *r, const char *pg,
+                                    const void *query);
 
 /* nori's main(): reads the settings (nori's and the application's) and
  * runs the command of argv: a worker (FastCGI on fd 0, or one CGI

@@ -87,13 +87,18 @@ static void answer_error(struct nori_req *r, int status, const char *why,
     struct response *resp = r->resp;
 
     response_clear(resp);
+    /* The error page writes a document of its own: none of the page's
+     * open elements, nor a refused call of the page's, is its. */
+    r->nori->html_depth = 0;
+    r->nori->html_bad = 0;
     resp->status = status;
     headers_common(resp);
     response_header(resp, "Content-Type", form == ANSWER_PLAIN
                     ? "text/plain; charset=utf-8" : "text/html; charset=utf-8");
     response_header(resp, "Cache-Control", "no-store");
     if (status == 405)
-        response_header(resp, "Allow", "GET, HEAD, POST");
+        response_header(resp, "Allow", app->act || app->nactions ? "GET, HEAD, POST"
+                                                                 : "GET, HEAD");
     if (retry == 0 && status == 503)
         retry = RETRY_AFTER_503;
     if (retry)
@@ -178,19 +183,29 @@ static int render(struct nori_req *r, const struct nori_page *page)
         fault_log(r, what);
         n->bad_link = NULL;
         status = 500;
+        n->page_why = NULL;
     } else if (status != 200 && (status < 400 || status > 599)) {
         snprintf(what, sizeof what, "page %s returned %d (a page returns 200, or a 4xx or "
                  "5xx having written nothing)", page->name, status);
         fault_log(r, what);
         status = 500;
+        n->page_why = NULL;
+    } else if (n->html_bad) {
+        /* A refused call of the HTML writer wrote nothing of its own:
+         * the page is not what its author meant (html.c logged it). */
+        status = 500;
+        n->page_why = NULL;
     }
     if (status != 200) {
-        answer_error(r, status, status == 404 ? "Nothing here has that number."
-                                              : "Please try again.", ANSWER_PAGE, 0);
+        const char *why = n->page_why;
+        if (why == NULL)
+            why = status == 404 ? "Nothing here has that number." : "Please try again.";
+        answer_error(r, status, why, ANSWER_PAGE, 0);
         return status;
     }
     stats_add(r->nori->svc->stats, STAT_PAGES, 1);
-    response_header(r->resp, "Content-Type", "text/html; charset=utf-8");
+    response_header(r->resp, "Content-Type", n->content_type
+                    ? n->content_type : "text/html; charset=utf-8");
     headers_common(r->resp);
     return 200;
 }
@@ -258,12 +273,24 @@ static void serve_sessionless(struct nori_req *r, const struct nori_page *page)
 {
     const struct service *svc = r->nori->svc;
 
+    /* Its content moves without its URL (another visitor's action grows
+     * it): the generation's date and the ETag do not describe it, so it
+     * has no validator and nobody may keep it. */
+    if (page->cache == NORI_PAGE_LIVE) {
+        if (render(r, page) == 200)
+            response_header(r->resp, "Cache-Control", "no-store");
+        return;
+    }
     if (copy_current(svc, r->nori->req)) {
         r->resp->status = 304;
         headers_common(r->resp);
     } else if (render(r, page) != 200) {
         return;
-    } else if (page->cache && svc->cache.on) {
+    } else if (page->cache && svc->cache.on && !r->nori->page_private) {
+        /* The web server serves a kept page by its URL alone, as
+         * text/html with nori's headers: a page that set its own type or
+         * headers would lose them there, and one that read a request
+         * header depends on more than its URL. */
         page_keep(r);
     }
     if (svc->cache.on)
@@ -273,7 +300,11 @@ static void serve_sessionless(struct nori_req *r, const struct nori_page *page)
     /* Not "public": nothing here answers an Authorization, so it adds
      * nothing, and it is what lighttpd's mod_expire sends with a page
      * from the cache (lighttpd.conf). */
-    response_header(r->resp, "Cache-Control", "max-age=60");
+    /* A page that read a request header (Accept-Language, say) differs
+     * between visitors at the same URL: only the visitor's own cache may
+     * keep it. */
+    response_header(r->resp, "Cache-Control", r->nori->read_request ? "private, max-age=60"
+                                                                    : "max-age=60");
     /* With the cookie carrier the same URL is a personal page for a
      * nori_s holder: a shared cache must not hand this one to them, nor
      * theirs to anyone (theirs is no-store anyway). The url carrier puts
@@ -342,6 +373,51 @@ static int is_form(const char *content_type)
             content_type[n] == ' ');
 }
 
+/* With an action table, the first parse (by app->form, which such an
+ * application leaves empty) has read nori's fields: act picks the
+ * action, whose grammar parses the body again into its own struct, and
+ * whose required fields must be there, before anything runs. A form
+ * without act is left to action_visit, which answers it as before. */
+static int action_pick(struct nori_req *r)
+{
+    struct nori *n = r->nori;
+    const struct nori_app *app = n->svc->app;
+    const struct request *req = n->req;
+    const struct nori_action *action = NULL;
+    struct nav nav;
+    enum nav_err err;
+    void *form;
+
+    if (!(n->nav.core & NAV_HAS_ACT))
+        return 0;
+    for (size_t i = 0; i < app->nactions && action == NULL; i++)
+        if (strcmp(app->actions[i].name, n->nav.act) == 0)
+            action = &app->actions[i];
+    if (action == NULL) {
+        answer_error(r, 400, "There is no such action.", ANSWER_PAGE, 0);
+        return -1;
+    }
+    if ((form = nori_alloc(r, action->form.size)) == NULL)
+        return -1;
+    if ((err = nav_parse_form(&action->form, req->body, req->body_len, &nav, form)) != NAV_OK) {
+        answer_error(r, nav_status(err), nav_strerror(err), ANSWER_PAGE, 0);
+        return -1;
+    }
+    for (size_t i = 0; i < action->form.nfields; i++) {
+        if ((action->required & (1u << i)) && !(nav.seen & (1u << i))) {
+            char *why = nori_alloc(r, 64 + NORI_NAME_MAX);
+            if (why)
+                snprintf(why, 64 + NORI_NAME_MAX, "The form needs its field '%.*s'.",
+                         NORI_NAME_MAX, action->form.fields[i].name);
+            answer_error(r, 400, why ? why : "The form misses a field.", ANSWER_PAGE, 0);
+            return -1;
+        }
+    }
+    n->action = action;
+    r->form = form;
+    return 0;
+}
+
 /* Checks a POST in the order a client can act on: size, then type, then
  * whether it arrived whole, then its grammar. Only then may it act. */
 static int form_read(struct nori_req *r, struct nav *query_nav)
@@ -382,7 +458,7 @@ static int form_read(struct nori_req *r, struct nav *query_nav)
         answer_error(r, nav_status(err), nav_strerror(err), ANSWER_PAGE, 0);
         return -1;
     }
-    return 0;
+    return app->nactions ? action_pick(r) : 0;
 }
 
 static void redirect(struct nori_req *r, const struct nori_link *next)
@@ -496,7 +572,7 @@ static int action_visit(struct visit *v, void *arg)
         memcpy(a->saved_state, v->s.state, app->state.size);
     }
     n->in_action = 1;
-    a->res = app->act(a->r);
+    a->res = n->action ? n->action->run(a->r) : app->act(a->r);
     n->in_action = 0;
     if (n->write_failed)
         a->res = nori_fail(503, "No session could be made; please try again.");
@@ -908,13 +984,52 @@ void service_handle(const struct request *req, struct response *resp, void *ctx)
         answer_error(r, 404, "There is no such page.", ANSWER_PAGE, 0);
     else if (req->method == HTTP_GET || req->method == HTTP_HEAD)
         serve_page(r, r->now);
-    else if (req->method == HTTP_POST)
+    else if (req->method == HTTP_POST && (svc->app->act || svc->app->nactions))
         serve_action(r, r->now);
+    else if (req->method == HTTP_POST)
+        answer_error(r, 405, "This application has no actions: its pages are read "
+                     "with GET or HEAD.", ANSWER_PAGE, 0);
     else
         answer_error(r, 405, "Pages are read with GET or HEAD; actions are POSTs.",
                      ANSWER_PAGE, 0);
     if (r->nori->visit == NULL || !r->nori->visit->committed)
         stats_add(svc->stats, STAT_COMMITS_AVOIDED, 1);
+}
+
+/* Every action has a run, a name act can carry (nav.c's rule for it),
+ * its own grammar, and requires only fields it has; no name twice. */
+static int actions_check(const struct nori_app *app, char *err, size_t errlen)
+{
+    if (app->nactions && app->act) {
+        snprintf(err, errlen, "%s: an application has an act function or an "
+                 "action table, not both", app->name);
+        return -1;
+    }
+    if (app->nactions && (app->actions == NULL || app->form.nfields)) {
+        snprintf(err, errlen, "%s: with an action table, the fields are the actions' "
+                 "(nori_app.form stays empty)", app->name);
+        return -1;
+    }
+    for (size_t i = 0; i < app->nactions; i++) {
+        const struct nori_action *a = &app->actions[i];
+        size_t len = a->name ? strlen(a->name) : 0;
+        int bad = len == 0 || len > NAV_ACT_MAX || a->run == NULL ||
+                  (a->form.nfields < 32 && (a->required >> a->form.nfields) != 0);
+
+        for (size_t c = 0; c < len; c++)
+            bad |= !(a->name[c] >= 'a' && a->name[c] <= 'z');
+        for (size_t j = 0; j < i && !bad; j++)
+            bad |= strcmp(a->name, app->actions[j].name) == 0;
+        if (bad) {
+            snprintf(err, errlen, "action '%s': not a name of 1..%d of a-z, given "
+                     "twice, without run, or requiring a field it has not",
+                     a->name ? a->name : "", NAV_ACT_MAX);
+            return -1;
+        }
+        if (nav_grammar_check(&a->form, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* Loaders say what is wrong; the message also names the setting. */
@@ -925,14 +1040,30 @@ int service_init(struct service *svc, const struct nori_app *app,
     svc->app = app;
     svc->cfg = *cfg;
     if (nav_grammar_check(&app->query, err, errlen) < 0 ||
-        nav_grammar_check(&app->form, err, errlen) < 0)
+        nav_grammar_check(&app->form, err, errlen) < 0 ||
+        actions_check(app, err, errlen) < 0)
         return -1;
-    if (app->npages == 0 || app->act == NULL || app->state.encode == NULL ||
-        app->state.decode == NULL || app->state.size > NORI_STATE_MAX ||
-        app->state.version == 0 || app->state.version > 255) {
-        snprintf(err, errlen, "%s: an application needs pages, an act function and "
-                 "a state codec (version 1..255, at most %d bytes)", app->name,
-                 NORI_STATE_MAX);
+    /* No codec of its own: nori's, the struct's bytes (record.c), for an
+     * application with state; version 1 unless it says. */
+    svc->codec = app->state;
+    if (svc->codec.encode == NULL && svc->codec.decode == NULL && svc->codec.size &&
+        svc->codec.version == 0)
+        svc->codec.version = 1;
+    /* An application without state and without actions has nothing a
+     * POST could do: it needs neither act nor a codec (dispatch answers
+     * its POSTs 405). */
+    int stateless = app->act == NULL && app->nactions == 0 && app->state.size == 0 &&
+                    app->state.encode == NULL && app->state.decode == NULL;
+    if (stateless)
+        svc->codec.version = 1;
+    if (app->npages == 0 ||
+        (!stateless && app->act == NULL && app->nactions == 0) ||
+        (app->state.encode == NULL) != (app->state.decode == NULL) ||
+        svc->codec.size > NORI_STATE_MAX ||
+        svc->codec.version == 0 || svc->codec.version > 255) {
+        snprintf(err, errlen, "%s: an application needs pages, an act function or "
+                 "actions, and a state codec or a state size (version 1..255, at "
+                 "most %d bytes)", app->name, NORI_STATE_MAX);
         return -1;
     }
     svc->sessions = (struct sessions){
@@ -954,7 +1085,7 @@ int service_init(struct service *svc, const struct nori_app *app,
         .cookie_path = cfg->cookie_path,
         .cookie_secure = cfg->cookie_secure,
         .route = cfg->route,
-        .codec = &app->state,
+        .codec = &svc->codec,
         .new_per_min = (unsigned)cfg->new_sessions_per_min,
     };
     page_table_set(app);

@@ -100,6 +100,15 @@ static void process_unload(void *ctx)
  * the counters, mapped in the worker itself. The store opens at the
  * first request needing it, but is checked here, so that a bad one stops
  * nori before it serves. */
+/* load_config, when the application has it, instead of load: the same
+ * call, with the settings nori read into the application's struct. */
+static int app_load(const struct nori_app *app, const char *rundir, char *err, size_t errlen)
+{
+    if (app->load_config)
+        return app->load_config(app->data, app->config, rundir, err, errlen);
+    return app->load ? app->load(app->data, rundir, err, errlen) : 0;
+}
+
 static int process_load(void *ctx, char *err, size_t errlen)
 {
     struct process *p = ctx;
@@ -107,7 +116,7 @@ static int process_load(void *ctx, char *err, size_t errlen)
 
     if (rundir_check(p->cfg.rundir, err, errlen) != RUNDIR_OK ||
         store_check(&p->cfg, err, errlen) < 0 ||
-        (p->app->load && p->app->load(p->app->data, p->cfg.rundir, err, errlen) < 0)) {
+        app_load(p->app, p->cfg.rundir, err, errlen) < 0) {
         config_name_given(&p->cfg, p->app, err, errlen);
         return -1;
     }

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <ctype.h>
 
 #include "service.h"
 
@@ -374,4 +376,126 @@ void page_error_plain(struct nori_req *r, int status, const char *why)
     nori_response_puts(r->resp, "</p>\n<p><a href=\"");
     nori_url(r, &(struct nori_link){NULL, NULL});
     nori_response_puts(r->resp, "\">Back</a></p>\n</main>\n</body></html>\n");
+}
+
+/* ---- answers a page shapes itself ---- */
+
+static int token_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static size_t token_len(const char *s)
+{
+    size_t n = 0;
+
+    while (token_char(s[n]))
+        n++;
+    return n;
+}
+
+int nori_content_type(struct nori_req *r, const char *type)
+{
+    size_t t = type ? token_len(type) : 0, sub;
+    const char *params;
+    char *value;
+
+    if (t == 0 || type[t] != '/' || (sub = token_len(type + t + 1)) == 0 ||
+        !header_value_ok(type) ||
+        (type[t + 1 + sub] != '\0' && type[t + 1 + sub] != ';')) {
+        nori_log(r, "nori: refused a content type: not type/subtype");
+        return -1;
+    }
+    params = type + t + 1 + sub;
+    /* Text without a charset is read in the browser's guess: UTF-8 is
+     * what nori_text writes, so it says so. */
+    int text = t == 4 && strncasecmp(type, "text", 4) == 0 && strcasestr(params, "charset") == NULL;
+    size_t len = strlen(type) + (text ? sizeof "; charset=utf-8" : 1);
+    if ((value = nori_alloc(r, len)) == NULL)
+        return -1;
+    snprintf(value, len, "%s%s", type, text ? "; charset=utf-8" : "");
+    r->nori->content_type = value;
+    r->nori->page_private = 1;
+    return 0;
+}
+
+/* The headers nori writes or depends on: a page's own would contradict
+ * them (two Content-Lengths, a cookie nori did not mint, a weaker CSP). */
+static int header_owned(const char *name)
+{
+    static const char *const owned[] = {
+        "Status", "Content-Type", "Content-Length", "Transfer-Encoding", "Location",
+        "Set-Cookie", "Cache-Control", "Expires", "ETag", "Last-Modified", "Vary",
+        "Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options",
+        "Referrer-Policy", "Strict-Transport-Security", "Retry-After", "Allow",
+        "Connection", "Variable-NORI_USER"};
+
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
+        if (strcasecmp(name, owned[i]) == 0)
+            return 1;
+    return 0;
+}
+
+int nori_header(struct nori_req *r, const char *name, const char *value)
+{
+    size_t n = name ? token_len(name) : 0;
+
+    if (n == 0 || name[n] != '\0' || value == NULL || !header_value_ok(value) ||
+        header_owned(name)) {
+        nori_log(r, "nori: refused a page's header '%.*s': not a token, a value with "
+                 "a control character, or one of nori's", 64, name ? name : "");
+        return -1;
+    }
+    /* Set: this answer is no longer only its URL's, so no cache keeps it. */
+    r->nori->page_private = 1;
+    response_header(r->resp, name, value);
+    return r->resp->failed ? -1 : 0;
+}
+
+int nori_page_fail(struct nori_req *r, int status, const char *why)
+{
+    if (status < 400 || status > 599) {
+        nori_log(r, "nori: nori_page_fail with status %d: answered 500", status);
+        status = 500;
+        why = NULL;
+    }
+    r->nori->page_why = why;
+    return status;
+}
+
+struct nori_result nori_redirect_to(struct nori_req *r, const char *pg, const void *query)
+{
+    size_t size = r->nori->svc->app->query.size;
+    void *copy = NULL;
+
+    if (query && (copy = nori_alloc(r, size)) != NULL)
+        memcpy(copy, query, size);
+    if (query && copy == NULL)
+        return nori_fail(503, "Out of memory; please try again.");
+    return nori_redirect(pg, copy);
+}
+
+const char *nori_request_header(const struct nori_req *r, const char *name)
+{
+    char param[5 + 64 + 1] = "HTTP_";
+    size_t n = name ? strlen(name) : 0;
+
+    /* Read: the answer depends on more than its URL (dispatch.c). */
+    r->nori->page_private = 1;
+    r->nori->read_request = 1;
+    if (n == 0 || n > 64)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-'))
+            return NULL;
+        param[5 + i] = c == '-' ? '_' : (char)toupper((unsigned char)c);
+    }
+    param[5 + n] = '\0';
+    /* CGI passes these two without the HTTP_ (RFC 3875 4.1). */
+    if (strcmp(param, "HTTP_CONTENT_TYPE") == 0 || strcmp(param, "HTTP_CONTENT_LENGTH") == 0)
+        return request_param(r->nori->req, param + 5);
+    return request_param(r->nori->req, param);
 }

@@ -35,6 +35,7 @@ struct service {
     char *prefix;               /* the first SCRIPT_NAME seen, and escaped: */
     char *prefix_html;          /* what links start with (page.c) */
     size_t prefix_html_len;
+    struct nori_state_codec codec;  /* the application's, or nori's default */
     /* What the application got wrong and nori has logged already
      * (dispatch.c: a page's status, a link to no page): each once per
      * worker, not once per request. */
@@ -55,6 +56,19 @@ struct nori {
     int write_failed;           /* an action's session could not be made */
     const char *prefix_html;    /* the prefix escaped, from its first link on */
     size_t prefix_html_len;
+    /* html.c: the open elements (from the arena, at the first open one),
+     * and whether a bad call turned the page into a 500. */
+    char (*html_open)[NORI_NAME_MAX + 1];
+    unsigned html_depth;
+    int html_bad;
+    /* The action the table picked for this POST, or NULL (app->act). */
+    const struct nori_action *action;
+    /* A page's own answer: its reason (nori_page_fail), its type, and
+     * whether it set headers or read the request's (never cached). */
+    const char *page_why;
+    const char *content_type;
+    int page_private;
+    int read_request;           /* nori_request_header: no shared cache either */
     /* A link or a prepared link the page wrote names no page of the
      * table (page.c): the answer is a 500 (dispatch.c). Not terminated. */
     const char *bad_link;

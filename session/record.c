@@ -77,9 +77,15 @@ size_t record_encode(const struct session *s, const struct nori_state_codec *cod
     if (c.bad)
         return 0;
     state_at = c.pos;
-    if (codec->encode(s->state, buf + state_at, cap - state_at, &state_len) < 0 ||
-        state_len > NORI_STATE_MAX || state_len > cap - state_at)
+    /* No encode: nori's default codec, the struct's bytes as they are. */
+    if (codec->encode == NULL && codec->size <= cap - state_at) {
+        memcpy(buf + state_at, s->state, codec->size);
+        state_len = codec->size;
+    } else if (codec->encode == NULL ||
+               codec->encode(s->state, buf + state_at, cap - state_at, &state_len) < 0 ||
+               state_len > NORI_STATE_MAX || state_len > cap - state_at) {
         return 0;
+    }
     buf[state_at - 2] = (unsigned char)state_len;
     buf[state_at - 1] = (unsigned char)(state_len >> 8);
     return state_at + state_len;
@@ -178,10 +184,16 @@ enum record_err record_decode(const unsigned char *buf, size_t len,
         session_clear(s, codec);
         return RECORD_ETRAILING;
     }
-    if (version == 0 || codec->decode(s->state, version, state, state_len) < 0) {
+    /* The default codec takes only its own bytes back: the struct's
+     * length, written with the struct's version. */
+    if (version == 0 ||
+        (codec->decode == NULL && (version != codec->version || state_len != codec->size)) ||
+        (codec->decode && codec->decode(s->state, version, state, state_len) < 0)) {
         session_clear(s, codec);
         return RECORD_ESTATE;
     }
+    if (codec->decode == NULL)
+        memcpy(s->state, state, state_len);
     return RECORD_OK;
 }
 
