@@ -112,7 +112,7 @@ for page in "$ROOT"/man/man3/*.3; do
         page=$ROOT/man/$target
     else
         upper=$(tr '[:lower:]' '[:upper:]' <<<"$name")
-        head -1 "$page" | grep -q "^\.TH $upper 3 [0-9-]* \"nori @VERSION@\" \"nori library\"$" \
+        head -1 "$page" | grep -Eq "^\.TH $upper 3 \"?[0-9]{4}-[0-9]{2}-[0-9]{2}\"? \"nori @VERSION@\" \"nori library\"$" \
             && pass || fail "$name.3: its .TH line: $(head -1 "$page")"
     fi
     # The page's NAME section lists the name (what apropos and whatis read).
