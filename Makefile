@@ -279,12 +279,12 @@ INSTALL_PATHS = -e 's|home + "/build/nori|"$(PREFIX)/bin/nori|g' \
 # root-owned one is refused), the guides make it for their user, and the
 # systemd unit's StateDirectory= for its own (docs/design.md).
 INSTALL_DATA = shop/data/catalog.tsv shop/data/users
-# The library's section-3 pages, one per public function and type
-# (tests/integration/manpages.sh checks that none is missing).
-MAN3 = $(wildcard man/man3/*.3)
 INSTALL_FILES = bin/nori lib/libnori.a include/nori.h lib/pkgconfig/nori.pc \
                 share/man/man8/nori.8 share/nori/static/nori.css \
                 share/nori/static/favicon.ico $(MAN3:man/%=share/man/%)
+# The library's section-3 pages, one per public function and type
+# (tests/integration/manpages.sh checks that none is missing).
+MAN3 = $(wildcard man/man3/*.3)
 install:
 	rm -rf build/install    # the paths are compiled in: never reuse objects
 	$(MAKE) --no-print-directory BUILD=build/install DATADIR=$(SHARE)/data \
