@@ -11,7 +11,8 @@
 source "$(dirname "$0")/lib.sh"
 
 # header_functions: the names of the functions (prototypes and static
-# inline definitions) declared at file scope in include/*.h, one a line.
+# inline definitions) declared at file scope in include/*.h, and of the
+# nori_ types they define (struct, enum, typedef), one a line.
 header_functions() {
     local h
     for h in "$ROOT"/include/*.h; do
@@ -24,8 +25,25 @@ header_functions() {
             next
         }
         keep { text = text " " $0 }
-        function decl(d,   i, pre, name, rest) {
-            if (d ~ /^[ \t]*typedef[ \t]/ || (i = index(d, "(")) == 0)
+        function decl(d, body,   i, pre, name, rest) {
+            # A type: a struct or enum defined here, or a typedef.
+            if (d ~ /^[ \t]*typedef[ \t]/) {
+                if (match(d, /\([ \t]*\*[ \t]*[A-Za-z_][A-Za-z0-9_]*[ \t]*\)/) ||
+                    match(d, /[A-Za-z_][A-Za-z0-9_]*[ \t]*$/)) {
+                    name = substr(d, RSTART, RLENGTH)
+                    gsub(/[ \t()*]/, "", name)
+                    if (name ~ /^nori_/) print name
+                }
+                return
+            }
+            if (body && match(d, /^[ \t]*(struct|enum|union)[ \t]+nori_[A-Za-z0-9_]*[ \t]*$/)) {
+                name = d
+                sub(/^[ \t]*(struct|enum|union)[ \t]+/, "", name)
+                gsub(/[ \t]/, "", name)
+                print name
+                return
+            }
+            if ((i = index(d, "(")) == 0)
                 return
             pre = substr(d, 1, i - 1)
             rest = substr(d, i + 1)
@@ -63,10 +81,10 @@ header_functions() {
                         if (substr(text, k, 1) == "\\") k++
                     continue
                 }
-                if (c == "{") { if (depth++ == 0) { decl(d); d = "" } continue }
+                if (c == "{") { if (depth++ == 0) { decl(d, 1); d = "" } continue }
                 if (c == "}") { if (--depth == 0) d = ""; continue }
                 if (depth > 0) continue
-                if (c == ";") { decl(d); d = ""; continue }
+                if (c == ";") { decl(d, 0); d = ""; continue }
                 d = d c
             }
         }' | sort -u
@@ -80,13 +98,13 @@ missing_pages() {
     done <"$TMP/functions"
 }
 
-echo "every function of an installed header has a page"
+echo "every function and type of an installed header has a page"
 header_functions >"$TMP/functions" || fail "the headers do not preprocess"
 n=$(wc -l <"$TMP/functions")
 # The reader sees every form nori.h uses: a plain prototype, one behind
 # __attribute__, a parenthesized name, a static inline definition.
 for f in nori_main nori_response_printf nori_log response_puts nori_redirect \
-         nori_limit_apply response_printf; do
+         nori_limit_apply response_printf nori_app nori_kind nori_limit_rule; do
     grep -qx "$f" "$TMP/functions" && pass || fail "the header reader missed $f"
 done
 grep -Eqx 'strlen|va_start|offsetof|sizeof|NORI_SLOT_' "$TMP/functions" \
@@ -94,7 +112,7 @@ grep -Eqx 'strlen|va_start|offsetof|sizeof|NORI_SLOT_' "$TMP/functions" \
     || pass
 [ "$n" -ge 40 ] && pass || fail "only $n functions read from include/*.h"
 missing=$(missing_pages "$ROOT/man/man3")
-[ -z "$missing" ] && pass || fail "functions without a man/man3 page: $(echo $missing)"
+[ -z "$missing" ] && pass || fail "functions and types without a man/man3 page: $(echo $missing)"
 # The check can fail: a copy of the pages without nori_text's is caught,
 # and the function is named.
 cp -a "$ROOT/man/man3" "$TMP/man3"
