@@ -296,13 +296,17 @@ INSTALL_PATHS = -e 's|home + "/build/nori|"$(PREFIX)/bin/nori|g' \
 INSTALL_DATA = shop/data/catalog.tsv shop/data/users
 INSTALL_FILES = bin/nori lib/libnori.a include/nori.h include/nori_test.h lib/pkgconfig/nori.pc \
                 share/man/man8/nori.8 share/nori/static/nori.css \
-                share/nori/static/favicon.ico
+                share/nori/static/favicon.ico $(MAN3:man/%=share/man/%)
+# The library's section-3 pages, one per public function and type
+# (tests/integration/manpages.sh checks that none is missing).
+MAN3 = $(wildcard man/man3/*.3)
 install:
 	rm -rf build/install    # the paths are compiled in: never reuse objects
 	$(MAKE) --no-print-directory BUILD=build/install DATADIR=$(SHARE)/data \
 	  RUNDIR=$(STATEDIR) build/install/nori build/install/libnori.a
 	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	  $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man8 \
+	  $(DESTDIR)$(PREFIX)/share/man/man3 \
 	  $(DESTDIR)$(SHARE)/data $(DESTDIR)$(SHARE)/static $(DESTDIR)$(SHARE)/examples
 	install -m 755 build/install/nori $(DESTDIR)$(PREFIX)/bin/.nori.new
 	mv -f $(DESTDIR)$(PREFIX)/bin/.nori.new $(DESTDIR)$(PREFIX)/bin/nori
@@ -313,6 +317,10 @@ install:
 	  nori.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nori.pc
 	sed -e 's|@VERSION@|$(VERSION)|' man/nori.8 > $(DESTDIR)$(PREFIX)/share/man/man8/nori.8
 	chmod 644 $(DESTDIR)$(PREFIX)/share/man/man8/nori.8
+	for f in $(MAN3); do \
+	  sed -e 's|@VERSION@|$(VERSION)|' $$f > $(DESTDIR)$(PREFIX)/share/man/$${f#man/} && \
+	  chmod 644 $(DESTDIR)$(PREFIX)/share/man/$${f#man/} || exit 1; \
+	done
 	@for f in $(INSTALL_DATA); do \
 	  dst=$(DESTDIR)$(SHARE)/data/$${f##*/}; \
 	  if [ ! -e $$dst ]; then echo "install $$f $$dst"; install -m 644 $$f $$dst; \
