@@ -10,21 +10,26 @@
 # day it lands: every include/*.h is read.
 source "$(dirname "$0")/lib.sh"
 
-# header_functions: the names of the functions (prototypes and static
-# inline definitions) declared at file scope in include/*.h, and of the
-# nori_ types they define (struct, enum, typedef), one a line.
+# header_functions [DIR]: the names of the functions (prototypes and
+# static inline definitions) declared at file scope in DIR/*.h (the
+# checkout's include/), and of the nori_ types they define (struct,
+# enum, typedef), one a line.
 header_functions() {
-    local h
-    for h in "$ROOT"/include/*.h; do
-        cc -E -std=c11 -D_GNU_SOURCE -I"$ROOT/include" "$h" || return 1
-    done | awk -v inc="$ROOT/include/" '
-        # Line markers say which file the text came from.
+    local dir=${1:-$ROOT/include} h
+    for h in "$dir"/*.h; do
+        cc -E -std=c11 -D_GNU_SOURCE -I"$dir" "$h" || return 1
+    done | awk -v inc="$dir/" '
+        # Line markers say which file the text came from (a path may
+        # hold blanks: it is what lies between the quotes).
         /^# [0-9]+ "/ {
-            f = $3; gsub(/"/, "", f)
+            f = $0; sub(/^# [0-9]+ "/, "", f); sub(/".*$/, "", f)
             keep = index(f, inc) == 1 && f ~ /\.h$/
             next
         }
         keep { text = text " " $0 }
+        # A declaration d with a "(" is a function when the name before
+        # its first "(" is the declarator: "int f(", "void (f)(". A
+        # pointer declarator, "void (*hook)(", is a variable.
         function decl(d, body,   i, pre, name, rest) {
             # A type: a struct or enum defined here, or a typedef.
             if (d ~ /^[ \t]*typedef[ \t]/) {
@@ -47,6 +52,8 @@ header_functions() {
                 return
             pre = substr(d, 1, i - 1)
             rest = substr(d, i + 1)
+            if (rest ~ /^[ \t]*\*/)
+                return
             if (match(rest, /^[ \t]*[A-Za-z_][A-Za-z0-9_]*[ \t]*\)[ \t]*\(/)) {
                 name = substr(rest, RSTART, RLENGTH)    # void (name)(...)
                 sub(/\).*/, "", name)
@@ -56,7 +63,7 @@ header_functions() {
                 return
             }
             gsub(/[ \t]/, "", name)
-            if (name != "_Static_assert" && name != "__attribute__")
+            if (name != "_Static_assert" && name != "__attribute__" && name != "__asm__")
                 print name
         }
         END {
@@ -97,6 +104,49 @@ missing_pages() {
         [ -f "$1/$f.3" ] || echo "$f"
     done <"$TMP/functions"
 }
+
+echo "the header reader finds functions, and only functions"
+# Every form a header may use, in a scratch include directory whose path
+# has a blank: one header including another and libc, prototypes behind
+# __attribute__ (before and after), a parenthesized name, a static inline
+# body with braces and quotes in it, struct members and a typedef that
+# are function pointers, variables, a function-pointer variable, a
+# macro of a function's name, and nori_ types: defined, typedef'd, and
+# one only declared (opaque: it needs no page of its own).
+H="$TMP/scratch include"
+mkdir -p "$H"
+cat >"$H/a.h" <<'C'
+#include <string.h>
+#include <stdarg.h>
+struct s { int (*member)(int); void (*other)(void); };
+typedef unsigned (*rule_t)(int x, void *arg);
+extern int a_variable;
+extern void (*a_hook)(int);
+extern const char a_table[];
+int plain(int x);
+__attribute__((deprecated("use plain (not this)"))) int old(int);
+void fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+void (paren)(const char *s);
+#define paren(s) (paren)(s)
+static inline struct s braces(int x)
+{
+    const char *t = "}{;(";
+    if (x) { return (struct s){0, 0}; }
+    (void)t; (void)strlen("x");
+    return (struct s){0, 0};
+}
+struct nori_t { int x; };
+enum nori_e { NORI_E_A };
+typedef int (*nori_cb)(int);
+typedef struct nori_t nori_t_alias;
+struct nori_opaque;
+C
+cat >"$H/b.h" <<'C'
+#include "a.h"
+int from_b(void);
+C
+expect_eq "$(header_functions "$H" | tr '\n' ' ')" "braces fmt from_b nori_cb nori_e nori_t nori_t_alias old paren plain " \
+    "the functions and types the reader finds in the scratch headers"
 
 echo "every function and type of an installed header has a page"
 header_functions >"$TMP/functions" || fail "the headers do not preprocess"
