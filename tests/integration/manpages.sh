@@ -187,6 +187,13 @@ for page in "$ROOT"/man/man3/*.3; do
     sed -n '/^\.SH NAME/,/^\.SH/p' "$page" | grep -Eq "(^|[ ,])$name([ ,]|$)" && pass \
         || fail "$name.3: NAME does not list $name"
 done
+# nori(3), the overview, names every other page: a reader who starts
+# there finds them all.
+unlisted=$(for page in "$ROOT"/man/man3/*.3; do
+    name=$(basename "$page" .3)
+    [ "$name" = nori ] || grep -Eq "(^|[ \"])$name \"?\(3\)" "$ROOT/man/man3/nori.3" || echo "$name"
+done)
+[ -z "$unlisted" ] && pass || fail "pages nori(3) does not name: $(echo $unlisted)"
 warn=$(cd "$ROOT/man" && for page in man3/*.3; do groff -man -z -wall "$page" 2>&1; done)
 [ -z "$warn" ] && pass || fail "groff warnings: $warn"
 # A page's own warning would be caught: a scratch page with a typo.
