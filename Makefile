@@ -70,7 +70,8 @@ MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/serve.c fcgi/stats.c
             session/key.c session/record.c session/session.c session/store.c session/storespec.c \
             session/lmdb.c session/redis.c session/memory.c \
             session/sweeper.c session/visit.c \
-            nori/config.c nori/dispatch.c nori/page.c nori/html.c nori/cache.c nori/main.c
+            nori/config.c nori/dispatch.c nori/page.c nori/html.c nori/cache.c nori/main.c \
+            nori/harness.c
 # The demo shop, an application on it (shop/main.c holds its main()).
 SHOP      = shop/textfile.c shop/catalog.c shop/users.c shop/throttle.c \
             shop/fields.c shop/state.c shop/layout.c shop/pages.c shop/actions.c
@@ -88,12 +89,14 @@ FUZZ_BINS  = $(BUILD)/fuzz_query $(BUILD)/fuzz_form $(BUILD)/fuzz_record \
              $(BUILD)/fuzz_headers $(BUILD)/fuzz_fcgi $(BUILD)/fuzz_cookie \
              $(BUILD)/fuzz_storespec $(BUILD)/fuzz_html
 # The pure parsers the fuzzers call: no libfcgi, no store (cookie.c and
-# origin.c read strings only; http.h merely declares the rest), and the
-# shop's state codec, which decodes what a record carries, and the store
-# spec parser (storespec.c: strings only).
+# origin.c read strings only; http.h merely declares the rest), the store
+# spec parser (storespec.c: strings only), and the tests' application
+# (tests/unit/testapp.c: the grammars parsed by, and the state codec that
+# decodes what a record carries; no shop).
 FUZZ_DEPS  = nav/nav.c session/record.c session/session.c session/key.c \
-             fcgi/cookie.c fcgi/origin.c shop/state.c shop/fields.c fcgi/records.c \
-             session/storespec.c
+             fcgi/cookie.c fcgi/origin.c fcgi/records.c session/storespec.c \
+             tests/unit/testapp.c
+FUZZ_HDRS  = tests/fuzz/fuzz_check.h tests/fuzz/invariant.h tests/unit/testapp.h
 # fuzz_fcgi hands what records_scan accepts to libfcgi itself.
 $(BUILD)/fuzz_fcgi: FUZZ_LIBS = -lfcgi
 
@@ -160,9 +163,21 @@ $(BUILD)/counter: examples/counter/counter.c $(BUILD)/libnori.a
 $(BUILD)/sandbox-probe: tests/apps/sandbox-probe.c $(BUILD)/libnori.a
 	$(CC) $(CFLAGS_ALL) $< $(BUILD)/libnori.a $(LIB_LIBS) -o $@
 
-$(BUILD)/test_%: tests/unit/test_%.c $(BUILD)/libshop.a $(BUILD)/libnori-internal.a
-	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -I. $< $(BUILD)/libshop.a $(BUILD)/libnori-internal.a \
-	  $(LDLIBS) $(CHECK_LIBS) -o $@
+# The library's unit tests need an application, not the shop: they link
+# their own (tests/unit/testapp.c) and the library's libraries only.
+# Those in SHOP_TESTS test the shop's own code and link libshop.a too.
+TESTAPP_OBJ = $(BUILD)/obj/tests/unit/testapp.o
+SHOP_TESTS  = $(BUILD)/test_catalog $(BUILD)/test_views $(BUILD)/test_harden $(BUILD)/test_cart
+$(TESTAPP_OBJ): tests/unit/testapp.h
+
+$(BUILD)/test_%: tests/unit/test_%.c $(TESTAPP_OBJ) $(BUILD)/libnori-internal.a
+	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -I. $< $(TESTAPP_OBJ) $(BUILD)/libnori-internal.a \
+	  $(LIB_LIBS) $(CHECK_LIBS) -o $@
+
+$(SHOP_TESTS): $(BUILD)/test_%: tests/unit/test_%.c $(TESTAPP_OBJ) $(BUILD)/libshop.a \
+               $(BUILD)/libnori-internal.a
+	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -I. $< $(TESTAPP_OBJ) $(BUILD)/libshop.a \
+	  $(BUILD)/libnori-internal.a $(LDLIBS) $(CHECK_LIBS) -o $@
 
 $(BUILD)/floor: bench/floor.c
 	$(CC) $(CSTD) $(WARN) -O2 $< -lfcgi -o $@
@@ -170,7 +185,7 @@ $(BUILD)/floor: bench/floor.c
 $(BUILD)/commit-floor: bench/commit-floor.c
 	$(CC) $(CSTD) $(WARN) -O2 $< -lfcgi -llmdb -o $@
 
-$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_check.h $(FUZZ_DEPS) $(HEADERS)
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDRS) $(FUZZ_DEPS) $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -I. $< $(FUZZ_DEPS) $(FUZZ_LIBS) -o $@
 
@@ -178,7 +193,7 @@ $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_check.h $(FUZZ_DEPS) $(HEAD
 # no other backend: fuzz_cookie.c refuses them).
 FUZZ_COOKIE_DEPS = session/visit.c session/store.c session/memory.c \
                    session/sweeper.c fcgi/stats.c fcgi/arena.c fcgi/response.c fcgi/limit.c
-$(BUILD)/fuzz_cookie: tests/fuzz/fuzz_cookie.c tests/fuzz/fuzz_check.h $(FUZZ_DEPS) \
+$(BUILD)/fuzz_cookie: tests/fuzz/fuzz_cookie.c $(FUZZ_HDRS) $(FUZZ_DEPS) \
                       $(FUZZ_COOKIE_DEPS) $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -I. $< $(FUZZ_DEPS) $(FUZZ_COOKIE_DEPS) -lpthread -o $@
@@ -286,24 +301,33 @@ INSTALL_PATHS = -e 's|home + "/build/nori|"$(PREFIX)/bin/nori|g' \
 # root-owned one is refused), the guides make it for their user, and the
 # systemd unit's StateDirectory= for its own (docs/design.md).
 INSTALL_DATA = shop/data/catalog.tsv shop/data/users
-INSTALL_FILES = bin/nori lib/libnori.a include/nori.h lib/pkgconfig/nori.pc \
+INSTALL_FILES = bin/nori lib/libnori.a include/nori.h include/nori_test.h lib/pkgconfig/nori.pc \
                 share/man/man8/nori.8 share/nori/static/nori.css \
-                share/nori/static/favicon.ico
+                share/nori/static/favicon.ico $(MAN3:man/%=share/man/%)
+# The library's section-3 pages, one per public function and type
+# (tests/integration/manpages.sh checks that none is missing).
+MAN3 = $(wildcard man/man3/*.3)
 install:
 	rm -rf build/install    # the paths are compiled in: never reuse objects
 	$(MAKE) --no-print-directory BUILD=build/install DATADIR=$(SHARE)/data \
 	  RUNDIR=$(STATEDIR) build/install/nori build/install/libnori.a
 	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	  $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man8 \
+	  $(DESTDIR)$(PREFIX)/share/man/man3 \
 	  $(DESTDIR)$(SHARE)/data $(DESTDIR)$(SHARE)/static $(DESTDIR)$(SHARE)/examples
 	install -m 755 build/install/nori $(DESTDIR)$(PREFIX)/bin/.nori.new
 	mv -f $(DESTDIR)$(PREFIX)/bin/.nori.new $(DESTDIR)$(PREFIX)/bin/nori
 	install -m 644 build/install/libnori.a $(DESTDIR)$(PREFIX)/lib/libnori.a
 	install -m 644 include/nori.h $(DESTDIR)$(PREFIX)/include/nori.h
+	install -m 644 include/nori_test.h $(DESTDIR)$(PREFIX)/include/nori_test.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS@|$(LIB_LIBS)|' -e 's|@VERSION@|$(VERSION)|' \
 	  nori.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nori.pc
 	sed -e 's|@VERSION@|$(VERSION)|' man/nori.8 > $(DESTDIR)$(PREFIX)/share/man/man8/nori.8
 	chmod 644 $(DESTDIR)$(PREFIX)/share/man/man8/nori.8
+	for f in $(MAN3); do \
+	  sed -e 's|@VERSION@|$(VERSION)|' $$f > $(DESTDIR)$(PREFIX)/share/man/$${f#man/} && \
+	  chmod 644 $(DESTDIR)$(PREFIX)/share/man/$${f#man/} || exit 1; \
+	done
 	@for f in $(INSTALL_DATA); do \
 	  dst=$(DESTDIR)$(SHARE)/data/$${f##*/}; \
 	  if [ ! -e $$dst ]; then echo "install $$f $$dst"; install -m 644 $$f $$dst; \

@@ -70,7 +70,8 @@ void nori_response_write(struct response *r, const char *s, size_t n)
     memcpy(p, s, n);
 }
 
-/* In parentheses: the function, not http.h's macro of the same name. */
+/* In parentheses, so that nori.h's macro of this name does not expand
+ * here: this is the function it falls back to when s is not a literal. */
 void (nori_response_puts)(struct response *r, const char *s)
 {
     nori_response_write(r, s, strlen(s));
@@ -172,7 +173,9 @@ void response_header_add(struct response *r, const char *name, size_t nl,
     r->head_len += nl + vl + 4;
 }
 
-/* In parentheses: the function, not http.h's macro of the same name. */
+/* In parentheses, so that http.h's macro of this name does not expand
+ * here: this is the function it falls back to when the name or the value
+ * is not a literal, and so is scanned at run time. */
 void (response_header)(struct response *r, const char *name, const char *value)
 {
     size_t nl = header_span(name), vl = header_span(value);

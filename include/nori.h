@@ -281,9 +281,14 @@ struct nori_page {
     /* 1: without a session, the page may be kept in the page cache and
      * served by the web server (NORI_PAGE_CACHE) for its canonical URL.
      * Only for pages that depend on nothing but their URL and the ETag's
-     * inputs, never for one that reads the request otherwise. */
+     * inputs, never for one that reads the request otherwise.
+     * NORI_PAGE_LIVE: the page changes without its URL changing (a list
+     * that other visitors' actions grow): without a session it is sent
+     * with Cache-Control: no-store and no validator, never a 304, and
+     * never kept. */
     int cache;
 };
+#define NORI_PAGE_LIVE (-1)
 
 /* ---- actions -----------------------------------------------------------
  *

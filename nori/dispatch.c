@@ -273,6 +273,14 @@ static void serve_sessionless(struct nori_req *r, const struct nori_page *page)
 {
     const struct service *svc = r->nori->svc;
 
+    /* Its content moves without its URL (another visitor's action grows
+     * it): the generation's date and the ETag do not describe it, so it
+     * has no validator and nobody may keep it. */
+    if (page->cache == NORI_PAGE_LIVE) {
+        if (render(r, page) == 200)
+            response_header(r->resp, "Cache-Control", "no-store");
+        return;
+    }
     if (copy_current(svc, r->nori->req)) {
         r->resp->status = 304;
         headers_common(r->resp);

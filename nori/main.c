@@ -140,11 +140,11 @@ static int process_load(void *ctx, char *err, size_t errlen)
         }
         p->svc.sessions.limits = p->limits;
     }
-    /* A memory store counts the sessions it loses at close, and publishes
-     * its count for a kill, whoever started the worker: a worker that
-     * starts claims what killed ones left (lighttpd's bin-path respawns
-     * one in their place), as nori serve does when it reaps them. */
-    p->svc.sessions.store_opt.stats = p->stats;
+    /* A memory store counts the sessions it loses at close (in the
+     * sessions' stats: sessions_store), and publishes its count for a
+     * kill, whoever started the worker: a worker that starts claims what
+     * killed ones left (lighttpd's bin-path respawns one in their place),
+     * as nori serve does when it reaps them. */
     p->svc.sessions.store_opt.orphan_dir = p->cfg.rundir;
     if (strcmp(p->cfg.store_spec, "memory") == 0)
         memory_claim_orphans(p->cfg.rundir, 0, (uint64_t)time(NULL), p->stats, "nori: ");

@@ -15,9 +15,12 @@
 
 struct stats;
 
-/* No script at all, styles only from our own origin, forms only to us:
- * a URL may carry a session key, so nothing may leak it or inject into
- * it. Sent with every page, by nori and by the page cache's script. */
+/* No script at all, styles and images only from our own origin, forms
+ * only to us: a URL may carry a session key, so nothing may leak it or
+ * inject into it. Sent with every page nori answers; the copies the web
+ * server serves from the page cache get the same bytes from its
+ * configuration (lighttpd.conf, deploy/nginx/nginx.conf), which must
+ * change with this. */
 #define HEADER_CSP "default-src 'none'; style-src 'self'; img-src 'self'; " \
                    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 

@@ -40,7 +40,8 @@ struct store_options {
     unsigned redis_wait;      /* NORI_REDIS_WAIT: replicas a commit waits for */
     size_t memory_max;        /* NORI_MEMORY_MAX: records one worker keeps */
     /* memory: where the live records a closed store still held are
-     * counted (sessions_lost); NULL: nowhere. */
+     * counted (sessions_lost); NULL: nowhere. sessions_store (visit.h)
+     * passes its sessions' stats. */
     struct stats *stats;
     /* memory: the directory (the run directory) where the store keeps
      * DIR/memory.PID, its record count, for whoever claims it if the

@@ -435,10 +435,14 @@ const char *visit_strerror(enum visit_err err)
 struct store *sessions_store(struct sessions *ss, const struct request *req)
 {
     char err[512];
+    struct store_options opt = ss->store_opt;
 
     if (ss->store)
         return ss->store;
-    ss->store = store_open(ss->store_spec, &ss->store_opt, err, sizeof err);
+    /* A memory store counts the sessions it loses where the sessions'
+     * commits are counted: one pointer, ss->stats, not a second copy. */
+    opt.stats = ss->stats;
+    ss->store = store_open(ss->store_spec, &opt, err, sizeof err);
     if (ss->store == NULL) {
         request_log(req, "nori: session store: %s", err);
         return NULL;

@@ -1,7 +1,7 @@
-/* fuzz_check.h -- what both navigation fuzzers check the same way: an
- * abort that libFuzzer keeps as a crash, the shop's grammars (copied from
- * shop/main.c, where they are static) and a small one of extreme bounds,
- * a check of any grammar's fields against their bounds, a UTF-8 decoder
+/* fuzz_check.h -- what the navigation fuzzers check the same way: the
+ * grammars of the tests' application (tests/unit/testapp.c; the
+ * library's fuzzers need no shop) and a small one of extreme bounds, a
+ * check of any grammar's fields against their bounds, a UTF-8 decoder
  * written apart from nav.c's, HTML escaping that round-trips, and a
  * plain repeated key. Included by one fuzz target at a time, so
  * everything here is static. */
@@ -13,30 +13,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "invariant.h"
 #include "nav/nav.h"
-#include "shop/shop.h"
-
-#define CHECK(cond)                                                         \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__,      \
-                    __LINE__, #cond);                                       \
-            abort();                                                        \
-        }                                                                   \
-    } while (0)
+#include "tests/unit/testapp.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-#define query_grammar shop_query_grammar
-#define form_grammar shop_form_grammar
+#define query_grammar testapp_query_grammar
+#define form_grammar testapp_form_grammar
 
-/* Bits of nav.seen for the shop's grammars: field i is bit i. */
+/* Bits of nav.seen for the application's grammars: field i is bit i. */
 enum { Q_ID = 1u << 0, Q_Q = 1u << 1, Q_PAGE = 1u << 2 };
-enum { F_ID = 1u << 0, F_QTY = 1u << 1, F_USER = 1u << 2, F_PASSWORD = 1u << 3 };
+enum { F_ID = 1u << 0, F_N = 1u << 1, F_USER = 1u << 2, F_NOTE = 1u << 3 };
 
-/* Bounds the shop's grammars never reach: a digit range below 10, a
+/* Bounds the application's grammars never reach: a digit range below 10, a
  * number up to UINT32_MAX whose absent value is inside it, text that
- * may be empty or of one byte. Its names overlap the shop's. */
+ * may be empty or of one byte. Its names overlap the application's. */
 struct edge {
     uint32_t d, big;
     char t[2], e[NORI_TEXT_MAX + 1];

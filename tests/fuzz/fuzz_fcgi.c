@@ -20,15 +20,7 @@
 #include <fcgiapp.h>
 
 #include "fcgi/records.h"
-
-#define CHECK(cond)                                                         \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__,      \
-                    __LINE__, #cond);                                       \
-            abort();                                                        \
-        }                                                                   \
-    } while (0)
+#include "invariant.h"
 
 static unsigned char scratch[RECORDS_PARAMS_MAX];
 

@@ -1,6 +1,6 @@
 /* fuzz_form.c -- libFuzzer target for nav_parse_form (action POST bodies)
- * and nav_html_escape, by the shop's form grammar (fuzz_check.h) and by
- * one of extreme bounds.
+ * and nav_html_escape, by the tests' application's form grammar
+ * (fuzz_check.h) and by one of extreme bounds.
  *
  * Besides what the sanitizers catch, each successful parse is checked
  * against the contract (ranges, lengths, terminated strings), encoded
@@ -64,11 +64,11 @@ static int good_skey(const char *s)
     return good_key(key);
 }
 
-static void check_fields(const struct nav *f, const struct shop_form *v)
+static void check_fields(const struct nav *f, const struct testapp_form *v)
 {
     CHECK(terminated(f->act, sizeof f->act));
     CHECK(terminated(v->user, sizeof v->user));
-    CHECK(terminated(v->password, sizeof v->password));
+    CHECK(terminated(v->note, sizeof v->note));
     CHECK(terminated(f->s, sizeof f->s));
     CHECK(terminated(f->k, sizeof f->k));
     check_grammar_fields(&form_grammar, f, v);
@@ -85,18 +85,18 @@ static void check_fields(const struct nav *f, const struct shop_form *v)
         CHECK(v->id >= 1 && v->id <= INT32_MAX);
     else
         CHECK(v->id == 0);
-    if (f->seen & F_QTY)
-        CHECK(v->qty <= 99);
+    if (f->seen & F_N)
+        CHECK(v->n <= 99);
     else
-        CHECK(v->qty == SHOP_QTY_ABSENT);
+        CHECK(v->n == TESTAPP_N_ABSENT);
     if (f->seen & F_USER)
         CHECK(good_text(v->user, NORI_USER_MAX));
     else
         CHECK(v->user[0] == '\0');
-    if (f->seen & F_PASSWORD)
-        CHECK(good_text(v->password, SHOP_PASSWORD_MAX));
+    if (f->seen & F_NOTE)
+        CHECK(good_text(v->note, TESTAPP_NOTE_MAX));
     else
-        CHECK(v->password[0] == '\0');
+        CHECK(v->note[0] == '\0');
     CHECK(good_skey(f->s) && ((f->core & NAV_HAS_S) || f->s[0] == '\0'));
     CHECK(good_key(f->k) && ((f->core & NAV_HAS_K) || f->k[0] == '\0'));
     /* A form knows act, never pg. */
@@ -121,25 +121,25 @@ static size_t put_field(char *out, size_t len, const char *name,
 }
 
 /* Encode the parsed form again and parse that: the same form. */
-static void check_round_trip(const struct nav *f, const struct shop_form *v)
+static void check_round_trip(const struct nav *f, const struct testapp_form *v)
 {
     char body[2048], num[16];
     size_t len = 0;
     struct nav g;
-    struct shop_form w;
+    struct testapp_form w;
 
     /* Fields in reverse grammar order: order must not matter. */
     if (f->core & NAV_HAS_K)
         len = put_field(body, len, "_k", f->k);
     if (f->core & NAV_HAS_S)
         len = put_field(body, len, "_s", f->s);
-    if (f->seen & F_PASSWORD)
-        len = put_field(body, len, "password", v->password);
+    if (f->seen & F_NOTE)
+        len = put_field(body, len, "note", v->note);
     if (f->seen & F_USER)
         len = put_field(body, len, "user", v->user);
-    if (f->seen & F_QTY) {
-        snprintf(num, sizeof num, "%u", (unsigned)v->qty);
-        len = put_field(body, len, "qty", num);
+    if (f->seen & F_N) {
+        snprintf(num, sizeof num, "%u", (unsigned)v->n);
+        len = put_field(body, len, "n", num);
     }
     if (f->seen & F_ID) {
         snprintf(num, sizeof num, "%u", (unsigned)v->id);
@@ -159,11 +159,11 @@ static void check_round_trip(const struct nav *f, const struct shop_form *v)
 /* Both grammars know id, _s and _k: when both parses succeed on the same
  * bytes, they must agree on those. */
 static void check_same_as_query(const uint8_t *data, size_t size,
-                                const struct nav *f, const struct shop_form *v)
+                                const struct nav *f, const struct testapp_form *v)
 {
     const unsigned shared = NAV_HAS_S | NAV_HAS_K;
     struct nav n;
-    struct shop_query q;
+    struct testapp_query q;
 
     if (nav_parse(&query_grammar, (const char *)data, size, &n, &q) != NAV_OK)
         return;
@@ -173,12 +173,12 @@ static void check_same_as_query(const uint8_t *data, size_t size,
     CHECK(strcmp(n.s, f->s) == 0 && strcmp(n.k, f->k) == 0);
 }
 
-static const char *const known_keys[] = {"act", "id", "qty", "user", "password", "_s", "_k"};
+static const char *const known_keys[] = {"act", "id", "n", "user", "note", "_s", "_k"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct nav f;
-    struct shop_form v;
+    struct testapp_form v;
     struct edge e;
     enum nav_err err;
 
@@ -188,7 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(nav_status(err) == (err == NAV_OK ? 200 : 400));
     CHECK(nav_strerror(err) != NULL && nav_strerror(err)[0] != '\0');
     CHECK(terminated(f.act, sizeof f.act) && terminated(v.user, sizeof v.user));
-    CHECK(terminated(v.password, sizeof v.password));
+    CHECK(terminated(v.note, sizeof v.note));
     if (err == NAV_OK) {
         CHECK(!plain_repeat(data, size, known_keys,
                      sizeof known_keys / sizeof known_keys[0]));

@@ -15,7 +15,7 @@
 
 #include "fcgi/http.h"
 #include "fcgi/origin.h"
-#include "fuzz_check.h"
+#include "invariant.h"
 
 /* Up to three NUL-terminated parts of data, split at '\n' (a NUL in the
  * input ends its part early, as it would end a FastCGI parameter). */

@@ -1,6 +1,6 @@
 /* fuzz_query.c -- libFuzzer target for nav_parse, nav_url and
- * nav_html_escape, by the shop's query grammar and by one of extreme
- * bounds (fuzz_check.h).
+ * nav_html_escape, by the tests' application's query grammar and by one
+ * of extreme bounds (fuzz_check.h).
  *
  * The sanitizers catch crashes and out-of-bounds reads; the checks below
  * catch a parser that "works" but breaks its contract: fields out of range,
@@ -14,7 +14,7 @@
 
 #include "fuzz_check.h"
 
-#define PREFIX "/shop"
+#define PREFIX "/app"
 
 /* No C0 control, DEL or C1 control (U+0080..U+009F). */
 static int no_controls(const unsigned char *s, size_t n)
@@ -63,9 +63,9 @@ static void check_status(enum nav_err err)
     CHECK(why != NULL && why[0] != '\0');
 }
 
-/* The shop's fields obey docs/design.md ("URL grammar") whenever the
+/* The application's fields obey docs/design.md ("URL grammar") whenever the
  * parse succeeded, and nori's own too. */
-static void check_fields(const struct nav *n, const struct shop_query *q)
+static void check_fields(const struct nav *n, const struct testapp_query *q)
 {
     CHECK(terminated(n->pg, sizeof n->pg));
     CHECK(terminated(q->q, sizeof q->q));
@@ -79,11 +79,11 @@ static void check_fields(const struct nav *n, const struct shop_query *q)
     else
         CHECK(q->id == 0);
     if (n->seen & Q_PAGE)
-        CHECK(q->page >= 1 && q->page <= SHOP_PAGE_MAX);
+        CHECK(q->page >= 1 && q->page <= TESTAPP_PAGE_MAX);
     else
         CHECK(q->page == 1);
     if (n->seen & Q_Q) {
-        CHECK(q_len >= 1 && q_len <= SHOP_Q_MAX);
+        CHECK(q_len >= 1 && q_len <= TESTAPP_Q_MAX);
         CHECK(valid_utf8((const unsigned char *)q->q, q_len));
         CHECK(no_controls((const unsigned char *)q->q, q_len));
     } else {
@@ -157,7 +157,7 @@ static const char *const known_keys[] = {"pg", "id", "page", "q", "_s", "_k"};
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct nav n;
-    struct shop_query q, q2;
+    struct testapp_query q, q2;
     struct edge e, e2;
     enum nav_err err;
 

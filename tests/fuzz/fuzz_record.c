@@ -6,15 +6,16 @@
  * format is canonical (record.c: fixed-width integers, exact lengths, a
  * zero reserved byte, strict field checks), so a record that decodes
  * re-encodes to exactly the same bytes: a decoder that accepts something
- * the encoder would never write is caught too. The state is the shop's
- * (shop/state.c), decoded by its codec. Format 1, written by older
- * builds, is still read: it re-encodes as format 2 of the same session. */
+ * the encoder would never write is caught too. The state is the tests'
+ * application's (tests/unit/testapp.c), decoded by its codec: the same
+ * layout the shop's state has, so the seeds' carts are its lines.
+ * Format 1, written by older builds, is still read: it re-encodes as
+ * format 2 of the same session. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "session/session.h"
-#include "shop/shop.h"
 #include "fuzz_check.h"
 
 #define B64URL "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -31,7 +32,7 @@ static int key_shaped(const char *s, size_t cap, int may_be_empty)
     return n == NAV_KEY_LEN && strspn(s, B64URL) == n;
 }
 
-static void check_session(const struct session *s, const struct shop_state *st)
+static void check_session(const struct session *s, const struct testapp_state *st)
 {
     CHECK(s->state == st);
     CHECK(key_shaped(s->key, sizeof s->key, 0));
@@ -42,13 +43,13 @@ static void check_session(const struct session *s, const struct shop_state *st)
     for (const char *p = s->user; *p; p++)
         CHECK((unsigned char)*p >= 0x20 && *p != 0x7F);
     CHECK(s->expires >= s->created);
-    /* The shop's state, as its codec promises it. */
-    CHECK(st->ncart <= SHOP_CART_MAX);
-    for (uint32_t i = 0; i < st->ncart; i++) {
-        CHECK(st->cart[i].id >= 1 && st->cart[i].id <= INT32_MAX);
-        CHECK(st->cart[i].qty >= 1 && st->cart[i].qty <= SHOP_QTY_MAX);
+    /* The application's state, as its codec promises it. */
+    CHECK(st->nlines <= TESTAPP_LINES_MAX);
+    for (uint32_t i = 0; i < st->nlines; i++) {
+        CHECK(st->line[i].id >= 1 && st->line[i].id <= INT32_MAX);
+        CHECK(st->line[i].n >= 1 && st->line[i].n <= TESTAPP_N_MAX);
         for (uint32_t j = 0; j < i; j++)
-            CHECK(st->cart[j].id != st->cart[i].id);
+            CHECK(st->line[j].id != st->line[i].id);
     }
     /* Not part of a record: a decoded session is clean and unversioned. */
     CHECK(s->version == 0 && s->dirty == 0);
@@ -56,9 +57,9 @@ static void check_session(const struct session *s, const struct shop_state *st)
 
 /* A failed decode leaves nothing a careless caller could overrun or
  * mistake for a session: record.c clears the header and the state. */
-static void check_cleared(const struct session *s, const struct shop_state *st)
+static void check_cleared(const struct session *s, const struct testapp_state *st)
 {
-    static const struct shop_state zero;
+    static const struct testapp_state zero;
 
     CHECK(s->state == st);
     CHECK(s->key[0] == '\0' && s->bind[0] == '\0');
@@ -68,13 +69,13 @@ static void check_cleared(const struct session *s, const struct shop_state *st)
 }
 
 static enum record_err decode(const uint8_t *p, size_t n, struct session *s,
-                              struct shop_state *st)
+                              struct testapp_state *st)
 {
     /* Garbage in the structs first: the decoder must not rely on it. */
     memset(s, 0xA5, sizeof *s);
     memset(st, 0xA5, sizeof *st);
     s->state = st;
-    return record_decode(p, n, &shop_state_codec, s);
+    return record_decode(p, n, &testapp_state_codec, s);
 }
 
 /* Every strict prefix of a valid format-2 record ends inside a field, and
@@ -85,7 +86,7 @@ static enum record_err decode(const uint8_t *p, size_t n, struct session *s,
 static void check_prefixes(const uint8_t *data, size_t size, int format1)
 {
     struct session s;
-    struct shop_state st;
+    struct testapp_state st;
     enum record_err err;
 
     for (size_t cut = 0; cut < size; cut++) {
@@ -139,7 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static unsigned char again[SESSION_RECORD_MAX];
     struct session s;
-    struct shop_state st;
+    struct testapp_state st;
     enum record_err err;
 
     check_default_codec(data, size);
@@ -151,12 +152,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     check_session(&s, &st);
-    size_t n = record_encode(&s, &shop_state_codec, again, sizeof again);
+    size_t n = record_encode(&s, &testapp_state_codec, again, sizeof again);
     if (data[4] == 1) {
         /* Format 1 is read, never written: its re-encoding is format 2,
          * the same bytes with the format changed and the state's version
          * (1) and length put before the state, which ran to the end. */
-        size_t state_len = 10 + 5 * (size_t)st.ncart;
+        size_t state_len = 10 + 5 * (size_t)st.nlines;
         CHECK(size >= state_len + 6);
         size_t head = size - state_len;
         CHECK(n == size + 3);

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "session/storespec.h"
-#include "fuzz_check.h"
+#include "invariant.h"
 
 static void check_parts(const char *spec, const struct store_spec *sp)
 {

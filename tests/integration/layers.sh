@@ -38,4 +38,18 @@ grep -n '#include <nori.h>\|#include "nori.h"' shop/*.h examples/counter/*.c >/d
 echo "no shop below shop/"
 hits=$(grep -rniE 'cart|counter|qty|password' fcgi nav session include || true)
 [ -z "$hits" ] && pass || fail "shop words below shop/: $hits"
+
+# The library's tests and fuzzers run on an application of their own
+# (tests/unit/testapp.c); only the tests the Makefile lists in SHOP_TESTS,
+# which test the shop's own code, may reach into shop/.
+echo "the library's tests need no shop"
+shop_tests=$(make -s --no-print-directory --eval 'print-shop-tests: ; @echo $(SHOP_TESTS)' print-shop-tests)
+for f in tests/unit/*.[ch] tests/fuzz/*.[ch]; do
+    case " $shop_tests " in *"/$(basename "$f" .c) "*) continue ;; esac
+    grep -n '#include ".*shop/' "$f" && fail "$f includes the shop, but is not in SHOP_TESTS" || pass
+done
+hits=$(grep -niE 'cart|counter|qty|password' tests/unit/testapp.[ch] || true)
+[ -z "$hits" ] && pass || fail "shop words in the tests' application: $hits"
+fuzz_deps=$(make -s --no-print-directory --eval 'print-fuzz-deps: ; @echo $(FUZZ_DEPS)' print-fuzz-deps)
+case " $fuzz_deps " in *" shop/"*) fail "the fuzzers compile the shop: $fuzz_deps" ;; *) pass ;; esac
 finish

@@ -3,7 +3,10 @@
  * order. The two must agree on the total and on every item stored, in
  * order, for any needle, skip and max, on a generated catalog whose names
  * begin and end alike, differ only in case, carry UTF-8, and sit next to
- * names that a needle could straddle if names ran together. */
+ * names that a needle could straddle if names ran together.
+ *
+ * The catalog is the shop's (shop/catalog.c): this links libshop.a
+ * (SHOP_TESTS in the Makefile). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>

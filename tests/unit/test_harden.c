@@ -3,6 +3,10 @@
  * guessing counted across processes, the dummy hash of unknown users,
  * and a run directory that others could write.
  *
+ * The login throttle and the dummy hash are the shop's (shop/throttle.c,
+ * shop/users.c), so this links libshop.a (SHOP_TESTS in the Makefile);
+ * the stored records carry the tests' own application's state.
+ *
  * Every test runs in its own directory under a root that main removes,
  * and in its own process (libcheck's fork mode): LMDB environments and
  * the shared throttle file must not cross a fork. */
@@ -22,7 +26,7 @@
 #include "shop/throttle.h"
 #include "session/store.h"
 #include "session/visit.h"
-#include "shop/shop.h"
+#include "testapp.h"
 #include "shop/users.h"
 
 static char root[64], dir[96], spec[128];
@@ -74,7 +78,7 @@ static struct sessions sessions_url(void)
         .gc_interval_ms = 3600000, .gc_batch = 10,
         .life = {.ttl = 600, .max_age = 28800},
         .policy = POLICY_LAZY, .carrier = CARRIER_URL, .bind = 0,
-        .codec = &shop_state_codec,
+        .codec = &testapp_state_codec,
     };
 }
 
@@ -208,7 +212,7 @@ static int write_one(struct visit *v, void *arg)
     (void)arg;
     if (visit_ensure(v, 99) != VISIT_OK)
         return 503;
-    ((struct shop_state *)v->s.state)->counter++;
+    ((struct testapp_state *)v->s.state)->total++;
     v->s.dirty = 1;
     return 303;
 }

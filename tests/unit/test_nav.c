@@ -3,8 +3,10 @@
  * bad-input case with its status), canonical URLs, HTML escaping, and
  * the engine's own pieces (nav_decimal, nav_grammar_check).
  *
- * The grammars are the shop's (shop/main.c, where they are static):
- * copied here, so that a change to them is a change to this contract.
+ * The grammars are the tests' application's (testapp.c), shaped as a
+ * real application's are (numbers with an absent value outside and
+ * inside their range, short and long text); they are not the shop's, so
+ * that a change to the shop changes nothing here.
  *
  * Inputs are given with explicit lengths wherever it matters, so that a
  * parser reading past len, or stopping at an embedded NUL, shows up. */
@@ -16,22 +18,22 @@
 #include <string.h>
 
 #include "nav/nav.h"
-#include "shop/shop.h"
+#include "testapp.h"
 
 #define KEY "3q2-7wAbcD_eF9hIjKlMnO"      /* 22 chars of base64url */
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-/* The shop's grammars (shop/fields.c). */
-#define QG shop_query_grammar
-#define FG shop_form_grammar
+/* The grammars of the tests' application (testapp.c). */
+#define QG testapp_query_grammar
+#define FG testapp_form_grammar
 
 /* Bits of nav.seen: field i of its grammar. */
 enum { Q_ID = 1u << 0, Q_Q = 1u << 1, Q_PAGE = 1u << 2 };
-enum { F_ID = 1u << 0, F_QTY = 1u << 1, F_USER = 1u << 2, F_PASSWORD = 1u << 3 };
+enum { F_ID = 1u << 0, F_N = 1u << 1, F_USER = 1u << 2, F_NOTE = 1u << 3 };
 
 /* The application's side of the last parse (tests are sequential). */
-static struct shop_query Q;
-static struct shop_form F;
+static struct testapp_query Q;
+static struct testapp_form F;
 
 static enum nav_err parse(const char *qs, struct nav *n)
 {
@@ -257,12 +259,12 @@ START_TEST(q_length_limit)
     struct nav n;
     char qs[1024];
 
-    pair(qs, sizeof qs, "q", 'a', SHOP_Q_MAX);
+    pair(qs, sizeof qs, "q", 'a', TESTAPP_Q_MAX);
     ck_assert_int_eq(parse(qs, &n), NAV_OK);
     ck_assert_uint_eq(strlen(Q.q), 200);
     ck_assert_uint_eq(strlen(Q.q), 200);
 
-    pair(qs, sizeof qs, "q", 'a', SHOP_Q_MAX + 1);
+    pair(qs, sizeof qs, "q", 'a', TESTAPP_Q_MAX + 1);
     ck_assert_int_eq(parse(qs, &n), NAV_ETEXT);
     ck_assert_int_eq(nav_status(NAV_ETEXT), 400);
 
@@ -272,7 +274,7 @@ START_TEST(q_length_limit)
     /* The bound is on decoded bytes: 600 bytes of %41 are 200 bytes. */
     qs[0] = '\0';
     strcat(qs, "q=");
-    for (int i = 0; i < SHOP_Q_MAX; i++)
+    for (int i = 0; i < TESTAPP_Q_MAX; i++)
         strcat(qs, "%41");
     ck_assert_int_eq(parse(qs, &n), NAV_OK);
     ck_assert_uint_eq(strlen(Q.q), 200);
@@ -475,11 +477,11 @@ START_TEST(session_keys)
 {
     struct nav n;
 
-    ck_assert_int_eq(parse("pg=Cart&_s=" KEY, &n), NAV_OK);
+    ck_assert_int_eq(parse("pg=List&_s=" KEY, &n), NAV_OK);
     ck_assert(n.core & NAV_HAS_S);
     ck_assert_str_eq(n.s, KEY);
     /* KEY.ROUTE, for sticky balancers; a form key never has one. */
-    ck_assert_int_eq(parse("pg=Cart&_s=" KEY ".w-2_b", &n), NAV_OK);
+    ck_assert_int_eq(parse("pg=List&_s=" KEY ".w-2_b", &n), NAV_OK);
     ck_assert_str_eq(n.s, KEY ".w-2_b");
     ck_assert_int_eq(parse("_s=" KEY "." "abcdefghijklmnop", &n), NAV_OK);
     ck_assert_str_eq(n.s, KEY ".abcdefghijklmnop");
@@ -524,46 +526,46 @@ START_TEST(form_actions)
 {
     struct nav f;
 
-    ck_assert_int_eq(parse_form("act=add&id=26&qty=2&_s=" KEY "&_k=" KEY, &f),
+    ck_assert_int_eq(parse_form("act=add&id=26&n=2&_s=" KEY "&_k=" KEY, &f),
                      NAV_OK);
     ck_assert_uint_eq(f.core, NAV_HAS_ACT | NAV_HAS_S | NAV_HAS_K);
-    ck_assert_uint_eq(f.seen, F_ID | F_QTY);
+    ck_assert_uint_eq(f.seen, F_ID | F_N);
     ck_assert_str_eq(f.act, "add");
     ck_assert_uint_eq(F.id, 26);
-    ck_assert_uint_eq(F.qty, 2);
+    ck_assert_uint_eq(F.n, 2);
     ck_assert_str_eq(f.s, KEY);
     ck_assert_str_eq(f.k, KEY);
 
     ck_assert_int_eq(parse_form("act=logout", &f), NAV_OK);
     ck_assert_uint_eq(f.core, NAV_HAS_ACT);
     ck_assert_uint_eq(f.seen, 0);
-    ck_assert_uint_eq(F.qty, SHOP_QTY_ABSENT);    /* absent: its absent value */
+    ck_assert_uint_eq(F.n, TESTAPP_N_ABSENT);    /* absent: its absent value */
     ck_assert_uint_eq(F.id, 0);
     ck_assert_str_eq(f.act, "logout");
 
-    ck_assert_int_eq(parse_form("act=login&user=demo&password=nori-demo",
+    ck_assert_int_eq(parse_form("act=login&user=demo&note=nori-demo",
                                 &f), NAV_OK);
     ck_assert_str_eq(F.user, "demo");
-    ck_assert_str_eq(F.password, "nori-demo");
-    ck_assert_int_eq(parse_form("password=a+b%26c%3D", &f), NAV_OK);
-    ck_assert_str_eq(F.password, "a b&c=");
+    ck_assert_str_eq(F.note, "nori-demo");
+    ck_assert_int_eq(parse_form("note=a+b%26c%3D", &f), NAV_OK);
+    ck_assert_str_eq(F.note, "a b&c=");
     ck_assert_int_eq(parse_form("user=%E3%81%99", &f), NAV_OK);
     ck_assert_str_eq(F.user, "\xE3\x81\x99");
 }
 END_TEST
 
-START_TEST(form_qty)
+START_TEST(form_n)
 {
     struct nav f;
 
-    ck_assert_int_eq(parse_form("qty=0", &f), NAV_OK);
-    ck_assert_uint_eq(F.qty, 0);
-    ck_assert(f.seen & F_QTY);
-    ck_assert_int_eq(parse_form("qty=99", &f), NAV_OK);
-    ck_assert_uint_eq(F.qty, 99);
+    ck_assert_int_eq(parse_form("n=0", &f), NAV_OK);
+    ck_assert_uint_eq(F.n, 0);
+    ck_assert(f.seen & F_N);
+    ck_assert_int_eq(parse_form("n=99", &f), NAV_OK);
+    ck_assert_uint_eq(F.n, 99);
     static const char *const bad[] = {
-        "qty=100", "qty=-1", "qty=", "qty", "qty=00", "qty=07", "qty=1e1",
-        "qty=4294967296", "id=0", "id=2147483648",
+        "n=100", "n=-1", "n=", "n", "n=00", "n=07", "n=1e1",
+        "n=4294967296", "id=0", "id=2147483648",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         enum nav_err err = parse_form(bad[i], &f);
@@ -589,10 +591,10 @@ START_TEST(form_text_fields)
     ck_assert_int_eq(parse_form(body, &f), NAV_ETEXT);
 
     ck_assert_int_eq(parse_form("user=", &f), NAV_ETEXT);
-    ck_assert_int_eq(parse_form("password=", &f), NAV_ETEXT);
+    ck_assert_int_eq(parse_form("note=", &f), NAV_ETEXT);
     ck_assert_int_eq(parse_form("user=de%01mo", &f), NAV_ETEXT);
-    ck_assert_int_eq(parse_form("password=x%7F", &f), NAV_ETEXT);
-    ck_assert_int_eq(parse_form("password=x%C2%85", &f), NAV_ETEXT);
+    ck_assert_int_eq(parse_form("note=x%7F", &f), NAV_ETEXT);
+    ck_assert_int_eq(parse_form("note=x%C2%85", &f), NAV_ETEXT);
 
     pair(body, sizeof body, "user", 'u', NORI_USER_MAX);
     ck_assert_int_eq(parse_form(body, &f), NAV_OK);
@@ -600,10 +602,10 @@ START_TEST(form_text_fields)
     pair(body, sizeof body, "user", 'u', NORI_USER_MAX + 1);
     ck_assert_int_eq(parse_form(body, &f), NAV_ETEXT);
 
-    pair(body, sizeof body, "password", 'p', SHOP_PASSWORD_MAX);
+    pair(body, sizeof body, "note", 'p', TESTAPP_NOTE_MAX);
     ck_assert_int_eq(parse_form(body, &f), NAV_OK);
-    ck_assert_uint_eq(strlen(F.password), 128);
-    pair(body, sizeof body, "password", 'p', SHOP_PASSWORD_MAX + 1);
+    ck_assert_uint_eq(strlen(F.note), 128);
+    pair(body, sizeof body, "note", 'p', TESTAPP_NOTE_MAX + 1);
     ck_assert_int_eq(parse_form(body, &f), NAV_ETEXT);
 }
 END_TEST
@@ -613,11 +615,11 @@ START_TEST(form_bad_input)
     struct nav f;
 
     ck_assert_int_eq(parse_form("act=add&act=set", &f), NAV_EREPEAT);
-    ck_assert_int_eq(parse_form("qty=1&qty=1", &f), NAV_EREPEAT);
+    ck_assert_int_eq(parse_form("n=1&n=1", &f), NAV_EREPEAT);
     ck_assert_int_eq(parse_form("_k=a&_k=b", &f), NAV_EREPEAT);
     ck_assert_int_eq(parse_form("act=%", &f), NAV_EENCODING);
     ck_assert_int_eq(parse_form("user=%00", &f), NAV_ENUL);
-    ck_assert_int_eq(parse_form("password=%ED%A0%80", &f), NAV_EUTF8);
+    ck_assert_int_eq(parse_form("note=%ED%A0%80", &f), NAV_EUTF8);
     ck_assert_int_eq(parse_form("junk=%C0%AF", &f), NAV_EUTF8);
 
     /* Malformed keys are kept as present-but-empty, as in queries. */
@@ -649,9 +651,9 @@ END_TEST
 
 /* ---- nav_url ---- */
 
-/* A shop query: zeroes are "not given" for id and out of range for page,
+/* A query of the tests' application: zeroes are "not given" for id and out of range for page,
  * as the old link struct's zeroes were. */
-#define SQ(...) (&(struct shop_query){__VA_ARGS__})
+#define SQ(...) (&(struct testapp_query){__VA_ARGS__})
 
 static const char *url_g(const char *prefix, const struct nori_grammar *g,
                          const char *pg, const void *query, const char *s)
@@ -666,23 +668,23 @@ static const char *url_g(const char *prefix, const struct nori_grammar *g,
 }
 
 static const char *url(const char *prefix, const char *pg,
-                       const struct shop_query *query, const char *s)
+                       const struct testapp_query *query, const char *s)
 {
     return url_g(prefix, &QG, pg, query, s);
 }
 
 START_TEST(url_canonical_order)
 {
-    ck_assert_str_eq(url("/shop", "Item", SQ(.id = 26), KEY),
-                     "/shop?pg=Item&id=26&_s=" KEY);
+    ck_assert_str_eq(url("/app", "Item", SQ(.id = 26), KEY),
+                     "/app?pg=Item&id=26&_s=" KEY);
     /* Designated initialisers in any order: the output order is fixed. */
-    ck_assert_str_eq(url("/shop", "Search", SQ(.page = 3, .q = "maki", .id = 5), KEY),
-                     "/shop?pg=Search&id=5&q=maki&page=3&_s=" KEY);
-    ck_assert_str_eq(url("/shop", "Category", SQ(.id = 2, .page = 2), NULL),
-                     "/shop?pg=Category&id=2&page=2");
-    ck_assert_str_eq(url("/shop", "Home", NULL, NULL), "/shop?pg=Home");
-    ck_assert_str_eq(url("/shop", NULL, SQ(.id = 2147483647u), NULL),
-                     "/shop?id=2147483647");
+    ck_assert_str_eq(url("/app", "Search", SQ(.page = 3, .q = "maki", .id = 5), KEY),
+                     "/app?pg=Search&id=5&q=maki&page=3&_s=" KEY);
+    ck_assert_str_eq(url("/app", "Category", SQ(.id = 2, .page = 2), NULL),
+                     "/app?pg=Category&id=2&page=2");
+    ck_assert_str_eq(url("/app", "Home", NULL, NULL), "/app?pg=Home");
+    ck_assert_str_eq(url("/app", NULL, SQ(.id = 2147483647u), NULL),
+                     "/app?id=2147483647");
 }
 END_TEST
 
@@ -690,22 +692,22 @@ END_TEST
  * alphabet's: the same struct through a grammar listing its fields the
  * other way round. */
 static const struct nori_field reversed_fields[] = {
-    NORI_FIELD_UINT(struct shop_query, page, "page", 1, SHOP_PAGE_MAX, 1),
-    NORI_FIELD_TEXT(struct shop_query, q, "q", 1, SHOP_Q_MAX),
-    NORI_FIELD_UINT(struct shop_query, id, "id", 1, INT32_MAX, 0),
+    NORI_FIELD_UINT(struct testapp_query, page, "page", 1, TESTAPP_PAGE_MAX, 1),
+    NORI_FIELD_TEXT(struct testapp_query, q, "q", 1, TESTAPP_Q_MAX),
+    NORI_FIELD_UINT(struct testapp_query, id, "id", 1, INT32_MAX, 0),
 };
 static const struct nori_grammar RG = {reversed_fields, COUNT(reversed_fields),
-                                       sizeof(struct shop_query)};
+                                       sizeof(struct testapp_query)};
 
 START_TEST(url_grammar_order)
 {
-    const struct shop_query *q = SQ(.id = 5, .q = "maki", .page = 3);
+    const struct testapp_query *q = SQ(.id = 5, .q = "maki", .page = 3);
     struct nav n;
 
-    ck_assert_str_eq(url_g("/shop", &RG, "Search", q, KEY),
-                     "/shop?pg=Search&page=3&q=maki&id=5&_s=" KEY);
-    ck_assert_str_eq(url_g("/shop", &QG, "Search", q, KEY),
-                     "/shop?pg=Search&id=5&q=maki&page=3&_s=" KEY);
+    ck_assert_str_eq(url_g("/app", &RG, "Search", q, KEY),
+                     "/app?pg=Search&page=3&q=maki&id=5&_s=" KEY);
+    ck_assert_str_eq(url_g("/app", &QG, "Search", q, KEY),
+                     "/app?pg=Search&id=5&q=maki&page=3&_s=" KEY);
     /* pg first and _s last whatever the grammar. */
     ck_assert_str_eq(url_g("", &RG, NULL, SQ(.id = 1), KEY), "?id=1&_s=" KEY);
     /* Either order parses to the same fields; bits follow the grammar. */
@@ -721,14 +723,14 @@ END_TEST
 START_TEST(url_omits_defaults)
 {
     /* page 1 is the absent value and 0 is out of range: neither is written. */
-    ck_assert_str_eq(url("/shop", "Category", SQ(.id = 2, .page = 1), NULL),
-                     "/shop?pg=Category&id=2");
-    ck_assert_str_eq(url("/shop", "Category", SQ(.page = 0), NULL),
-                     "/shop?pg=Category");
+    ck_assert_str_eq(url("/app", "Category", SQ(.id = 2, .page = 1), NULL),
+                     "/app?pg=Category&id=2");
+    ck_assert_str_eq(url("/app", "Category", SQ(.page = 0), NULL),
+                     "/app?pg=Category");
     /* An empty session key is no session: a sessionless page emits no _s. */
-    ck_assert_str_eq(url("/shop", "Cart", NULL, ""), "/shop?pg=Cart");
-    ck_assert_str_eq(url("/shop", NULL, NULL, NULL), "/shop");
-    ck_assert_str_eq(url("/shop", NULL, SQ(0), NULL), "/shop");
+    ck_assert_str_eq(url("/app", "List", NULL, ""), "/app?pg=List");
+    ck_assert_str_eq(url("/app", NULL, NULL, NULL), "/app");
+    ck_assert_str_eq(url("/app", NULL, SQ(0), NULL), "/app");
 }
 END_TEST
 
@@ -745,16 +747,16 @@ START_TEST(url_omits_absent_and_out_of_range)
                      "/s?page=10000");
     ck_assert_str_eq(url("/s", NULL, SQ(.page = 2), NULL), "/s?page=2");
 
-    /* The form grammar: qty's absent value is UINT32_MAX, and 0 is in range. */
-    const struct shop_form f0 = {.id = 0, .qty = SHOP_QTY_ABSENT};
-    const struct shop_form f1 = {.id = 7, .qty = 0};
-    const struct shop_form f2 = {.id = 7, .qty = SHOP_QTY_MAX + 1, .user = "demo"};
-    const struct shop_form f3 = {.id = 7, .qty = SHOP_QTY_MAX};
+    /* The form grammar: n's absent value is UINT32_MAX, and 0 is in range. */
+    const struct testapp_form f0 = {.id = 0, .n = TESTAPP_N_ABSENT};
+    const struct testapp_form f1 = {.id = 7, .n = 0};
+    const struct testapp_form f2 = {.id = 7, .n = TESTAPP_N_MAX + 1, .user = "demo"};
+    const struct testapp_form f3 = {.id = 7, .n = TESTAPP_N_MAX};
 
     ck_assert_str_eq(url_g("/s", &FG, NULL, &f0, NULL), "/s");
-    ck_assert_str_eq(url_g("/s", &FG, NULL, &f1, NULL), "/s?id=7&qty=0");
+    ck_assert_str_eq(url_g("/s", &FG, NULL, &f1, NULL), "/s?id=7&n=0");
     ck_assert_str_eq(url_g("/s", &FG, NULL, &f2, NULL), "/s?id=7&user=demo");
-    ck_assert_str_eq(url_g("/s", &FG, NULL, &f3, NULL), "/s?id=7&qty=99");
+    ck_assert_str_eq(url_g("/s", &FG, NULL, &f3, NULL), "/s?id=7&n=99");
 }
 END_TEST
 
@@ -772,18 +774,18 @@ START_TEST(absent_values)
     ck_assert_uint_eq(Q.page, 1);
     ck_assert_uint_eq(n.seen, 0);
 
-    ck_assert_int_eq(parse_form("id=3&qty=4&user=u&password=p", &n), NAV_OK);
-    ck_assert_uint_eq(n.seen, F_ID | F_QTY | F_USER | F_PASSWORD);
+    ck_assert_int_eq(parse_form("id=3&n=4&user=u&note=p", &n), NAV_OK);
+    ck_assert_uint_eq(n.seen, F_ID | F_N | F_USER | F_NOTE);
     ck_assert_int_eq(parse_form("act=inc", &n), NAV_OK);
     ck_assert_uint_eq(F.id, 0);
-    ck_assert_uint_eq(F.qty, SHOP_QTY_ABSENT);
+    ck_assert_uint_eq(F.n, TESTAPP_N_ABSENT);
     ck_assert_str_eq(F.user, "");
-    ck_assert_str_eq(F.password, "");
+    ck_assert_str_eq(F.note, "");
     ck_assert_uint_eq(n.seen, 0);
-    /* qty=0 is given, and is not the absent value. */
-    ck_assert_int_eq(parse_form("qty=0", &n), NAV_OK);
-    ck_assert_uint_eq(F.qty, 0);
-    ck_assert_uint_eq(n.seen, F_QTY);
+    /* n=0 is given, and is not the absent value. */
+    ck_assert_int_eq(parse_form("n=0", &n), NAV_OK);
+    ck_assert_uint_eq(F.n, 0);
+    ck_assert_uint_eq(n.seen, F_N);
 }
 END_TEST
 
@@ -800,19 +802,19 @@ END_TEST
 
 START_TEST(url_encodes_q)
 {
-    ck_assert_str_eq(url("/shop", "Search", SQ(.q = "a b&c=d#e"), NULL),
-                     "/shop?pg=Search&q=a%20b%26c%3Dd%23e");
-    ck_assert_str_eq(url("/shop", NULL, SQ(.q = "1+1%?/"), NULL),
-                     "/shop?q=1%2B1%25%3F%2F");
-    ck_assert_str_eq(url("/shop", NULL, SQ(.q = "\xE3\x81\x99\xE3\x81\x97"), NULL),
-                     "/shop?q=%E3%81%99%E3%81%97");
-    ck_assert_str_eq(url("/shop", NULL, SQ(.q = "<\"'>"), NULL),
-                     "/shop?q=%3C%22%27%3E");
+    ck_assert_str_eq(url("/app", "Search", SQ(.q = "a b&c=d#e"), NULL),
+                     "/app?pg=Search&q=a%20b%26c%3Dd%23e");
+    ck_assert_str_eq(url("/app", NULL, SQ(.q = "1+1%?/"), NULL),
+                     "/app?q=1%2B1%25%3F%2F");
+    ck_assert_str_eq(url("/app", NULL, SQ(.q = "\xE3\x81\x99\xE3\x81\x97"), NULL),
+                     "/app?q=%E3%81%99%E3%81%97");
+    ck_assert_str_eq(url("/app", NULL, SQ(.q = "<\"'>"), NULL),
+                     "/app?q=%3C%22%27%3E");
     /* RFC 3986 unreserved characters stay as they are. */
-    ck_assert_str_eq(url("/shop", NULL, SQ(.q = "Az09-._~"), NULL),
-                     "/shop?q=Az09-._~");
+    ck_assert_str_eq(url("/app", NULL, SQ(.q = "Az09-._~"), NULL),
+                     "/app?q=Az09-._~");
     /* pg and _s are encoded too, though a valid one never needs it. */
-    ck_assert_str_eq(url("/shop", "a b", NULL, "k&"), "/shop?pg=a%20b&_s=k%26");
+    ck_assert_str_eq(url("/app", "a b", NULL, "k&"), "/app?pg=a%20b&_s=k%26");
 }
 END_TEST
 
@@ -824,9 +826,9 @@ START_TEST(url_round_trip)
         "#frag?", "=",
     };
     for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
-        struct shop_query sq = {.page = 7};
+        struct testapp_query sq = {.page = 7};
         snprintf(sq.q, sizeof sq.q, "%s", qs[i]);
-        const char *u = url("/shop", "Search", &sq, KEY);
+        const char *u = url("/app", "Search", &sq, KEY);
         const char *query = strchr(u, '?');
         struct nav n;
 
@@ -844,8 +846,8 @@ END_TEST
  * less gives 0, and nothing is written past cap either way. */
 START_TEST(url_buffer_bounds)
 {
-    static const struct shop_query q1 = {.id = 26, .page = 1};
-    static const struct shop_query q2 = {.q = "\xE3\x81\x99 a", .page = 12};
+    static const struct testapp_query q1 = {.id = 26, .page = 1};
+    static const struct testapp_query q2 = {.q = "\xE3\x81\x99 a", .page = 12};
     static const struct {
         struct nori_link l;
         const char *s;
@@ -854,7 +856,7 @@ START_TEST(url_buffer_bounds)
         {{"Search", &q2}, NULL},
         {{NULL, NULL}, NULL},
     };
-    static const char *const prefixes[] = {"/shop", ""};
+    static const char *const prefixes[] = {"/app", ""};
 
     for (size_t p = 0; p < 2; p++) {
         for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
@@ -1110,9 +1112,9 @@ START_TEST(repeat_every_field)
         "_s=" KEY "&_s=x", "_k=" KEY "&_k=" KEY, "_s&_s", "i%64=1&id=1",
     };
     static const char *const form[] = {
-        "id=1&id=2", "qty=0&qty=0", "user=a&user=b", "password=a&password=a",
+        "id=1&id=2", "n=0&n=0", "user=a&user=b", "note=a&note=a",
         "act=inc&act=inc", "act=inc&%61ct=add", "_s=x&_s=y", "_k=x&_k=" KEY,
-        "qty=1&act=inc&qty=2",
+        "n=1&act=inc&n=2",
     };
     struct nav n;
 
@@ -1221,7 +1223,7 @@ static Suite *nav_suite(void)
 
     tc = tcase_create("form");
     tcase_add_test(tc, form_actions);
-    tcase_add_test(tc, form_qty);
+    tcase_add_test(tc, form_n);
     tcase_add_test(tc, form_text_fields);
     tcase_add_test(tc, form_bad_input);
     tcase_add_test(tc, form_has_no_query_limit);

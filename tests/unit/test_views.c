@@ -5,7 +5,10 @@
  * used to build per request, for text that needs escaping and prices at
  * their bounds. The expected bytes are formatted here by hand, as the
  * pages formatted them before: link, name, then the price's euros with
- * %u and its cents with %02u. */
+ * %u and its cents with %02u.
+ *
+ * This tests the shop's own code, so it links libshop.a (SHOP_TESTS in
+ * the Makefile). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>

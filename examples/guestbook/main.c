@@ -1,0 +1,7 @@
+/* main.c -- the guestbook's binary: nori_main does the rest. */
+#include "guestbook.h"
+
+int main(int argc, char **argv)
+{
+    return nori_main(&guestbook_app, argc, argv);
+}
