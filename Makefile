@@ -87,7 +87,7 @@ FUZZ_CC    = clang
 FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude
 FUZZ_BINS  = $(BUILD)/fuzz_query $(BUILD)/fuzz_form $(BUILD)/fuzz_record \
              $(BUILD)/fuzz_headers $(BUILD)/fuzz_fcgi $(BUILD)/fuzz_cookie \
-             $(BUILD)/fuzz_storespec
+             $(BUILD)/fuzz_storespec $(BUILD)/fuzz_html
 # The pure parsers the fuzzers call: no libfcgi, no store (cookie.c and
 # origin.c read strings only; http.h merely declares the rest), the store
 # spec parser (storespec.c: strings only), and the tests' application
@@ -197,6 +197,13 @@ $(BUILD)/fuzz_cookie: tests/fuzz/fuzz_cookie.c $(FUZZ_HDRS) $(FUZZ_DEPS) \
                       $(FUZZ_COOKIE_DEPS) $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -I. $< $(FUZZ_DEPS) $(FUZZ_COOKIE_DEPS) -lpthread -o $@
+
+# The HTML writer fuzzer runs nori/html.c on page.c's output calls, with
+# the session layer linked but never entered (fuzz_html.c stubs its logs).
+FUZZ_HTML_DEPS = nori/html.c nori/page.c nav/route.c $(FUZZ_COOKIE_DEPS)
+$(BUILD)/fuzz_html: tests/fuzz/fuzz_html.c $(FUZZ_DEPS) $(FUZZ_HTML_DEPS) $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -I. $< $(FUZZ_DEPS) $(FUZZ_HTML_DEPS) -lpthread -o $@
 
 # The run directory is NORI_RUNDIR when set, var/ otherwise. A lock in
 # it (held by lighttpd, inherited as fd 9) refuses a second make run on

@@ -425,13 +425,14 @@ PANELS=2 ADDS_PLOT=
 if [ -f "$OUT/adds.dat" ]; then
     PANELS=3
     ADDS_PLOT="unset logscale
+set logscale y
 unset xrange
 set xtics rotate by -30
-set xlabel 'every request a new session (wrk -c50, 8 workers); p99 ms above each bar'
-set ylabel 'adds/s'
+set xlabel 'wrk -c50, 8 workers, p99 ms on each bar; last 3: nori fsync, Item + 0/5/20 % adds'
+set ylabel 'adds/s, then req/s (log scale)'
 set style fill solid 0.5
 set boxwidth 0.6
-set yrange [0:*]
+set yrange [100:*]
 plot '$OUT/adds.dat' using 0:2:xtic(1) with boxes notitle, '' using 0:2:(sprintf('%.1f', \$3)) with labels offset 0,1 notitle"
 fi
 gnuplot <<EOF
