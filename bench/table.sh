@@ -379,6 +379,14 @@ for m in "${MOUNTS[@]}" floor; do
     [ "${NPROC[$m]:-0}" = "$want" ] || echo "note: /$m has ${NPROC[$m]:-0} workers, not $want"
 done
 echo "RSS: the pool's workers summed, read from /proc after the last round; $(( $(date +%s) - T0 )) s in all"
+# What the shipped front-end configs cost (lighttpd.conf, nginx.conf):
+# bench/frontcost.sh's rows, from its own run (make bench runs it just
+# before this), dated by its own header line.
+if [ -f "$OUT/frontcost.txt" ]; then
+    cat "$OUT/frontcost.txt"
+else
+    echo; echo "front-end config cost: not measured in this run (bash bench/frontcost.sh writes $OUT/frontcost.txt)"
+fi
 # Instructions per request, beside the rates: cost changes show here
 # whatever the machine's noise did to the rows above.
 echo
