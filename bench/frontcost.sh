@@ -85,7 +85,7 @@ if [ -n "${BENCH_OLD_CONF:-}" ]; then     # another lighttpd.conf beside it
 fi
 if [ "${BENCH_PIECES:-0}" = 1 ]; then
     # Without the stat of rewrite-if-not-file: no page cache block.
-    sed -e '/^\$HTTP\["url"\] == "\/shop" {/,/^}$/d' "$ROOT/lighttpd.conf" > "$DIR/no-cache-block.conf"
+    sed -e '/^\$HTTP\["url"\] == page_cache_url {/,/^}$/d' "$ROOT/lighttpd.conf" > "$DIR/no-cache-block.conf"
     shipped lt_nocache_block "$DIR/no-cache-block.conf" NORI_PAGE_CACHE=off
     # Without the cookie condition (a bench only: a session could get a page).
     sed -e '/REQUEST_HEADER\["Cookie"\]/d' \

@@ -75,7 +75,8 @@ fi
 # conditional to the stat cache setting, for the /cache4 mount and its
 # run directory: the bench measures the very lines users run.
 cache_block() {
-    sed -n '/^\$HTTP\["url"\] == "\/shop" {/,/^server.stat-cache-engine/p' "$ROOT/lighttpd.conf" |
+    { echo 'var.page_cache_url = "/shop"'     # the cache is on: lighttpd.conf's include_shell
+      sed -n '/^\$HTTP\["url"\] == page_cache_url {/,/^server.stat-cache-engine/p' "$ROOT/lighttpd.conf"; } |
         sed -e 's|/shop|/cache4|g' -e "s|rundir + \"/pages/current/\"|\"$DIR/run/cache4/pages/current/\"|" \
             -e '/^server.stat-cache-engine/d'
 }
