@@ -388,6 +388,7 @@ if [ -f "$OUT/frontcost.txt" ]; then
 else
     echo; echo "front-end config cost: not measured in this run (bash bench/frontcost.sh writes $OUT/frontcost.txt)"
 fi
+if [ -f "$OUT/frontinstr.txt" ]; then cat "$OUT/frontinstr.txt"; fi    # bench/frontinstr.sh's counts
 # Instructions per request, beside the rates: cost changes show here
 # whatever the machine's noise did to the rows above.
 echo
