@@ -271,6 +271,7 @@ bench: deps $(BUILD)/nori $(BUILD)/floor $(BUILD)/commit-floor
 	bash bench/latency.sh
 	bash bench/fcgid-cold.sh
 	bash bench/frontcost.sh
+	bash bench/frontinstr.sh
 	bash bench/stores.sh
 	bash bench/adds.sh
 	bash bench/table.sh

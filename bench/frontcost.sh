@@ -10,9 +10,13 @@
 #     spawned by spawn-fcgi on a socket, nori by nori serve.
 #   BENCH_PIECES=1 adds the shipped lighttpd.conf with one piece taken
 #     out at a time, to see what each costs.
-# Prints req/s (median of the rounds) and the two goals' ratios.
+# Prints req/s (median of the rounds) and the two goals' ratios, and
+# writes them to BENCH_OUT/frontcost.txt (build/bench), which
+# bench/table.sh puts under the bench table (make bench runs this first).
 : "${BENCH_SECONDS:=3}" "${BENCH_ROUNDS:=3}"
 source "$(dirname "$0")/lib.sh"
+OUT=${BENCH_OUT:-$ROOT/build/bench}
+mkdir -p "$OUT"
 
 NORI=$ROOT/build/nori
 chmod 755 "$DIR"
@@ -81,10 +85,12 @@ if [ -n "${BENCH_OLD_CONF:-}" ]; then     # another lighttpd.conf beside it
 fi
 if [ "${BENCH_PIECES:-0}" = 1 ]; then
     # Without the stat of rewrite-if-not-file: no page cache block.
-    sed -e '/^\$HTTP\["url"\] == "\/shop" {/,/^}$/d' "$ROOT/lighttpd.conf" > "$DIR/no-cache-block.conf"
+    sed -e '/^\$HTTP\["url"\] == page_cache_url {/,/^}$/d' "$ROOT/lighttpd.conf" > "$DIR/no-cache-block.conf"
     shipped lt_nocache_block "$DIR/no-cache-block.conf" NORI_PAGE_CACHE=off
     # Without the cookie condition (a bench only: a session could get a page).
-    sed -e '/REQUEST_HEADER\["Cookie"\]/d' -e '0,/^      }$/{/^      }$/d}' "$ROOT/lighttpd.conf" > "$DIR/no-cookie.conf"
+    sed -e '/REQUEST_HEADER\["Cookie"\]/d' \
+        -e '/^        "\^\/shop\$" => "\/nori-pages\/shop\/index.html" )$/{n;/^    }$/d}' \
+        "$ROOT/lighttpd.conf" > "$DIR/no-cookie.conf"
     shipped lt_nocookie "$DIR/no-cookie.conf"
     must_up "${U[lt_nocookie]}$ITEM"
     # Without mod_setenv's headers on the kept page.
@@ -191,7 +197,8 @@ for n in "${ROWS[@]}"; do $WRK "${URL[$n]}" >/dev/null; done      # warm-up
 for r in $(seq 1 "$ROUNDS"); do
     for n in "${ROWS[@]}"; do run_url "$n" "${URL[$n]}"; done
 done
-header_line "front-end config cost (Item page, $FLOOR_BYTES bytes)"
+{
+header_line "front-end config cost (Item page, $FLOOR_BYTES bytes), $(nginx -v 2>&1 | sed 's|.*: ||')"
 echo "server us/req: the web server's own CPU (user + system) per request, median"
 printf '%-50s %10s %14s\n' run "req/s" "server us/req"
 for n in "${ROWS[@]}"; do
@@ -202,3 +209,4 @@ awk -v mf="$(median min_floor)" -v lr="$(median lt_render)" -v lc="$(median lt_c
     -v nc="$(median ng_cache)" -v ns="$(median ng_static)" -v nf="$(median ng_floor)" 'BEGIN {
     printf "lighttpd.conf: rendered/floor (minimal) %.2f   cached/static (minimal) %.2f   floor shipped/minimal %.2f\n", lr / mf, lc / ms, lf / mf
     printf "nginx.conf:    rendered/floor (minimal lighttpd) %.2f   rendered/floor (nginx) %.2f   cached/static (nginx) %.2f\n", nr / mf, nr / nf, nc / ns }'
+} | tee "$OUT/frontcost.txt"

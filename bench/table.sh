@@ -75,7 +75,8 @@ fi
 # conditional to the stat cache setting, for the /cache4 mount and its
 # run directory: the bench measures the very lines users run.
 cache_block() {
-    sed -n '/^\$HTTP\["url"\] == "\/shop" {/,/^server.stat-cache-engine/p' "$ROOT/lighttpd.conf" |
+    { echo 'var.page_cache_url = "/shop"'     # the cache is on: lighttpd.conf's include_shell
+      sed -n '/^\$HTTP\["url"\] == page_cache_url {/,/^server.stat-cache-engine/p' "$ROOT/lighttpd.conf"; } |
         sed -e 's|/shop|/cache4|g' -e "s|rundir + \"/pages/current/\"|\"$DIR/run/cache4/pages/current/\"|" \
             -e '/^server.stat-cache-engine/d'
 }
@@ -379,6 +380,15 @@ for m in "${MOUNTS[@]}" floor; do
     [ "${NPROC[$m]:-0}" = "$want" ] || echo "note: /$m has ${NPROC[$m]:-0} workers, not $want"
 done
 echo "RSS: the pool's workers summed, read from /proc after the last round; $(( $(date +%s) - T0 )) s in all"
+# What the shipped front-end configs cost (lighttpd.conf, nginx.conf):
+# bench/frontcost.sh's rows, from its own run (make bench runs it just
+# before this), dated by its own header line.
+if [ -f "$OUT/frontcost.txt" ]; then
+    cat "$OUT/frontcost.txt"
+else
+    echo; echo "front-end config cost: not measured in this run (bash bench/frontcost.sh writes $OUT/frontcost.txt)"
+fi
+if [ -f "$OUT/frontinstr.txt" ]; then cat "$OUT/frontinstr.txt"; fi    # bench/frontinstr.sh's counts
 # Instructions per request, beside the rates: cost changes show here
 # whatever the machine's noise did to the rows above.
 echo
