@@ -23,7 +23,8 @@ expect_eq "$bad" 0 "lines without an ISO-8601 time and a pid: $(grep -Ev "$stamp
 pid_of() { grep -m1 "$1" "$LOG" | sed -E 's/^[^[]*\[([0-9]+)\].*/\1/'; }
 expect_eq "$(pid_of 'listening on')" "$SPID" "the supervisor's line carries its pid"
 wpid=$(pid_of 'login failed')
-serve_workers | grep -qx "$wpid" && pass || fail "the login line's pid $wpid is not a worker's"
+serve_workers | grep -qx "$wpid" && pass ||
+    fail "the login line's pid $wpid is not a worker's (workers: $(serve_workers | tr '\n' ' '); log: $(grep -v 'login failed' "$LOG" | tail -n 5 | tr '\n' '|'))"
 grep -q 'login failed' "$TMP/serve.log" && fail "the line also went to stderr" || pass
 NORI_LOG_FILE=$TMP/log/env.log "$NORI" check && [ -f "$TMP/log/env.log" ] && pass \
     || fail "NORI_LOG_FILE was not opened"
