@@ -21,7 +21,6 @@ PREFIX=$TMP/prefix
     && pass || { fail "make install"; tail -30 "$TMP/build.log" >&2; finish; exit 1; }
 GB=$TMP/guestbook
 (cd "$ROOT/examples/guestbook" &&
- PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig &&
  cc -std=c11 guestbook.c main.c $(PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig pkg-config --cflags --libs nori) \
     -o "$GB") >> "$TMP/build.log" 2>&1 \
     && pass || { fail "the guestbook did not build"; tail -30 "$TMP/build.log" >&2; finish; exit 1; }
@@ -30,6 +29,8 @@ GB=$TMP/guestbook
 # on GBRUN/guestbook.sock; sets GBRUN and SPID.
 gb_start() {
     GBRUN=$TMP/gb.$RANDOM
+    # Made here, 0755: nori would make a missing one 0700, and the
+    # servers' www-data could not read the kept pages.
     mkdir -p "$GBRUN"
     NORI_RUNDIR=$GBRUN "$GB" serve --listen "unix:$GBRUN/guestbook.sock" --workers 2 \
         --socket-mode 0660 --socket-group www-data 2>>"$TMP/serve.log" &
