@@ -170,7 +170,7 @@ TESTAPP_OBJ = $(BUILD)/obj/tests/unit/testapp.o
 SHOP_TESTS  = $(BUILD)/test_catalog $(BUILD)/test_views $(BUILD)/test_harden $(BUILD)/test_cart
 $(TESTAPP_OBJ): tests/unit/testapp.h
 
-$(BUILD)/test_%: tests/unit/test_%.c $(TESTAPP_OBJ) $(BUILD)/libnori-internal.a
+$(BUILD)/test_%: tests/unit/test_%.c tests/unit/drive.h $(TESTAPP_OBJ) $(BUILD)/libnori-internal.a
 	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -I. $< $(TESTAPP_OBJ) $(BUILD)/libnori-internal.a \
 	  $(LIB_LIBS) $(CHECK_LIBS) -o $@
 

@@ -246,48 +246,13 @@ static const struct nori_app app_pages_only = {
 
 /* ---- the service and one request (as test_dispatch.c has them) ---- */
 
-static void config_defaults(struct nori_config *cfg, const char *rundir,
-                            const char *store_spec)
-{
-    memset(cfg, 0, sizeof *cfg);
-    cfg->rundir = rundir;
-    cfg->store_spec = store_spec;
-    cfg->status_path = "/nori-status";
-    cfg->ping_path = "/nori-ping";
-    cfg->policy_name = "lazy";
-    cfg->carrier_name = "url";
-    cfg->bind_name = "off";
-    cfg->sync_name = "fsync";
-    cfg->cookie_path = "";
-    cfg->cookie_secure_name = "auto";
-    cfg->allowed_origins = "";
-    cfg->body_timeout_ms = 5000;
-    cfg->ttl = 600;
-    cfg->max_age = 28800;
-    cfg->gc_foreground = 8;
-    cfg->gc_interval_ms = 1000;
-    cfg->gc_batch = 1000;
-    cfg->map_size_mb = 256;
-    cfg->redis_prefix = "nori:";
-    cfg->route = "";
-    cfg->memory_max = 1000;
-    cfg->redis_timeout_ms = 500;
-    cfg->listen = "";
-    cfg->workers = 4;
-    cfg->socket_group = "";
-    cfg->policy = POLICY_LAZY;
-    cfg->carrier = CARRIER_URL;
-}
 
 static char rundir[64];
 static char stats_file[128];
 static struct nori_config cfg;
 static struct service svc;
 static struct stats *stats;
-static struct arena arena;
-static struct request req;
-static struct response resp;
-static char body[64 * 1024];
+#include "drive.h"
 
 static void service_up(const struct nori_app *a)
 {
@@ -325,78 +290,6 @@ static void teardown(void)
     ck_assert_int_eq(system(cmd), 0);
 }
 
-static void request(enum http_method method, const char *query)
-{
-    arena_reset(&arena);
-    memset(&req, 0, sizeof req);
-    req.arena = &arena;
-    req.method = method;
-    req.query = query;
-    req.query_len = strlen(query);
-    req.script_name = "/app";
-    req.path_info = "";
-    req.remote_addr = "127.0.0.1";
-    req.host = "127.0.0.1:8080";
-    req.body = "";
-    req.body_err = BODY_OK;
-}
-
-static void post_form(const char *form)
-{
-    request(HTTP_POST, "");
-    req.content_type = "application/x-www-form-urlencoded";
-    req.body = form;
-    req.body_len = strlen(form);
-}
-
-static int answer(void)
-{
-    response_init(&resp, &arena);
-    service_handle(&req, &resp, &svc);
-    ck_assert_msg(!resp.failed, "the response failed (out of memory)");
-    ck_assert_msg(!resp.bad_header, "a header value was refused");
-    ck_assert_uint_lt(resp.body_len, sizeof body);
-    memcpy(body, resp.body ? resp.body : "", resp.body_len);
-    body[resp.body_len] = '\0';
-    return resp.status;
-}
-
-static const char *header(const char *name)
-{
-    static char value[1024];
-    size_t nl = strlen(name);
-    const char *p = resp.head, *end = resp.head + resp.head_len;
-    const char *found = NULL;
-
-    while (p && p < end) {
-        const char *eol = memchr(p, '\r', (size_t)(end - p));
-        ck_assert_msg(eol && eol + 1 < end && eol[1] == '\n', "a header line without CRLF");
-        if ((size_t)(eol - p) > nl + 1 && strncasecmp(p, name, nl) == 0 &&
-            p[nl] == ':' && p[nl + 1] == ' ') {
-            ck_assert_msg(found == NULL, "header %s given twice", name);
-            size_t vl = (size_t)(eol - p) - nl - 2;
-            ck_assert_uint_lt(vl, sizeof value);
-            memcpy(value, p + nl + 2, vl);
-            value[vl] = '\0';
-            found = value;
-        }
-        p = eol + 2;
-    }
-    return found;
-}
-
-static void header_is(const char *name, const char *want)
-{
-    const char *v = header(name);
-
-    ck_assert_msg(v != NULL, "no %s header", name);
-    ck_assert_str_eq(v, want);
-}
-
-static void body_has(const char *want)
-{
-    ck_assert_msg(strstr(body, want) != NULL, "want %s in: %s", want, body);
-}
 
 static void body_lacks(const char *unwanted)
 {
@@ -470,27 +363,27 @@ START_TEST(actions_by_table)
 {
     char key[NORI_KEY_LEN + 1], k[NORI_KEY_LEN + 1], form[256], q[64];
 
-    post_form("act=nosuch&n=1");
+    post_form("", "act=nosuch&n=1");
     ck_assert_int_eq(answer(), 400);
     body_has("There is no such action.");
 
     /* n is required by add; note is not. */
-    post_form("act=add&note=hi");
+    post_form("", "act=add&note=hi");
     ck_assert_int_eq(answer(), 400);
     body_has("The form needs its field &#39;n&#39;.");
 
     /* The action's grammar checks its fields as a page's does. */
-    post_form("act=add&n=51");
+    post_form("", "act=add&n=51");
     ck_assert_int_eq(answer(), 400);
-    post_form("act=add&n=1&n=2");
+    post_form("", "act=add&n=1&n=2");
     ck_assert_int_eq(answer(), 400);
 
     /* A form without act is refused as before. */
-    post_form("n=1");
+    post_form("", "n=1");
     ck_assert_int_eq(answer(), 400);
     body_has("The form says no action.");
 
-    post_form("act=add&n=5&note=first");
+    post_form("", "act=add&n=5&note=first");
     ck_assert_int_eq(answer(), 303);
     /* nori_redirect_to copied the query off add_run's stack. */
     const char *loc = header("Location");
@@ -504,13 +397,13 @@ START_TEST(actions_by_table)
     body_has("total=5 last=first");
     key_after(body, "name=\"_k\" value=\"", k);
     snprintf(form, sizeof form, "act=add&n=7&note=second&_s=%s&_k=%s", key, k);
-    post_form(form);
+    post_form("", form);
     ck_assert_int_eq(answer(), 303);
     ck_assert_int_eq(get(q), 200);
     body_has("total=12 last=second");
     /* An action without fields: r->form is still a struct to read. */
     snprintf(form, sizeof form, "act=clear&_s=%s&_k=%s", key, k);
-    post_form(form);
+    post_form("", form);
     ck_assert_int_eq(answer(), 303);
     ck_assert_int_eq(get(q), 200);
     body_has("total=0 last=<");
@@ -630,7 +523,7 @@ END_TEST
 
 START_TEST(pages_only_refuses_posts)
 {
-    post_form("act=add&n=1");
+    post_form("", "act=add&n=1");
     ck_assert_int_eq(answer(), 405);
     header_is("Allow", "GET, HEAD");
     ck_assert_int_eq(get("pg=Home"), 200);
