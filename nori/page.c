@@ -130,7 +130,7 @@ int page_known(const struct nori_app *app, const char *name, size_t n)
 
 /* A link to a page the table does not have is a typo the visitor would
  * meet as a 404: the request is marked, and its answer is a 500
- * (dispatch.c logs the name). */
+ * (render.c logs the name). */
 static void link_check(struct nori_req *r, const char *pg, size_t n)
 {
     struct nori *nori = r->nori;
@@ -481,7 +481,7 @@ const char *nori_request_header(const struct nori_req *r, const char *name)
     char param[5 + 64 + 1] = "HTTP_";
     size_t n = name ? strlen(name) : 0;
 
-    /* Read: the answer depends on more than its URL (dispatch.c). */
+    /* Read: the answer depends on more than its URL (render.c). */
     r->nori->page_private = 1;
     r->nori->read_request = 1;
     if (n == 0 || n > 64)
