@@ -78,28 +78,7 @@ int service_init(struct service *svc, const struct nori_app *app,
                  "most %d bytes)", app->name, NORI_STATE_MAX);
         return -1;
     }
-    svc->sessions = (struct sessions){
-        .store_spec = cfg->store_spec,
-        .store_opt = {.nosync = cfg->nosync,
-                      .sync_ms = (unsigned)cfg->background_sync_ms,
-                      .map_size = (size_t)cfg->map_size_mb << 20,
-                      .gc_foreground = (unsigned)cfg->gc_foreground,
-                      .redis_prefix = cfg->redis_prefix,
-                      .redis_timeout_ms = (unsigned)cfg->redis_timeout_ms,
-                      .redis_wait = (unsigned)cfg->redis_wait,
-                      .memory_max = cfg->memory_max},
-        .gc_interval_ms = cfg->gc_interval_ms,
-        .gc_batch = (unsigned)cfg->gc_batch,
-        .life = {.ttl = cfg->ttl, .max_age = cfg->max_age},
-        .policy = cfg->policy,
-        .carrier = cfg->carrier,
-        .bind = cfg->bind,
-        .cookie_path = cfg->cookie_path,
-        .cookie_secure = cfg->cookie_secure,
-        .route = cfg->route,
-        .codec = &svc->codec,
-        .new_per_min = (unsigned)cfg->new_sessions_per_min,
-    };
+    config_session_options(cfg, &svc->codec, &svc->sessions);
     page_table_set(app);
     if ((svc->routes = route_new()) == NULL) {
         snprintf(err, errlen, "out of memory");
