@@ -145,15 +145,12 @@ static int cross_site(struct nori_req *r)
 
 /* One run of the application's action, as visit_run calls it: perhaps
  * again, on fresh state, after a conflict. What a refused action wrote
- * is put back, so that a page shown after it shows the session as it is
- * in the store. */
+ * is put back (visit_rollback), so that a page shown after it shows the
+ * session as it is in the store. */
 struct action_run {
     struct nori_req *r;
     struct nori_result res;
     char fault[160];            /* what was wrong with act's result, "" nothing */
-    struct session saved;
-    char saved_carried[NAV_SKEY_MAX + 1];   /* KEY.ROUTE, as links carry it */
-    void *saved_state;
 };
 
 /* What act may return: each outcome with its one status, and a page
@@ -199,7 +196,6 @@ static int action_visit(struct visit *v, void *arg)
     struct action_run *a = arg;
     struct nori *n = a->r->nori;
     const struct nori_app *app = n->svc->app;
-    int live = v->live;
 
     n->visit = v;
     n->write_failed = 0;
@@ -213,10 +209,9 @@ static int action_visit(struct visit *v, void *arg)
         a->res = nori_fail(400, "The form says no action.");
         return a->res.status;
     }
-    if (live) {
-        a->saved = v->s;
-        memcpy(a->saved_carried, v->carried, sizeof a->saved_carried);
-        memcpy(a->saved_state, v->s.state, app->state.size);
+    if (visit_begin(v) != VISIT_OK) {
+        a->res = nori_fail(503, visit_strerror(VISIT_ENOMEM));
+        return a->res.status;
     }
     n->in_action = 1;
     a->res = n->action ? n->action->run(a->r) : app->act(a->r);
@@ -227,17 +222,9 @@ static int action_visit(struct visit *v, void *arg)
         a->res = nori_fail(500, "Please try again.");
     if (a->res.outcome == NORI_REDIRECT)
         return 303;
-    if (live) {
-        void *state = v->s.state;
-        v->s = a->saved;
-        v->s.state = state;
-        /* A refused login minted a key: links must carry the stored one. */
-        memcpy(v->carried, a->saved_carried, sizeof v->carried);
-        memcpy(state, a->saved_state, app->state.size);
-    }
-    /* Any 4xx makes visit_run drop what was written; a NORI_SHOW is
-     * answered 200 after it. */
-    return a->res.outcome == NORI_SHOW ? 400 : a->res.status;
+    /* A page shown, or a failure: nothing the action wrote is kept. */
+    visit_rollback(v);
+    return a->res.status;
 }
 
 void service_serve_action(struct nori_req *r, uint64_t now)
@@ -255,8 +242,7 @@ void service_serve_action(struct nori_req *r, uint64_t now)
     if (cross_site(r) || form_read(r, &query_nav) < 0)
         return;
     visit = service_visit_new(r);
-    a.saved_state = arena_alloc(req->arena, svc->app->state.size ? svc->app->state.size : 1);
-    if (visit == NULL || a.saved_state == NULL) {
+    if (visit == NULL) {
         r->resp->failed = 1;
         return;
     }

@@ -42,13 +42,11 @@ void *nori_state_write(struct nori_req *r)
 {
     struct nori *n = r->nori;
 
-    if (!n->in_action || n->visit == NULL ||
-        visit_ensure(n->visit, r->now) != VISIT_OK) {
+    void *state = n->in_action && n->visit ? visit_state_write(n->visit, r->now) : NULL;
+
+    if (state == NULL)
         n->write_failed = 1;
-        return NULL;
-    }
-    n->visit->s.dirty = 1;
-    return n->visit->s.state;
+    return state;
 }
 
 int nori_login(struct nori_req *r, const char *user)
@@ -58,11 +56,10 @@ int nori_login(struct nori_req *r, const char *user)
     size_t len = strlen(user);
 
     if (len == 0 || len > NORI_USER_MAX || nori_state_write(r) == NULL ||
-        visit_rotate(v) != VISIT_OK) {
+        visit_login(v, user) != VISIT_OK) {
         n->write_failed = 1;
         return -1;
     }
-    memcpy(v->s.user, user, len + 1);
     return 0;
 }
 
