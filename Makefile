@@ -70,7 +70,8 @@ MODULES   = fcgi/arena.c fcgi/response.c fcgi/worker.c fcgi/serve.c fcgi/stats.c
             session/key.c session/record.c session/session.c session/store.c session/storespec.c \
             session/lmdb.c session/redis.c session/memory.c \
             session/sweeper.c session/visit.c \
-            nori/config.c nori/dispatch.c nori/page.c nori/html.c nori/cache.c nori/main.c \
+            nori/config.c nori/service.c nori/dispatch.c nori/render.c nori/action.c \
+            nori/status.c nori/authorize.c nori/page.c nori/html.c nori/cache.c nori/main.c \
             nori/harness.c
 # The demo shop, an application on it (shop/main.c holds its main()).
 SHOP      = shop/textfile.c shop/catalog.c shop/users.c shop/throttle.c \

@@ -329,6 +329,34 @@ static int table_clash(const struct nori_app *app, char *err, size_t errlen)
     return 0;
 }
 
+void config_session_options(const struct nori_config *cfg,
+                            const struct nori_state_codec *codec, struct sessions *out)
+{
+    *out = (struct sessions){
+        .store_spec = cfg->store_spec,
+        .store_opt = {.nosync = cfg->nosync,
+                      .sync_ms = (unsigned)cfg->background_sync_ms,
+                      .map_size = (size_t)cfg->map_size_mb << 20,
+                      .gc_foreground = (unsigned)cfg->gc_foreground,
+                      .redis_prefix = cfg->redis_prefix,
+                      .redis_timeout_ms = (unsigned)cfg->redis_timeout_ms,
+                      .redis_wait = (unsigned)cfg->redis_wait,
+                      .memory_max = cfg->memory_max,
+                      .orphan_dir = cfg->orphan_dir},
+        .gc_interval_ms = cfg->gc_interval_ms,
+        .gc_batch = (unsigned)cfg->gc_batch,
+        .life = {.ttl = cfg->ttl, .max_age = cfg->max_age},
+        .policy = cfg->policy,
+        .carrier = cfg->carrier,
+        .bind = cfg->bind,
+        .cookie_path = cfg->cookie_path,
+        .cookie_secure = cfg->cookie_secure,
+        .route = cfg->route,
+        .codec = codec,
+        .new_per_min = (unsigned)cfg->new_sessions_per_min,
+    };
+}
+
 enum config_err config_load(struct nori_config *cfg, const struct nori_app *app,
                             int argc, char **argv, char *err, size_t errlen)
 {

@@ -50,6 +50,11 @@ struct nori_config {
     char store_default[4096];
     char rundir_default[4096];      /* NORI_RUNDIR's default, per application */
     char listen_default[4200];
+    /* Set by nori_main's processes, not by config_load: where a memory
+     * store publishes its record count for a killed worker (the run
+     * directory). NULL for the test harness, whose workers are not
+     * reaped by anyone. */
+    const char *orphan_dir;
     /* Which rows (nori's, then the application's) were given as flags:
      * a message about one names the flag, as the user typed it. */
     uint64_t flagged[4];
@@ -67,6 +72,16 @@ enum config_err {
  * refused. */
 enum config_err config_load(struct nori_config *cfg, const struct nori_app *app,
                             int argc, char **argv, char *err, size_t errlen);
+/* Who owns which setting: struct nori_config holds every setting as
+ * read (config_load) and is the one source; struct sessions (visit.h)
+ * holds the ones the session layer follows, and its store_opt
+ * (store.h) the ones a store backend follows. This fills both from cfg,
+ * once, in service_init: nothing else writes a setting into them. The
+ * codec is the service's (nori's default or the application's); the
+ * handles opened later (stats, limits) are not settings, and are the
+ * caller's to set. */
+void config_session_options(const struct nori_config *cfg,
+                            const struct nori_state_codec *codec, struct sessions *out);
 void config_usage(const struct nori_app *app, FILE *out);
 /* A message that begins with a setting's variable (NORI_X=value: ... or
  * NORI_X: ...), from whatever checked it, rewritten in place to begin

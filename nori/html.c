@@ -2,7 +2,7 @@
  * checked and whose attribute values are escaped, a stack of the open
  * ones so a close closes the right one, and escaped formatted text. A
  * wrong call never writes what it was given: it writes nothing and
- * turns the page into a 500 (dispatch.c's render looks at html_bad). */
+ * turns the page into a 500 (render.c's service_render looks at html_bad). */
 #include <stdio.h>
 #include <string.h>
 

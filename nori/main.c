@@ -142,10 +142,10 @@ static int process_load(void *ctx, char *err, size_t errlen)
     }
     /* A memory store counts the sessions it loses at close (in the
      * sessions' stats: sessions_store), and publishes its count for a
-     * kill, whoever started the worker: a worker that starts claims what
+     * kill (cfg.orphan_dir, set in nori_main), whoever started the
+     * worker: a worker that starts claims what
      * killed ones left (lighttpd's bin-path respawns one in their place),
      * as nori serve does when it reaps them. */
-    p->svc.sessions.store_opt.orphan_dir = p->cfg.rundir;
     if (strcmp(p->cfg.store_spec, "memory") == 0)
         memory_claim_orphans(p->cfg.rundir, 0, (uint64_t)time(NULL), p->stats, "nori: ");
     if (cache_open(&p->svc.cache, p->cfg.rundir, p->cfg.page_cache,
@@ -241,6 +241,9 @@ int nori_main(const struct nori_app *app, int argc, char **argv)
     case CONFIG_EVALUE: fprintf(stderr, "nori: %s\n", err); return 1;
     case CONFIG_EUSAGE: fprintf(stderr, "nori: %s\n", err); return 2;
     }
+    /* A worker of ours publishes its memory store's count for a kill
+     * (process_load says who claims it); service_init passes it on. */
+    p.cfg.orphan_dir = p.cfg.rundir;
     if (strcmp(cmd, "stats") == 0)
         return stats_print(&p.cfg);
     worker_set_body_timeout(p.cfg.body_timeout_ms);

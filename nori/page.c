@@ -42,13 +42,11 @@ void *nori_state_write(struct nori_req *r)
 {
     struct nori *n = r->nori;
 
-    if (!n->in_action || n->visit == NULL ||
-        visit_ensure(n->visit, r->now) != VISIT_OK) {
+    void *state = n->in_action && n->visit ? visit_state_write(n->visit, r->now) : NULL;
+
+    if (state == NULL)
         n->write_failed = 1;
-        return NULL;
-    }
-    n->visit->s.dirty = 1;
-    return n->visit->s.state;
+    return state;
 }
 
 int nori_login(struct nori_req *r, const char *user)
@@ -58,11 +56,10 @@ int nori_login(struct nori_req *r, const char *user)
     size_t len = strlen(user);
 
     if (len == 0 || len > NORI_USER_MAX || nori_state_write(r) == NULL ||
-        visit_rotate(v) != VISIT_OK) {
+        visit_login(v, user) != VISIT_OK) {
         n->write_failed = 1;
         return -1;
     }
-    memcpy(v->s.user, user, len + 1);
     return 0;
 }
 
@@ -130,7 +127,7 @@ int page_known(const struct nori_app *app, const char *name, size_t n)
 
 /* A link to a page the table does not have is a typo the visitor would
  * meet as a 404: the request is marked, and its answer is a 500
- * (dispatch.c logs the name). */
+ * (render.c logs the name). */
 static void link_check(struct nori_req *r, const char *pg, size_t n)
 {
     struct nori *nori = r->nori;
@@ -481,7 +478,7 @@ const char *nori_request_header(const struct nori_req *r, const char *name)
     char param[5 + 64 + 1] = "HTTP_";
     size_t n = name ? strlen(name) : 0;
 
-    /* Read: the answer depends on more than its URL (dispatch.c). */
+    /* Read: the answer depends on more than its URL (render.c). */
     r->nori->page_private = 1;
     r->nori->read_request = 1;
     if (n == 0 || n > 64)

@@ -1,7 +1,9 @@
 /* service.h -- inside nori: an application loaded with nori's settings
- * (a service), and nori's side of one request. The dispatcher
- * (dispatch.c) runs the pipeline; page.c is what pages call; main.c
- * loads a service and starts the worker or the supervisor. */
+ * (a service, service.c), and nori's side of one request. The dispatcher
+ * (dispatch.c) picks the answer: a page (render.c), an action
+ * (action.c), the monitor's status (status.c) or the authorizer's
+ * (authorize.c); page.c is what pages call; main.c loads a service and
+ * starts the worker or the supervisor. */
 #ifndef NORI_SERVICE_H
 #define NORI_SERVICE_H
 
@@ -37,7 +39,7 @@ struct service {
     size_t prefix_html_len;
     struct nori_state_codec codec;  /* the application's, or nori's default */
     /* What the application got wrong and nori has logged already
-     * (dispatch.c: a page's status, a link to no page): each once per
+     * (service_log_fault: a page's status, a link to no page): each once per
      * worker, not once per request. */
     struct service_fault {
         uint64_t digest;
@@ -70,7 +72,7 @@ struct nori {
     int page_private;
     int read_request;           /* nori_request_header: no shared cache either */
     /* A link or a prepared link the page wrote names no page of the
-     * table (page.c): the answer is a 500 (dispatch.c). Not terminated. */
+     * table (page.c): the answer is a 500 (render.c). Not terminated. */
     const char *bad_link;
     size_t bad_link_len;
 };
@@ -80,6 +82,34 @@ int service_init(struct service *svc, const struct nori_app *app,
 void service_free(struct service *svc);
 /* The worker's handler: one request through the pipeline. */
 void service_handle(const struct request *req, struct response *resp, void *svc);
+
+/* dispatch.c: what every answer shares. */
+enum answer_form { ANSWER_PAGE, ANSWER_PLAIN };
+void service_add_headers(struct response *resp);
+/* A session-bearing answer's cache headers and cookies. */
+void service_add_session_headers(struct nori_req *r, int status);
+void service_answer_error(struct nori_req *r, int status, const char *why,
+                          enum answer_form form, unsigned retry);
+void service_answer_visit_error(struct nori_req *r, const struct visit *v,
+                                enum visit_err err);
+void service_log_fault(struct nori_req *r, const char *what);
+/* visit_run's work for a request that only reads. */
+int service_read_only(struct visit *v, void *arg);
+struct visit *service_visit_new(struct nori_req *r);
+
+/* The name a link gave, as much of it as a log line needs. */
+static inline int service_shown_len(size_t n)
+{
+    return n > 64 ? 64 : (int)n;
+}
+
+/* The answers dispatch.c picks from, one file each. */
+int service_render(struct nori_req *r, const struct nori_page *page);   /* render.c */
+void service_serve_page(struct nori_req *r, uint64_t now);              /* render.c */
+void service_serve_action(struct nori_req *r, uint64_t now);            /* action.c */
+void service_serve_status(struct nori_req *r);                          /* status.c */
+void service_serve_ping(struct nori_req *r);                            /* status.c */
+void service_serve_authorize(struct nori_req *r, uint64_t now);         /* authorize.c */
 
 /* page.c: the application whose page names nori_link_prepare checks
  * links against (it has no request to find them by): nori_main sets it

@@ -214,6 +214,52 @@ void visit_end(struct visit *v)
     v->ended = v->live;
 }
 
+void *visit_state_write(struct visit *v, uint64_t now)
+{
+    if (visit_ensure(v, now) != VISIT_OK)
+        return NULL;
+    v->s.dirty = 1;
+    return v->s.state;
+}
+
+enum visit_err visit_login(struct visit *v, const char *user)
+{
+    enum visit_err err = visit_rotate(v);
+
+    if (err == VISIT_OK)
+        snprintf(v->s.user, sizeof v->s.user, "%s", user);
+    return err;
+}
+
+enum visit_err visit_begin(struct visit *v)
+{
+    size_t size = v->ss->codec->size;
+
+    if (!v->live)
+        return VISIT_OK;
+    if (v->saved_state == NULL &&
+        (v->saved_state = arena_alloc(v->req->arena, size ? size : 1)) == NULL)
+        return VISIT_ENOMEM;
+    v->saved = v->s;
+    memcpy(v->saved_carried, v->carried, sizeof v->saved_carried);
+    memcpy(v->saved_state, v->s.state, size);
+    v->begun = 1;
+    return VISIT_OK;
+}
+
+void visit_rollback(struct visit *v)
+{
+    v->rolled_back = 1;
+    if (!v->begun)
+        return;
+    void *state = v->s.state;
+    v->s = v->saved;
+    v->s.state = state;
+    memcpy(v->carried, v->saved_carried, sizeof v->carried);
+    memcpy(state, v->saved_state, v->ss->codec->size);
+    v->begun = 0;
+}
+
 int visit_form_ok(const struct visit *v, const char *k)
 {
     return !v->live || v->fresh || key_equal(k, v->s.form_key);
@@ -323,6 +369,7 @@ static void attempt_reset(struct visit *v)
 {
     session_clear(&v->s, v->ss->codec);
     v->live = v->fresh = v->rotated = v->ended = v->set_bind = 0;
+    v->begun = v->rolled_back = 0;
     v->committed = 0;
     v->version = 0;
     v->old_key[0] = '\0';
@@ -393,7 +440,7 @@ enum visit_err visit_run(struct visit *v, struct sessions *ss,
         if (v->live)
             session_touch(&v->s, &ss->life, now);
         *status = fn(v, arg);
-        if (*status >= 400) {
+        if (*status >= 400 || v->rolled_back) {
             v->s.dirty = 0;
             v->ended = v->rotated = 0;
             v->live = v->live && !v->fresh;

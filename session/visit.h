@@ -76,12 +76,18 @@ struct visit {
     uint64_t version;           /* of the record read; 0: none */
     char old_key[NAV_KEY_LEN + 1];
     unsigned retry_after;       /* VISIT_ETHROTTLED: seconds until allowed */
+    /* visit_begin's copy of a live session, for visit_rollback. */
+    int begun;
+    int rolled_back;            /* nothing fn changed is kept, or committed */
+    struct session saved;
+    char saved_carried[NAV_SKEY_MAX + 1];
+    void *saved_state;          /* from the request's arena, at visit_begin */
 };
 
 /* What the application does to a session. Called once, or again after a
  * conflict on the state another worker committed: it must not have side
  * effects outside the visit. Returns the HTTP status to answer; a status
- * of 400 or more discards whatever it changed. */
+ * of 400 or more, or a visit_rollback, discards whatever it changed. */
 typedef int (*visit_fn)(struct visit *v, void *arg);
 
 /* Resolves the key the request carries (s_param: the `_s` of the URL or
@@ -98,6 +104,23 @@ enum visit_err visit_ensure(struct visit *v, uint64_t now);
 enum visit_err visit_rotate(struct visit *v);
 /* Inside fn: logout; the record is deleted. */
 void visit_end(struct visit *v);
+/* Inside fn: the first write makes a session (visit_ensure) and marks it
+ * to commit; the state to write, or NULL when no session could be made. */
+void *visit_state_write(struct visit *v, uint64_t now);
+/* Inside fn: login, on a session visit_state_write made writable: the
+ * session moves to a fresh key (visit_rotate) and names user (at most
+ * NORI_USER_MAX bytes, which the caller checks). */
+enum visit_err visit_login(struct visit *v, const char *user);
+
+/* The transaction of a function that may be refused after it wrote (an
+ * application's action): visit_begin, inside fn before anything
+ * changes, keeps a copy of the live session; visit_rollback puts it back
+ * (a refused login minted a key: links must carry the stored one) and
+ * has visit_run keep and commit nothing, whatever fn answers. Without
+ * them, an answer of 400 or more drops what fn changed but leaves it in
+ * v->s. visit_begin fails only when the request's arena is spent. */
+enum visit_err visit_begin(struct visit *v);
+void visit_rollback(struct visit *v);
 
 /* Whether a POST may act: on a live session only with its form key. */
 int visit_form_ok(const struct visit *v, const char *k);
