@@ -150,18 +150,6 @@ static const char *link_key(const struct nori_req *r)
     return r->nori->visit ? visit_link_key(r->nori->visit) : NULL;
 }
 
-/* Every link of a session-bearing page carries _s (url carrier), last. */
-void nori_url(struct nori_req *r, const struct nori_link *link)
-{
-    char url[NAV_QUERY_MAX + 1024];
-
-    if (link->pg)
-        link_check(r, link->pg, strlen(link->pg));
-    if (nav_url(url, sizeof url, r->prefix, &r->nori->svc->app->query, link,
-                link_key(r)) == 0)
-        snprintf(url, sizeof url, "%s", r->prefix[0] ? r->prefix : "/");
-    nori_text(r, url);
-}
 
 /* The prefix escaped into fresh memory (malloc'd when a is NULL). */
 static char *prefix_escape(struct arena *a, const char *prefix, size_t *len)
@@ -230,6 +218,22 @@ int nori_link_prepare(char *out, size_t cap, const struct nori_grammar *g,
     out[n] = '\0';
     *len = n;
     return 0;
+}
+
+/* Every link of a session-bearing page carries _s (url carrier), last.
+ * Built on nori_link_prepare and nori_href, so that a link written
+ * either way is the same bytes. A link that cannot be built (too long)
+ * is the application's URL alone. */
+void nori_url(struct nori_req *r, const struct nori_link *link)
+{
+    char html[(NAV_QUERY_MAX + 1024) * NAV_HTML_WORST];
+    size_t len;
+
+    if (link->pg)
+        link_check(r, link->pg, strlen(link->pg));
+    if (nori_link_prepare(html, sizeof html, &r->nori->svc->app->query, link, &len) < 0)
+        len = 0;
+    nori_href(r, html, len);
 }
 
 /* A prepared link names its page first (nav_url's order), but one
