@@ -385,8 +385,6 @@ static void request_build(struct io *io, struct arena *a, struct request *req,
         req->body = "";
 }
 
-/* Status line, headers, Content-Length and body, into the output stream.
- * HEAD keeps the length of the body it does not send. */
 /* The two lines every answer has, formatted by hand: printf was a
  * tenth of a page's cost. top holds 128 bytes, len 64. */
 static int status_line(char *top, int status)
@@ -412,6 +410,8 @@ static int content_length_line(char *len, size_t body_len)
     return (int)n;
 }
 
+/* Status line, headers, Content-Length and body, into the output stream.
+ * HEAD keeps the length of the body it does not send. */
 static int response_send(struct io *io, const struct request *req,
                          struct response *resp)
 {
