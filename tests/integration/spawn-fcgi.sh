@@ -7,9 +7,16 @@ source "$(dirname "$0")/lib.sh"
 SOCK=$TMP/nori.sock
 NORI_RUNDIR=$TMP spawn-fcgi -s "$SOCK" -F 4 -P "$TMP/spawn.pid" -- "$NORI" >/dev/null 2>&1 \
     && pass || fail "spawn-fcgi failed"
-pids=$(pgrep -f "^$NORI\$" | while read -r p; do
-    tr '\0' '\n' < "/proc/$p/environ" | grep -qx "NORI_RUNDIR=$TMP" && echo "$p"
-done || true)
+# spawn-fcgi returns once it has forked; a child may not have exec'd
+# nori yet (a busy machine), so the count is polled.
+ours() {
+    pgrep -f "^$NORI\$" | while read -r p; do
+        tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "NORI_RUNDIR=$TMP" && echo "$p"
+    done || true
+}
+four() { [ "$(ours | wc -w)" -ge 4 ]; }
+poll -- four || true
+pids=$(ours)
 for p in $pids; do track "$p"; done
 expect_eq "$(echo "$pids" | wc -w)" 4 "spawn-fcgi forked 4 workers"
 lighttpd_with deploy/lighttpd/lighttpd-external.conf
