@@ -78,6 +78,15 @@ source "$ROOT/tests/integration/port.sh"
 
 source "$ROOT/tests/integration/wait.sh"
 
+# fcgi_add SOCKET: a POST that puts one item in a new cart, straight to one
+# worker's socket: a new session there; prints the status (303).
+fcgi_add() {
+    local body='act=add&id=26&qty=1'
+    printf '%s' "$body" | env -i REQUEST_METHOD=POST CONTENT_LENGTH=${#body} \
+        CONTENT_TYPE=application/x-www-form-urlencoded SCRIPT_NAME=/shop QUERY_STRING= \
+        REMOTE_ADDR=127.0.0.1 timeout 20 cgi-fcgi -bind -connect "$1" 2>/dev/null \
+        | sed -n 's/^Status: \([0-9]*\).*/\1/p'
+}
 code_of() { curl -s -o /dev/null --max-time 10 -w '%{http_code}' "$1" || true; }
 is_200() { [ "$(code_of "$1")" = 200 ]; }
 

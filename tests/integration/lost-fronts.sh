@@ -9,19 +9,10 @@
 # worker for good). lost.sh: the same under nori serve.
 source "$(dirname "$0")/lib.sh"
 
-# add SOCKET: a POST that puts one item in a new cart, straight to one
-# worker's socket: a new session there; prints the status (303).
-add() {
-    local body='act=add&id=26&qty=1'
-    printf '%s' "$body" | env -i REQUEST_METHOD=POST CONTENT_LENGTH=${#body} \
-        CONTENT_TYPE=application/x-www-form-urlencoded SCRIPT_NAME=/shop QUERY_STRING= \
-        REMOTE_ADDR=127.0.0.1 timeout 20 cgi-fcgi -bind -connect "$1" 2>/dev/null \
-        | sed -n 's/^Status: \([0-9]*\).*/\1/p'
-}
 # adds SOCKET N: N new sessions on that socket, each answered 303.
 adds() {
     local i n=0
-    for i in $(seq 1 "$2"); do [ "$(add "$1")" = 303 ] && n=$((n + 1)); done
+    for i in $(seq 1 "$2"); do [ "$(fcgi_add "$1")" = 303 ] && n=$((n + 1)); done
     expect_eq "$n" "$2" "$2 sessions made on $(basename "$1")"
 }
 # status SOCKET [QUERY]: the status page, straight from a worker.

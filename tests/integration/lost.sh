@@ -7,18 +7,10 @@
 # would pass them. lost-fronts.sh: the same kill without nori serve.
 source "$(dirname "$0")/lib.sh"
 
-# add: a POST that puts one item in a new cart: a new session, 303.
-add() {
-    local body='act=add&id=26&qty=1'
-    printf '%s' "$body" | env -i REQUEST_METHOD=POST CONTENT_LENGTH=${#body} \
-        CONTENT_TYPE=application/x-www-form-urlencoded SCRIPT_NAME=/shop QUERY_STRING= \
-        REMOTE_ADDR=127.0.0.1 timeout 20 cgi-fcgi -bind -connect "$SOCK" 2>/dev/null \
-        | sed -n 's/^Status: \([0-9]*\).*/\1/p'
-}
 # adds N WHAT: N new sessions, each answered 303.
 adds() {
     local i n=0
-    for i in $(seq 1 "$1"); do [ "$(add)" = 303 ] && n=$((n + 1)); done
+    for i in $(seq 1 "$1"); do [ "$(fcgi_add "$SOCK")" = 303 ] && n=$((n + 1)); done
     expect_eq "$n" "$1" "$2: $1 sessions made"
 }
 stat_of() { "$NORI" stats --rundir "$TMP" 2>/dev/null | awk -v k="$1" '$1 == k {print $2}'; }
